@@ -1,0 +1,88 @@
+//! The one error type of the core. Each dialect renders it in its own body shape and
+//! status code; the variants carry just enough to do that well (which field, why).
+
+use std::fmt;
+
+use crate::model::Channel;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a lookup did not find. Dialects word their 404s from this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Workspace,
+    ApiKey,
+    Contact,
+    Organization,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Resource::Workspace => "workspace",
+            Resource::ApiKey => "API key",
+            Resource::Contact => "contact",
+            Resource::Organization => "organization",
+        })
+    }
+}
+
+/// A field that must be unique within a workspace. The store reports which one a write
+/// collided on; each dialect names it in its own vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueField {
+    Email,
+    ExternalId,
+    Channel(Channel),
+}
+
+/// Everything that can go wrong in the core, one case per way a client must be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The request is malformed or a value does not parse. `field` is the dialect's own
+    /// name for the field (dialects parse), `reason` a sentence a user can act on.
+    Invalid { field: String, reason: String },
+    /// A referenced record does not exist (or belongs to another workspace, which the
+    /// caller must not be able to tell apart).
+    NotFound(Resource),
+    /// A write names a related record that does not exist in the workspace (for example
+    /// an organization id in a contact's memberships).
+    UnknownReference { resource: Resource, id: i64 },
+    /// A write would break a uniqueness rule.
+    Conflict(UniqueField),
+    /// No credentials, or credentials that are unknown or revoked.
+    Unauthenticated,
+    /// Valid credentials that do not allow this operation on this workspace.
+    Forbidden,
+    /// Something broke inside Roster; the message is for the log, never for the client.
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn internal(context: impl fmt::Display) -> Self {
+        Error::Internal(context.to_string())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invalid { field, reason } => write!(f, "{field}: {reason}"),
+            Error::NotFound(resource) => write!(f, "{resource} not found"),
+            Error::UnknownReference { resource, id } => write!(f, "{resource} {id} does not exist"),
+            Error::Conflict(field) => write!(f, "{field:?} is already taken"),
+            Error::Unauthenticated => f.write_str("unauthenticated"),
+            Error::Forbidden => f.write_str("forbidden"),
+            Error::Internal(message) => write!(f, "internal error: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,17 @@
+//! Roster's core: the one model behind every dialect.
+//!
+//! Values enter the core only through parsing (`domain`), so everything past the HTTP
+//! boundary can trust them. The `Store` trait is the only way to persistence; `Roster`
+//! holds the services the dialects call. Nothing here knows about HTTP or SQL.
+
+pub mod domain;
+pub mod error;
+pub mod keys;
+pub mod model;
+pub mod permission;
+pub mod service;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use service::Roster;
+pub use store::Store;

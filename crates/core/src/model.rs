@@ -1,0 +1,362 @@
+//! The canonical records every dialect reads and writes, and the patches that change them.
+//!
+//! `*Data` structs are the writable part of a record; stores persist them as a whole,
+//! which keeps "apply a patch" a pure function here instead of SQL in two backends.
+
+use serde_json::{Map, Value};
+
+use crate::domain::{
+    ContactId, Email, ExternalId, KeyId, Language, OrganizationId, PhoneE164, Timestamp, WebUrl,
+    WorkspaceId,
+};
+
+/// Custom or additional attributes: a JSON object.
+pub type Attributes = Map<String, Value>;
+
+/// Most organizations one contact may belong to; keeps one PATCH bounded.
+pub const MAX_ORGANIZATIONS_PER_CONTACT: usize = 100;
+
+/// Serialized size cap for one attributes object.
+pub const MAX_ATTRIBUTES_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub created: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: KeyId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub created: Timestamp,
+    pub revoked: Option<Timestamp>,
+}
+
+/// What a store keeps of a key: its public part and the keyed hash of its secret.
+#[derive(Debug, Clone)]
+pub struct StoredApiKey {
+    pub key: ApiKey,
+    pub secret_hash: Vec<u8>,
+}
+
+/// A messaging channel on which a contact has an id of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Whatsapp,
+    Telegram,
+    Facebook,
+    Instagram,
+    Web,
+    Provider,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 6] = [
+        Channel::Whatsapp,
+        Channel::Telegram,
+        Channel::Facebook,
+        Channel::Instagram,
+        Channel::Web,
+        Channel::Provider,
+    ];
+}
+
+/// A contact's id on each channel; each is unique per (workspace, channel).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelIds {
+    pub whatsapp: Option<String>,
+    pub telegram: Option<String>,
+    pub facebook: Option<String>,
+    pub instagram: Option<String>,
+    pub web: Option<String>,
+    pub provider: Option<String>,
+}
+
+impl ChannelIds {
+    pub fn get(&self, channel: Channel) -> Option<&str> {
+        self.slot(channel).as_deref()
+    }
+
+    pub fn slot(&self, channel: Channel) -> &Option<String> {
+        match channel {
+            Channel::Whatsapp => &self.whatsapp,
+            Channel::Telegram => &self.telegram,
+            Channel::Facebook => &self.facebook,
+            Channel::Instagram => &self.instagram,
+            Channel::Web => &self.web,
+            Channel::Provider => &self.provider,
+        }
+    }
+
+    pub fn slot_mut(&mut self, channel: Channel) -> &mut Option<String> {
+        match channel {
+            Channel::Whatsapp => &mut self.whatsapp,
+            Channel::Telegram => &mut self.telegram,
+            Channel::Facebook => &mut self.facebook,
+            Channel::Instagram => &mut self.instagram,
+            Channel::Web => &mut self.web,
+            Channel::Provider => &mut self.provider,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    pub street: Option<String>,
+    pub house_number: Option<String>,
+    pub zipcode: Option<String>,
+    pub location: Option<String>,
+    pub country: Option<String>,
+}
+
+impl Address {
+    pub fn is_empty(&self) -> bool {
+        *self == Address::default()
+    }
+}
+
+/// The writable fields of a contact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactData {
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<PhoneE164>,
+    pub external_id: Option<ExternalId>,
+    pub channels: ChannelIds,
+    pub language: Option<Language>,
+    pub avatar_url: Option<WebUrl>,
+    pub address: Address,
+    pub custom_attributes: Attributes,
+    pub additional_attributes: Attributes,
+    pub blocked: bool,
+    pub last_activity_at: Option<Timestamp>,
+    /// Sorted and without duplicates.
+    pub organization_ids: Vec<OrganizationId>,
+}
+
+impl ContactData {
+    /// The name to show: the display name, else first and last name joined.
+    pub fn display_name(&self) -> String {
+        if let Some(name) = self.name.as_deref().filter(|n| !n.is_empty()) {
+            return name.to_owned();
+        }
+        [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub id: ContactId,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+    pub data: ContactData,
+}
+
+/// How a patch treats one optional field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Patch<T> {
+    /// Not mentioned: leave as is.
+    #[default]
+    Keep,
+    /// Explicitly emptied.
+    Clear,
+    Set(T),
+}
+
+impl<T> Patch<T> {
+    fn apply_to(self, slot: &mut Option<T>) {
+        match self {
+            Patch::Keep => {}
+            Patch::Clear => *slot = None,
+            Patch::Set(value) => *slot = Some(value),
+        }
+    }
+}
+
+/// How a patch treats an attributes object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum AttributesPatch {
+    #[default]
+    Keep,
+    /// The object is replaced as a whole (ChatCaptain `variables`).
+    Replace(Attributes),
+    /// Top-level keys are replaced or added, others kept (Chatwoot).
+    Merge(Attributes),
+}
+
+impl AttributesPatch {
+    fn apply_to(self, attributes: &mut Attributes) {
+        match self {
+            AttributesPatch::Keep => {}
+            AttributesPatch::Replace(new) => *attributes = new,
+            AttributesPatch::Merge(new) => attributes.extend(new),
+        }
+    }
+}
+
+/// A partial update of a contact; fields left at `Keep` are untouched.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactPatch {
+    pub name: Patch<String>,
+    pub first_name: Patch<String>,
+    pub last_name: Patch<String>,
+    pub email: Patch<Email>,
+    pub phone: Patch<PhoneE164>,
+    pub external_id: Patch<ExternalId>,
+    pub channels: Vec<(Channel, Patch<String>)>,
+    pub language: Patch<Language>,
+    pub avatar_url: Patch<WebUrl>,
+    pub address: Option<Address>,
+    pub custom_attributes: AttributesPatch,
+    pub additional_attributes: AttributesPatch,
+    pub blocked: Option<bool>,
+    pub organization_ids: Option<Vec<OrganizationId>>,
+}
+
+impl ContactPatch {
+    pub fn apply_to(self, data: &mut ContactData) {
+        self.name.apply_to(&mut data.name);
+        self.first_name.apply_to(&mut data.first_name);
+        self.last_name.apply_to(&mut data.last_name);
+        self.email.apply_to(&mut data.email);
+        self.phone.apply_to(&mut data.phone);
+        self.external_id.apply_to(&mut data.external_id);
+        for (channel, patch) in self.channels {
+            patch.apply_to(data.channels.slot_mut(channel));
+        }
+        self.language.apply_to(&mut data.language);
+        self.avatar_url.apply_to(&mut data.avatar_url);
+        if let Some(address) = self.address {
+            data.address = address;
+        }
+        self.custom_attributes.apply_to(&mut data.custom_attributes);
+        self.additional_attributes.apply_to(&mut data.additional_attributes);
+        if let Some(blocked) = self.blocked {
+            data.blocked = blocked;
+        }
+        if let Some(ids) = self.organization_ids {
+            data.organization_ids = normalize_ids(ids);
+        }
+    }
+}
+
+/// Sorts and de-duplicates a list of organization ids.
+pub fn normalize_ids(mut ids: Vec<OrganizationId>) -> Vec<OrganizationId> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The writable fields of an organization.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrganizationData {
+    pub name: String,
+    pub email: Option<Email>,
+    pub website: Option<WebUrl>,
+    pub size: Option<i64>,
+    pub industry: Option<String>,
+    pub phone: Option<PhoneE164>,
+    pub address: Address,
+    pub custom_attributes: Attributes,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+    pub data: OrganizationData,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrganizationPatch {
+    pub name: Option<String>,
+    pub email: Patch<Email>,
+    pub website: Patch<WebUrl>,
+    pub size: Patch<i64>,
+    pub industry: Patch<String>,
+    pub phone: Patch<PhoneE164>,
+    pub address: Option<Address>,
+    pub custom_attributes: AttributesPatch,
+}
+
+impl OrganizationPatch {
+    pub fn apply_to(self, data: &mut OrganizationData) {
+        if let Some(name) = self.name {
+            data.name = name;
+        }
+        self.email.apply_to(&mut data.email);
+        self.website.apply_to(&mut data.website);
+        self.size.apply_to(&mut data.size);
+        self.industry.apply_to(&mut data.industry);
+        self.phone.apply_to(&mut data.phone);
+        if let Some(address) = self.address {
+            data.address = address;
+        }
+        self.custom_attributes.apply_to(&mut data.custom_attributes);
+    }
+}
+
+/// One page of a newest-first list: records created strictly before `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub before: Option<Timestamp>,
+    pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn display_name_falls_back_to_first_and_last_name() {
+        let mut data = ContactData {
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+            ..ContactData::default()
+        };
+        assert_eq!(data.display_name(), "Ada Lovelace");
+        data.name = Some("Countess".into());
+        assert_eq!(data.display_name(), "Countess");
+    }
+
+    #[test]
+    fn patch_keeps_unmentioned_fields_and_clears_explicit_ones() {
+        let mut data = ContactData {
+            name: Some("Max".into()),
+            email: Some(Email::parse("max@example.com").unwrap()),
+            custom_attributes: json!({"a": "1", "b": "2"}).as_object().unwrap().clone(),
+            ..ContactData::default()
+        };
+        ContactPatch {
+            email: Patch::Clear,
+            custom_attributes: AttributesPatch::Merge(json!({"b": "3"}).as_object().unwrap().clone()),
+            organization_ids: Some(vec![OrganizationId::from_stored(3), OrganizationId::from_stored(1), OrganizationId::from_stored(3)]),
+            ..ContactPatch::default()
+        }
+        .apply_to(&mut data);
+        assert_eq!(data.name.as_deref(), Some("Max"));
+        assert_eq!(data.email, None);
+        assert_eq!(serde_json::Value::Object(data.custom_attributes.clone()), json!({"a": "1", "b": "3"}));
+        assert_eq!(data.organization_ids, vec![OrganizationId::from_stored(1), OrganizationId::from_stored(3)]);
+
+        ContactPatch {
+            custom_attributes: AttributesPatch::Replace(Attributes::new()),
+            ..ContactPatch::default()
+        }
+        .apply_to(&mut data);
+        assert!(data.custom_attributes.is_empty());
+    }
+}

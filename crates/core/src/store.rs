@@ -1,0 +1,101 @@
+//! The persistence boundary. Two implementations live in `roster-store` (SQLite and
+//! PostgreSQL) and pass one contract suite.
+//!
+//! Rules every implementation keeps:
+//! - the workspace is the first argument of every record call and scopes every query;
+//!   a record of another workspace is indistinguishable from a missing one;
+//! - contact and organization ids are allocated per workspace, increase, and are never
+//!   reused; `created` is strictly increasing within a workspace, so newest-first paging
+//!   by `created` sees every record exactly once;
+//! - a write that fails changes nothing; a write that returned `Ok` is durable.
+
+use async_trait::async_trait;
+
+use crate::domain::{ContactId, KeyId, OrganizationId, WorkspaceId};
+use crate::model::{
+    ApiKey, Contact, ContactData, ContactPatch, Organization, OrganizationData,
+    OrganizationPatch, Page, StoredApiKey, Workspace,
+};
+use crate::Result;
+
+/// A new API key as the store receives it: the secret is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub secret_hash: Vec<u8>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Returns the value stored under `name`, storing `initial` first if there is none.
+    /// Concurrent callers all get the one value that won.
+    async fn setting_or_init(&self, name: &str, initial: &[u8]) -> Result<Vec<u8>>;
+
+    async fn create_workspace(&self, name: &str) -> Result<Workspace>;
+    async fn workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>>;
+    async fn workspaces(&self) -> Result<Vec<Workspace>>;
+
+    /// Fails with `NotFound(Workspace)` when the workspace does not exist.
+    async fn create_api_key(&self, workspace: WorkspaceId, key: &NewApiKey) -> Result<ApiKey>;
+    /// Looks a key up by id alone: authentication does not know the workspace yet.
+    async fn api_key(&self, id: KeyId) -> Result<Option<StoredApiKey>>;
+    async fn api_keys(&self, workspace: WorkspaceId) -> Result<Vec<ApiKey>>;
+    /// Marks a key revoked; `NotFound(ApiKey)` if the workspace has no such key.
+    async fn revoke_api_key(&self, workspace: WorkspaceId, id: KeyId) -> Result<ApiKey>;
+
+    /// `Conflict` on a taken unique field, `UnknownReference` on a missing organization.
+    async fn create_contact(&self, workspace: WorkspaceId, data: &ContactData) -> Result<Contact>;
+    async fn contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Option<Contact>>;
+    /// Newest first.
+    async fn contacts(&self, workspace: WorkspaceId, page: Page) -> Result<Vec<Contact>>;
+    /// Applies the patch to the current record in one transaction.
+    async fn update_contact(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+    ) -> Result<Contact>;
+    /// Removes the contact and its memberships; `NotFound(Contact)` if there is none.
+    async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<()>;
+    /// The organizations a contact belongs to, by id; `NotFound(Contact)` if there is none.
+    async fn contact_organizations(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+    ) -> Result<Vec<Organization>>;
+
+    async fn create_organization(
+        &self,
+        workspace: WorkspaceId,
+        data: &OrganizationData,
+    ) -> Result<Organization>;
+    async fn organization(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>>;
+    /// Newest first.
+    async fn organizations(&self, workspace: WorkspaceId, page: Page) -> Result<Vec<Organization>>;
+    async fn update_organization(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+        patch: OrganizationPatch,
+    ) -> Result<Organization>;
+    /// Removes the organization and its memberships, never its contacts.
+    async fn delete_organization(&self, workspace: WorkspaceId, id: OrganizationId) -> Result<()>;
+    /// Members of an organization, newest first; `NotFound(Organization)` if there is none.
+    async fn organization_contacts(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<Contact>>;
+    /// `NotFound(Organization)` if there is none.
+    async fn count_organization_contacts(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+    ) -> Result<u64>;
+}
