@@ -39,7 +39,8 @@ pub fn parse_key(presented: &str) -> Option<(KeyId, &str)> {
     let rest = presented.trim().strip_prefix(PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
     let id = id.parse().ok()?;
-    (secret.len() == SECRET_BYTES * 2 && secret.bytes().all(|b| b.is_ascii_hexdigit())).then_some((id, secret))
+    (secret.len() == SECRET_BYTES * 2 && secret.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some((id, secret))
 }
 
 /// HMAC-SHA256 of the secret under the installation's pepper.
@@ -81,7 +82,15 @@ mod tests {
     #[test]
     fn malformed_keys_do_not_parse() {
         let secret = generate_secret();
-        for bad in ["", "rk_", "rk_1", "rk_x_abc".to_string().as_str(), &format!("xx_1_{secret}"), &format!("rk_0_{secret}"), &format!("rk_1_{}", &secret[1..])] {
+        for bad in [
+            "",
+            "rk_",
+            "rk_1",
+            "rk_x_abc".to_string().as_str(),
+            &format!("xx_1_{secret}"),
+            &format!("rk_0_{secret}"),
+            &format!("rk_1_{}", &secret[1..]),
+        ] {
             assert!(parse_key(bad).is_none(), "{bad:?}");
         }
     }

@@ -241,7 +241,8 @@ impl ContactPatch {
             data.address = address;
         }
         self.custom_attributes.apply_to(&mut data.custom_attributes);
-        self.additional_attributes.apply_to(&mut data.additional_attributes);
+        self.additional_attributes
+            .apply_to(&mut data.additional_attributes);
         if let Some(blocked) = self.blocked {
             data.blocked = blocked;
         }
@@ -342,15 +343,30 @@ mod tests {
         };
         ContactPatch {
             email: Patch::Clear,
-            custom_attributes: AttributesPatch::Merge(json!({"b": "3"}).as_object().unwrap().clone()),
-            organization_ids: Some(vec![OrganizationId::from_stored(3), OrganizationId::from_stored(1), OrganizationId::from_stored(3)]),
+            custom_attributes: AttributesPatch::Merge(
+                json!({"b": "3"}).as_object().unwrap().clone(),
+            ),
+            organization_ids: Some(vec![
+                OrganizationId::from_stored(3),
+                OrganizationId::from_stored(1),
+                OrganizationId::from_stored(3),
+            ]),
             ..ContactPatch::default()
         }
         .apply_to(&mut data);
         assert_eq!(data.name.as_deref(), Some("Max"));
         assert_eq!(data.email, None);
-        assert_eq!(serde_json::Value::Object(data.custom_attributes.clone()), json!({"a": "1", "b": "3"}));
-        assert_eq!(data.organization_ids, vec![OrganizationId::from_stored(1), OrganizationId::from_stored(3)]);
+        assert_eq!(
+            serde_json::Value::Object(data.custom_attributes.clone()),
+            json!({"a": "1", "b": "3"})
+        );
+        assert_eq!(
+            data.organization_ids,
+            vec![
+                OrganizationId::from_stored(1),
+                OrganizationId::from_stored(3)
+            ]
+        );
 
         ContactPatch {
             custom_attributes: AttributesPatch::Replace(Attributes::new()),

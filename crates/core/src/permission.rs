@@ -54,7 +54,9 @@ impl Permission {
     pub fn is_granted_by(self, grant: &str) -> bool {
         let name = self.name();
         match grant.strip_suffix('*') {
-            Some(prefix) => prefix.is_empty() || (prefix.ends_with('.') && name.starts_with(prefix)),
+            Some(prefix) => {
+                prefix.is_empty() || (prefix.ends_with('.') && name.starts_with(prefix))
+            }
             None => grant == name,
         }
     }
@@ -74,7 +76,9 @@ impl fmt::Display for Permission {
 /// Checks that a grant names a permission or a wildcard that covers at least one, so a
 /// typo in a key's permissions is refused instead of silently granting nothing.
 pub fn validate_grant(grant: &str) -> Result<(), String> {
-    if Permission::ALL.iter().any(|p| p.is_granted_by(grant)) && (grant == "*" || !grant.contains("**")) {
+    if Permission::ALL.iter().any(|p| p.is_granted_by(grant))
+        && (grant == "*" || !grant.contains("**"))
+    {
         Ok(())
     } else {
         let known: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();

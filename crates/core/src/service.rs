@@ -68,7 +68,10 @@ impl Roster {
     ) -> Result<IssuedKey> {
         let name = workspace_or_key_name(name)?;
         if permissions.is_empty() {
-            return Err(Error::invalid("permissions", "must name at least one permission"));
+            return Err(Error::invalid(
+                "permissions",
+                "must name at least one permission",
+            ));
         }
         for grant in &permissions {
             validate_grant(grant).map_err(|reason| Error::invalid("permissions", reason))?;
@@ -91,9 +94,17 @@ impl Roster {
     /// Resolves a presented key to its caller: `Unauthenticated` when it is missing,
     /// malformed, unknown or revoked.
     pub async fn authenticate(&self, presented: Option<&str>) -> Result<Caller> {
-        let (id, secret) = presented.and_then(keys::parse_key).ok_or(Error::Unauthenticated)?;
-        let stored = self.store.api_key(id).await?.ok_or(Error::Unauthenticated)?;
-        if stored.key.revoked.is_some() || !keys::verify_secret(&self.pepper, secret, &stored.secret_hash) {
+        let (id, secret) = presented
+            .and_then(keys::parse_key)
+            .ok_or(Error::Unauthenticated)?;
+        let stored = self
+            .store
+            .api_key(id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if stored.key.revoked.is_some()
+            || !keys::verify_secret(&self.pepper, secret, &stored.secret_hash)
+        {
             return Err(Error::Unauthenticated);
         }
         Ok(Caller { key: stored.key })

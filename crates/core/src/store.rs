@@ -13,8 +13,8 @@ use async_trait::async_trait;
 
 use crate::domain::{ContactId, KeyId, OrganizationId, WorkspaceId};
 use crate::model::{
-    ApiKey, Contact, ContactData, ContactPatch, Organization, OrganizationData,
-    OrganizationPatch, Page, StoredApiKey, Workspace,
+    ApiKey, Contact, ContactData, ContactPatch, Organization, OrganizationData, OrganizationPatch,
+    Page, StoredApiKey, Workspace,
 };
 use crate::Result;
 

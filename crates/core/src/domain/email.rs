@@ -24,7 +24,8 @@ impl Email {
         let Some((local, domain)) = email.split_once('@') else {
             return Err("must be an email address like name@example.com");
         };
-        let forbidden = |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
+        let forbidden =
+            |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
         if local.is_empty() || local.chars().count() > MAX_LOCAL_LEN || local.contains(forbidden) {
             return Err("must be an email address like name@example.com");
         }
@@ -71,9 +72,18 @@ mod tests {
     #[test]
     fn malformed_addresses_are_refused() {
         for bad in [
-            "", "plain", "@example.com", "max@", "max@localhost", "max@@example.com",
-            "max@exa mple.com", "ma x@example.com", "max@-example.com", "max@example..com",
-            "a@b@example.com", "<max>@example.com",
+            "",
+            "plain",
+            "@example.com",
+            "max@",
+            "max@localhost",
+            "max@@example.com",
+            "max@exa mple.com",
+            "ma x@example.com",
+            "max@-example.com",
+            "max@example..com",
+            "a@b@example.com",
+            "<max>@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }

@@ -75,9 +75,25 @@ mod tests {
     #[test]
     fn ids_parse_only_their_canonical_decimal_form() {
         assert_eq!("42".parse::<ContactId>(), Ok(ContactId(42)));
-        for bad in ["", "0", "042", "-1", "+1", " 1", "1.0", "abc", "9007199254740992"] {
-            assert!(bad.parse::<ContactId>().is_err(), "{bad:?} should not parse");
+        for bad in [
+            "",
+            "0",
+            "042",
+            "-1",
+            "+1",
+            " 1",
+            "1.0",
+            "abc",
+            "9007199254740992",
+        ] {
+            assert!(
+                bad.parse::<ContactId>().is_err(),
+                "{bad:?} should not parse"
+            );
         }
-        assert_eq!("9007199254740991".parse::<ContactId>(), Ok(ContactId(MAX_ID)));
+        assert_eq!(
+            "9007199254740991".parse::<ContactId>(),
+            Ok(ContactId(MAX_ID))
+        );
     }
 }

@@ -60,16 +60,40 @@ mod tests {
 
     #[test]
     fn common_formats_normalise_to_e164() {
-        for input in ["+49 176 1234-5678", "+4917612345678", "+49 (176) 12345678", " +49-176-12345678 "] {
-            assert_eq!(PhoneE164::parse(input).unwrap().as_str(), "+4917612345678", "{input}");
+        for input in [
+            "+49 176 1234-5678",
+            "+4917612345678",
+            "+49 (176) 12345678",
+            " +49-176-12345678 ",
+        ] {
+            assert_eq!(
+                PhoneE164::parse(input).unwrap().as_str(),
+                "+4917612345678",
+                "{input}"
+            );
         }
-        assert_eq!(PhoneE164::parse("+1 (415) 555-2671").unwrap().as_str(), "+14155552671");
-        assert_eq!(PhoneE164::from_parts(44, 7911123456).unwrap().as_str(), "+447911123456");
+        assert_eq!(
+            PhoneE164::parse("+1 (415) 555-2671").unwrap().as_str(),
+            "+14155552671"
+        );
+        assert_eq!(
+            PhoneE164::from_parts(44, 7911123456).unwrap().as_str(),
+            "+447911123456"
+        );
     }
 
     #[test]
     fn unparseable_or_invalid_numbers_are_refused() {
-        for bad in ["", "abc", "017612345678", "+", "+49", "+49 abc", "+999 1234567", "+1 23"] {
+        for bad in [
+            "",
+            "abc",
+            "017612345678",
+            "+",
+            "+49",
+            "+49 abc",
+            "+999 1234567",
+            "+1 23",
+        ] {
             assert!(PhoneE164::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -68,7 +68,9 @@ impl Language {
             return Err("must not be empty".into());
         }
         if tag.len() > Self::MAX_LEN
-            || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || !tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err("must be a language code such as EN or pt-BR".into());
         }
@@ -96,7 +98,8 @@ impl WebUrl {
         if text.len() > Self::MAX_LEN {
             return Err(format!("must be at most {} characters", Self::MAX_LEN));
         }
-        let url = url::Url::parse(text).map_err(|_| "must be an absolute URL such as https://example.com/a.png".to_owned())?;
+        let url = url::Url::parse(text)
+            .map_err(|_| "must be an absolute URL such as https://example.com/a.png".to_owned())?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
             return Err("must be an http or https URL".into());
         }
@@ -121,7 +124,10 @@ mod tests {
         assert_eq!(bounded_text("  Max  ", 10).unwrap(), "Max");
         assert!(bounded_text(&"x".repeat(11), 10).is_err());
         assert!(bounded_text("line\nbreak", 100).is_err());
-        assert_eq!(bounded_text(&"ü".repeat(10), 10).unwrap().chars().count(), 10);
+        assert_eq!(
+            bounded_text(&"ü".repeat(10), 10).unwrap().chars().count(),
+            10
+        );
     }
 
     #[test]
@@ -136,7 +142,13 @@ mod tests {
     #[test]
     fn urls_must_be_absolute_web_urls() {
         assert!(WebUrl::parse("https://example.com/avatar.png").is_ok());
-        for bad in ["example.com/a.png", "ftp://example.com/a", "javascript:alert(1)", "not a url", ""] {
+        for bad in [
+            "example.com/a.png",
+            "ftp://example.com/a",
+            "javascript:alert(1)",
+            "not a url",
+            "",
+        ] {
             assert!(WebUrl::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

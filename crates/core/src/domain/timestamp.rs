@@ -49,7 +49,8 @@ impl Timestamp {
     /// RFC 3339 in UTC with exactly six fractional digits, e.g. `2026-11-21T17:04:00.123456Z`.
     pub fn to_rfc3339(self) -> String {
         let nanos = i128::from(self.0) * 1000;
-        let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let at =
+            OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
             at.year(),

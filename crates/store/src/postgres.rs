@@ -1,0 +1,59 @@
+//! PostgreSQL: for deployments that outgrow one machine. Several `roster serve` nodes
+//! share one database; every node reads what any node committed, because nothing of the
+//! record data is cached in a node.
+
+use std::str::FromStr;
+
+use roster_core::{Error, Result};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Pool, Postgres};
+
+use crate::migrations::{migrator, Embedded};
+
+const MIGRATIONS: &[Embedded] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/postgres/0001_initial.sql"),
+)];
+
+const MAX_CONNECTIONS: u32 = 16;
+
+pub struct PostgresStore {
+    pool: Pool<Postgres>,
+}
+
+impl PostgresStore {
+    /// Connects and applies pending migrations (under sqlx's advisory lock, so nodes
+    /// starting together migrate once).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::invalid("database_url", format!("is not a PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::internal(format!("connecting to PostgreSQL: {e}")))?;
+        migrator(MIGRATIONS)
+            .await?
+            .run(&pool)
+            .await
+            .map_err(|e| Error::internal(format!("migrating PostgreSQL database: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    fn writer(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+
+    fn reader(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+}
+
+/// The shared queries, compiled for this backend.
+mod queries {
+    use super::PostgresStore as StoreImpl;
+    type Db = sqlx::Postgres;
+    type DbRow = sqlx::postgres::PgRow;
+    include!("sql_store.rs");
+}

@@ -1,0 +1,250 @@
+//! Row types shared by both backends (`sql_store.rs` decodes them per backend), the column
+//! lists the queries are built from, and the conversion into core records.
+//!
+//! Stored values were parsed before they were written, so they are wrapped back with
+//! `from_stored` instead of being parsed again on every read.
+
+use std::sync::LazyLock;
+
+use sqlx::types::Json;
+
+use roster_core::domain::{
+    ContactId, Email, ExternalId, KeyId, Language, OrganizationId, PhoneE164, Timestamp, WebUrl,
+    WorkspaceId,
+};
+use roster_core::model::{
+    Address, ApiKey, Attributes, ChannelIds, Contact, ContactData, Organization, OrganizationData,
+    StoredApiKey, Workspace,
+};
+
+/// The writable columns of `contacts`, in the order `bind_contact` binds them.
+pub(crate) const CONTACT_DATA_COLUMNS: [&str; 23] = [
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "external_id",
+    "whatsapp_id",
+    "telegram_id",
+    "facebook_id",
+    "instagram_id",
+    "web_id",
+    "provider_id",
+    "language",
+    "avatar_url",
+    "street",
+    "house_number",
+    "zipcode",
+    "location",
+    "country",
+    "custom_attributes",
+    "additional_attributes",
+    "blocked",
+    "last_activity_us",
+];
+
+/// The writable columns of `organizations`, in the order `bind_organization` binds them.
+pub(crate) const ORGANIZATION_DATA_COLUMNS: [&str; 12] = [
+    "name",
+    "email",
+    "website",
+    "size",
+    "industry",
+    "phone",
+    "street",
+    "house_number",
+    "zipcode",
+    "location",
+    "country",
+    "custom_attributes",
+];
+
+/// `INSERT INTO <table> (workspace_id, id, created_us, updated_us, <data columns>)` with
+/// numbered placeholders.
+fn insert_sql(table: &str, columns: &[&str]) -> String {
+    let names = columns.join(", ");
+    let params: Vec<String> = (1..=columns.len() + 4).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO {table} (workspace_id, id, created_us, updated_us, {names}) VALUES ({})",
+        params.join(", ")
+    )
+}
+
+/// `UPDATE <table> SET updated_us = $3, <column> = $4, ... WHERE workspace_id = $1 AND id = $2`.
+fn update_sql(table: &str, columns: &[&str]) -> String {
+    let sets: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = ${}", i + 4))
+        .collect();
+    format!(
+        "UPDATE {table} SET updated_us = $3, {} WHERE workspace_id = $1 AND id = $2",
+        sets.join(", ")
+    )
+}
+
+pub(crate) static INSERT_CONTACT: LazyLock<String> =
+    LazyLock::new(|| insert_sql("contacts", &CONTACT_DATA_COLUMNS));
+pub(crate) static UPDATE_CONTACT: LazyLock<String> =
+    LazyLock::new(|| update_sql("contacts", &CONTACT_DATA_COLUMNS));
+pub(crate) static INSERT_ORGANIZATION: LazyLock<String> =
+    LazyLock::new(|| insert_sql("organizations", &ORGANIZATION_DATA_COLUMNS));
+pub(crate) static UPDATE_ORGANIZATION: LazyLock<String> =
+    LazyLock::new(|| update_sql("organizations", &ORGANIZATION_DATA_COLUMNS));
+
+pub(crate) struct WorkspaceRow {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) created_us: i64,
+}
+
+impl From<WorkspaceRow> for Workspace {
+    fn from(row: WorkspaceRow) -> Self {
+        Workspace {
+            id: WorkspaceId::from_stored(row.id),
+            name: row.name,
+            created: Timestamp::from_micros(row.created_us),
+        }
+    }
+}
+
+pub(crate) struct ApiKeyRow {
+    pub(crate) id: i64,
+    pub(crate) workspace_id: i64,
+    pub(crate) name: String,
+    pub(crate) permissions: Json<Vec<String>>,
+    pub(crate) secret_hash: Vec<u8>,
+    pub(crate) created_us: i64,
+    pub(crate) revoked_us: Option<i64>,
+}
+
+impl From<ApiKeyRow> for StoredApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        StoredApiKey {
+            key: ApiKey {
+                id: KeyId::from_stored(row.id),
+                workspace_id: WorkspaceId::from_stored(row.workspace_id),
+                name: row.name,
+                permissions: row.permissions.0,
+                created: Timestamp::from_micros(row.created_us),
+                revoked: row.revoked_us.map(Timestamp::from_micros),
+            },
+            secret_hash: row.secret_hash,
+        }
+    }
+}
+
+pub(crate) struct ContactRow {
+    pub(crate) id: i64,
+    pub(crate) name: Option<String>,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) external_id: Option<String>,
+    pub(crate) whatsapp_id: Option<String>,
+    pub(crate) telegram_id: Option<String>,
+    pub(crate) facebook_id: Option<String>,
+    pub(crate) instagram_id: Option<String>,
+    pub(crate) web_id: Option<String>,
+    pub(crate) provider_id: Option<String>,
+    pub(crate) language: Option<String>,
+    pub(crate) avatar_url: Option<String>,
+    pub(crate) street: Option<String>,
+    pub(crate) house_number: Option<String>,
+    pub(crate) zipcode: Option<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) country: Option<String>,
+    pub(crate) custom_attributes: Json<Attributes>,
+    pub(crate) additional_attributes: Json<Attributes>,
+    pub(crate) blocked: bool,
+    pub(crate) last_activity_us: Option<i64>,
+    pub(crate) created_us: i64,
+    pub(crate) updated_us: i64,
+}
+
+impl ContactRow {
+    /// The contact, with its memberships (looked up separately) attached.
+    pub(crate) fn into_contact(self, organization_ids: Vec<OrganizationId>) -> Contact {
+        Contact {
+            id: ContactId::from_stored(self.id),
+            created: Timestamp::from_micros(self.created_us),
+            updated: Timestamp::from_micros(self.updated_us),
+            data: ContactData {
+                name: self.name,
+                first_name: self.first_name,
+                last_name: self.last_name,
+                email: self.email.map(Email::from_stored),
+                phone: self.phone.map(PhoneE164::from_stored),
+                external_id: self.external_id.map(ExternalId::from_stored),
+                channels: ChannelIds {
+                    whatsapp: self.whatsapp_id,
+                    telegram: self.telegram_id,
+                    facebook: self.facebook_id,
+                    instagram: self.instagram_id,
+                    web: self.web_id,
+                    provider: self.provider_id,
+                },
+                language: self.language.map(Language::from_stored),
+                avatar_url: self.avatar_url.map(WebUrl::from_stored),
+                address: Address {
+                    street: self.street,
+                    house_number: self.house_number,
+                    zipcode: self.zipcode,
+                    location: self.location,
+                    country: self.country,
+                },
+                custom_attributes: self.custom_attributes.0,
+                additional_attributes: self.additional_attributes.0,
+                blocked: self.blocked,
+                last_activity_at: self.last_activity_us.map(Timestamp::from_micros),
+                organization_ids,
+            },
+        }
+    }
+}
+
+pub(crate) struct OrganizationRow {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) website: Option<String>,
+    pub(crate) size: Option<i64>,
+    pub(crate) industry: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) street: Option<String>,
+    pub(crate) house_number: Option<String>,
+    pub(crate) zipcode: Option<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) country: Option<String>,
+    pub(crate) custom_attributes: Json<Attributes>,
+    pub(crate) created_us: i64,
+    pub(crate) updated_us: i64,
+}
+
+impl From<OrganizationRow> for Organization {
+    fn from(row: OrganizationRow) -> Self {
+        Organization {
+            id: OrganizationId::from_stored(row.id),
+            created: Timestamp::from_micros(row.created_us),
+            updated: Timestamp::from_micros(row.updated_us),
+            data: OrganizationData {
+                name: row.name,
+                email: row.email.map(Email::from_stored),
+                website: row.website.map(WebUrl::from_stored),
+                size: row.size,
+                industry: row.industry,
+                phone: row.phone.map(PhoneE164::from_stored),
+                address: Address {
+                    street: row.street,
+                    house_number: row.house_number,
+                    zipcode: row.zipcode,
+                    location: row.location,
+                    country: row.country,
+                },
+                custom_attributes: row.custom_attributes.0,
+            },
+        }
+    }
+}

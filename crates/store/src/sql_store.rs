@@ -1,0 +1,714 @@
+// The queries both backends share, compiled once per backend: `sqlite.rs` and
+// `postgres.rs` each `include!` this file after defining
+//   - `Db`: the sqlx database type, and `DbRow` its row type (named concretely, so that
+//     the two `FromRow` impls per row struct are told apart),
+//   - `StoreImpl`: the store struct (imported under that name), with `fn writer(&self) -> &Pool<Db>` and
+//     `fn reader(&self) -> &Pool<Db>`.
+// Only SQL that means the same on SQLite and PostgreSQL belongs here. Row decoding lives
+// here too: sqlx's `FromRow` derive would pull its proc-macro crate, with both database
+// drivers, into the build a second time.
+//
+// Every write transaction starts with `tick`, which updates the workspace row: on
+// PostgreSQL that row lock serialises the workspace's writes (so uniqueness and
+// membership checks see every committed write), on SQLite the single writer connection
+// already does.
+
+use roster_core::domain::{ContactId, KeyId, OrganizationId, Timestamp, WorkspaceId};
+use roster_core::error::{Error, Resource, Result};
+use roster_core::model::{
+    ApiKey, Contact, ContactData, ContactPatch, Organization, OrganizationData,
+    OrganizationPatch, Page, StoredApiKey, Workspace,
+};
+use roster_core::store::{NewApiKey, Store};
+use sqlx::types::Json;
+use sqlx::{Database, FromRow, Pool, QueryBuilder, Row, Transaction};
+
+use crate::errors::db_error;
+use crate::rows::{
+    ApiKeyRow, ContactRow, OrganizationRow, WorkspaceRow, INSERT_CONTACT, INSERT_ORGANIZATION,
+    UPDATE_CONTACT, UPDATE_ORGANIZATION,
+};
+
+type Query<'q> = sqlx::query::Query<'q, Db, <Db as Database>::Arguments<'q>>;
+type Decoded<T> = std::result::Result<T, sqlx::Error>;
+
+impl<'r> FromRow<'r, DbRow> for WorkspaceRow {
+    fn from_row(row: &'r DbRow) -> Decoded<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            created_us: row.try_get("created_us")?,
+        })
+    }
+}
+
+impl<'r> FromRow<'r, DbRow> for ApiKeyRow {
+    fn from_row(row: &'r DbRow) -> Decoded<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            name: row.try_get("name")?,
+            permissions: row.try_get("permissions")?,
+            secret_hash: row.try_get("secret_hash")?,
+            created_us: row.try_get("created_us")?,
+            revoked_us: row.try_get("revoked_us")?,
+        })
+    }
+}
+
+impl<'r> FromRow<'r, DbRow> for ContactRow {
+    fn from_row(row: &'r DbRow) -> Decoded<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+            email: row.try_get("email")?,
+            phone: row.try_get("phone")?,
+            external_id: row.try_get("external_id")?,
+            whatsapp_id: row.try_get("whatsapp_id")?,
+            telegram_id: row.try_get("telegram_id")?,
+            facebook_id: row.try_get("facebook_id")?,
+            instagram_id: row.try_get("instagram_id")?,
+            web_id: row.try_get("web_id")?,
+            provider_id: row.try_get("provider_id")?,
+            language: row.try_get("language")?,
+            avatar_url: row.try_get("avatar_url")?,
+            street: row.try_get("street")?,
+            house_number: row.try_get("house_number")?,
+            zipcode: row.try_get("zipcode")?,
+            location: row.try_get("location")?,
+            country: row.try_get("country")?,
+            custom_attributes: row.try_get("custom_attributes")?,
+            additional_attributes: row.try_get("additional_attributes")?,
+            blocked: row.try_get("blocked")?,
+            last_activity_us: row.try_get("last_activity_us")?,
+            created_us: row.try_get("created_us")?,
+            updated_us: row.try_get("updated_us")?,
+        })
+    }
+}
+
+impl<'r> FromRow<'r, DbRow> for OrganizationRow {
+    fn from_row(row: &'r DbRow) -> Decoded<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            email: row.try_get("email")?,
+            website: row.try_get("website")?,
+            size: row.try_get("size")?,
+            industry: row.try_get("industry")?,
+            phone: row.try_get("phone")?,
+            street: row.try_get("street")?,
+            house_number: row.try_get("house_number")?,
+            zipcode: row.try_get("zipcode")?,
+            location: row.try_get("location")?,
+            country: row.try_get("country")?,
+            custom_attributes: row.try_get("custom_attributes")?,
+            created_us: row.try_get("created_us")?,
+            updated_us: row.try_get("updated_us")?,
+        })
+    }
+}
+
+const CONTACT_COLUMNS: &str = "id, name, first_name, last_name, email, phone, external_id, \
+    whatsapp_id, telegram_id, facebook_id, instagram_id, web_id, provider_id, language, \
+    avatar_url, street, house_number, zipcode, location, country, custom_attributes, \
+    additional_attributes, blocked, last_activity_us, created_us, updated_us";
+
+const ORGANIZATION_COLUMNS: &str = "id, name, email, website, size, industry, phone, street, \
+    house_number, zipcode, location, country, custom_attributes, created_us, updated_us";
+
+/// Page bounds as bind values: no token means "before the end of time".
+fn page_bounds(page: Page) -> (i64, i64) {
+    (
+        page.before.map_or(i64::MAX, Timestamp::micros),
+        i64::from(page.limit),
+    )
+}
+
+fn bind_contact<'q>(query: Query<'q>, data: &'q ContactData) -> Query<'q> {
+    let channels = &data.channels;
+    let address = &data.address;
+    query
+        .bind(data.name.as_deref())
+        .bind(data.first_name.as_deref())
+        .bind(data.last_name.as_deref())
+        .bind(data.email.as_ref().map(|e| e.as_str()))
+        .bind(data.phone.as_ref().map(|p| p.as_str()))
+        .bind(data.external_id.as_ref().map(|x| x.as_str()))
+        .bind(channels.whatsapp.as_deref())
+        .bind(channels.telegram.as_deref())
+        .bind(channels.facebook.as_deref())
+        .bind(channels.instagram.as_deref())
+        .bind(channels.web.as_deref())
+        .bind(channels.provider.as_deref())
+        .bind(data.language.as_ref().map(|l| l.as_str()))
+        .bind(data.avatar_url.as_ref().map(|u| u.as_str()))
+        .bind(address.street.as_deref())
+        .bind(address.house_number.as_deref())
+        .bind(address.zipcode.as_deref())
+        .bind(address.location.as_deref())
+        .bind(address.country.as_deref())
+        .bind(Json(&data.custom_attributes))
+        .bind(Json(&data.additional_attributes))
+        .bind(data.blocked)
+        .bind(data.last_activity_at.map(Timestamp::micros))
+}
+
+fn bind_organization<'q>(query: Query<'q>, data: &'q OrganizationData) -> Query<'q> {
+    let address = &data.address;
+    query
+        .bind(data.name.as_str())
+        .bind(data.email.as_ref().map(|e| e.as_str()))
+        .bind(data.website.as_ref().map(|u| u.as_str()))
+        .bind(data.size)
+        .bind(data.industry.as_deref())
+        .bind(data.phone.as_ref().map(|p| p.as_str()))
+        .bind(address.street.as_deref())
+        .bind(address.house_number.as_deref())
+        .bind(address.zipcode.as_deref())
+        .bind(address.location.as_deref())
+        .bind(address.country.as_deref())
+        .bind(Json(&data.custom_attributes))
+}
+
+/// Advances the workspace clock and returns the timestamp for this write: strictly
+/// after every earlier one of the workspace, and the wall clock unless that would go
+/// backwards. `NotFound(Workspace)` if the workspace does not exist.
+async fn tick(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId) -> Result<Timestamp> {
+    let micros: Option<i64> = sqlx::query_scalar(
+        "UPDATE workspaces SET clock_us = CASE WHEN clock_us + 1 > $2 THEN clock_us + 1 ELSE $2 END \
+         WHERE id = $1 RETURNING clock_us",
+    )
+    .bind(workspace.get())
+    .bind(Timestamp::now().micros())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    micros
+        .map(Timestamp::from_micros)
+        .ok_or(Error::NotFound(Resource::Workspace))
+}
+
+async fn next_contact_id(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId) -> Result<ContactId> {
+    let id: i64 = sqlx::query_scalar(
+        "UPDATE workspaces SET last_contact_id = last_contact_id + 1 WHERE id = $1 RETURNING last_contact_id",
+    )
+    .bind(workspace.get())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    ContactId::new(id).ok_or_else(|| Error::internal("contact ids of this workspace are exhausted"))
+}
+
+async fn next_organization_id(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+) -> Result<OrganizationId> {
+    let id: i64 = sqlx::query_scalar(
+        "UPDATE workspaces SET last_organization_id = last_organization_id + 1 WHERE id = $1 \
+         RETURNING last_organization_id",
+    )
+    .bind(workspace.get())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    OrganizationId::new(id)
+        .ok_or_else(|| Error::internal("organization ids of this workspace are exhausted"))
+}
+
+/// Makes the contact's memberships exactly `wanted`, checking first that each new
+/// organization exists in the workspace.
+async fn set_memberships(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    contact: ContactId,
+    current: &[OrganizationId],
+    wanted: &[OrganizationId],
+) -> Result<()> {
+    for &organization in wanted.iter().filter(|id| !current.contains(id)) {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM organizations WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace.get())
+                .bind(organization.get())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?;
+        if exists.is_none() {
+            return Err(Error::UnknownReference {
+                resource: Resource::Organization,
+                id: organization.get(),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO contact_organizations (workspace_id, organization_id, contact_id) VALUES ($1, $2, $3)",
+        )
+        .bind(workspace.get())
+        .bind(organization.get())
+        .bind(contact.get())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    }
+    for &organization in current.iter().filter(|id| !wanted.contains(id)) {
+        sqlx::query(
+            "DELETE FROM contact_organizations WHERE workspace_id = $1 AND organization_id = $2 AND contact_id = $3",
+        )
+        .bind(workspace.get())
+        .bind(organization.get())
+        .bind(contact.get())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Attaches memberships to contact rows with one query for the whole page.
+async fn with_memberships(
+    conn: &mut <Db as Database>::Connection,
+    workspace: WorkspaceId,
+    rows: Vec<ContactRow>,
+) -> Result<Vec<Contact>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT contact_id, organization_id FROM contact_organizations WHERE workspace_id = ",
+    );
+    query.push_bind(workspace.get()).push(" AND contact_id IN (");
+    let mut ids = query.separated(", ");
+    for row in &rows {
+        ids.push_bind(row.id);
+    }
+    query.push(") ORDER BY contact_id, organization_id");
+    let pairs: Vec<(i64, i64)> = query
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let organizations = pairs
+                .iter()
+                .filter(|(contact, _)| *contact == row.id)
+                .map(|&(_, organization)| OrganizationId::from_stored(organization))
+                .collect();
+            row.into_contact(organizations)
+        })
+        .collect())
+}
+
+async fn fetch_contact(
+    conn: &mut <Db as Database>::Connection,
+    workspace: WorkspaceId,
+    id: ContactId,
+) -> Result<Option<Contact>> {
+    let row: Option<ContactRow> = sqlx::query_as(&format!(
+        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE workspace_id = $1 AND id = $2"
+    ))
+    .bind(workspace.get())
+    .bind(id.get())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    match row {
+        Some(row) => Ok(with_memberships(conn, workspace, vec![row]).await?.pop()),
+        None => Ok(None),
+    }
+}
+
+async fn fetch_organization(
+    conn: &mut <Db as Database>::Connection,
+    workspace: WorkspaceId,
+    id: OrganizationId,
+) -> Result<Option<Organization>> {
+    let row: Option<OrganizationRow> = sqlx::query_as(&format!(
+        "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE workspace_id = $1 AND id = $2"
+    ))
+    .bind(workspace.get())
+    .bind(id.get())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(row.map(Organization::from))
+}
+
+async fn begin(pool: &Pool<Db>) -> Result<Transaction<'static, Db>> {
+    pool.begin().await.map_err(db_error)
+}
+
+async fn commit(tx: Transaction<'_, Db>) -> Result<()> {
+    tx.commit().await.map_err(db_error)
+}
+
+#[async_trait::async_trait]
+impl Store for StoreImpl {
+    async fn setting_or_init(&self, name: &str, initial: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(initial)
+            .execute(self.writer())
+            .await
+            .map_err(db_error)?;
+        sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_one(self.writer())
+            .await
+            .map_err(db_error)
+    }
+
+    async fn create_workspace(&self, name: &str) -> Result<Workspace> {
+        let now = Timestamp::now().micros();
+        let row: WorkspaceRow = sqlx::query_as(
+            "INSERT INTO workspaces (name, created_us, clock_us) VALUES ($1, $2, $2) \
+             RETURNING id, name, created_us",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_one(self.writer())
+        .await
+        .map_err(db_error)?;
+        Ok(row.into())
+    }
+
+    async fn workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
+        let row: Option<WorkspaceRow> =
+            sqlx::query_as("SELECT id, name, created_us FROM workspaces WHERE id = $1")
+                .bind(id.get())
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_error)?;
+        Ok(row.map(Workspace::from))
+    }
+
+    async fn workspaces(&self) -> Result<Vec<Workspace>> {
+        let rows: Vec<WorkspaceRow> =
+            sqlx::query_as("SELECT id, name, created_us FROM workspaces ORDER BY id")
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_error)?;
+        Ok(rows.into_iter().map(Workspace::from).collect())
+    }
+
+    async fn create_api_key(&self, workspace: WorkspaceId, key: &NewApiKey) -> Result<ApiKey> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let row: ApiKeyRow = sqlx::query_as(
+            "INSERT INTO api_keys (workspace_id, name, permissions, secret_hash, created_us) \
+             VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id, workspace_id, name, permissions, secret_hash, created_us, revoked_us",
+        )
+        .bind(workspace.get())
+        .bind(key.name.as_str())
+        .bind(Json(&key.permissions))
+        .bind(key.secret_hash.as_slice())
+        .bind(now.micros())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        commit(tx).await?;
+        Ok(StoredApiKey::from(row).key)
+    }
+
+    async fn api_key(&self, id: KeyId) -> Result<Option<StoredApiKey>> {
+        let row: Option<ApiKeyRow> = sqlx::query_as(
+            "SELECT id, workspace_id, name, permissions, secret_hash, created_us, revoked_us \
+             FROM api_keys WHERE id = $1",
+        )
+        .bind(id.get())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_error)?;
+        Ok(row.map(StoredApiKey::from))
+    }
+
+    async fn api_keys(&self, workspace: WorkspaceId) -> Result<Vec<ApiKey>> {
+        let rows: Vec<ApiKeyRow> = sqlx::query_as(
+            "SELECT id, workspace_id, name, permissions, secret_hash, created_us, revoked_us \
+             FROM api_keys WHERE workspace_id = $1 ORDER BY id",
+        )
+        .bind(workspace.get())
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        Ok(rows.into_iter().map(|row| StoredApiKey::from(row).key).collect())
+    }
+
+    async fn revoke_api_key(&self, workspace: WorkspaceId, id: KeyId) -> Result<ApiKey> {
+        let row: Option<ApiKeyRow> = sqlx::query_as(
+            "UPDATE api_keys SET revoked_us = COALESCE(revoked_us, $3) WHERE workspace_id = $1 AND id = $2 \
+             RETURNING id, workspace_id, name, permissions, secret_hash, created_us, revoked_us",
+        )
+        .bind(workspace.get())
+        .bind(id.get())
+        .bind(Timestamp::now().micros())
+        .fetch_optional(self.writer())
+        .await
+        .map_err(db_error)?;
+        row.map(|row| StoredApiKey::from(row).key)
+            .ok_or(Error::NotFound(Resource::ApiKey))
+    }
+
+    async fn create_contact(&self, workspace: WorkspaceId, data: &ContactData) -> Result<Contact> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let id = next_contact_id(&mut tx, workspace).await?;
+        let insert = sqlx::query(&INSERT_CONTACT)
+            .bind(workspace.get())
+            .bind(id.get())
+            .bind(now.micros())
+            .bind(now.micros());
+        bind_contact(insert, data)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        set_memberships(&mut tx, workspace, id, &[], &data.organization_ids).await?;
+        commit(tx).await?;
+        Ok(Contact {
+            id,
+            created: now,
+            updated: now,
+            data: data.clone(),
+        })
+    }
+
+    async fn contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Option<Contact>> {
+        let mut tx = begin(self.reader()).await?;
+        fetch_contact(&mut tx, workspace, id).await
+    }
+
+    async fn contacts(&self, workspace: WorkspaceId, page: Page) -> Result<Vec<Contact>> {
+        let (before, limit) = page_bounds(page);
+        let mut tx = begin(self.reader()).await?;
+        let rows: Vec<ContactRow> = sqlx::query_as(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE workspace_id = $1 AND created_us < $2 \
+             ORDER BY created_us DESC LIMIT $3"
+        ))
+        .bind(workspace.get())
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        with_memberships(&mut tx, workspace, rows).await
+    }
+
+    async fn update_contact(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+    ) -> Result<Contact> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let current = fetch_contact(&mut tx, workspace, id)
+            .await?
+            .ok_or(Error::NotFound(Resource::Contact))?;
+        let mut data = current.data.clone();
+        patch.apply_to(&mut data);
+        let update = sqlx::query(&UPDATE_CONTACT)
+            .bind(workspace.get())
+            .bind(id.get())
+            .bind(now.micros());
+        bind_contact(update, &data)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        set_memberships(
+            &mut tx,
+            workspace,
+            id,
+            &current.data.organization_ids,
+            &data.organization_ids,
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(Contact {
+            id,
+            created: current.created,
+            updated: now,
+            data,
+        })
+    }
+
+    async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<()> {
+        let mut tx = begin(self.writer()).await?;
+        tick(&mut tx, workspace).await?;
+        // Memberships go with the contact (ON DELETE CASCADE).
+        let deleted = sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.get())
+            .bind(id.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if deleted.rows_affected() == 0 {
+            return Err(Error::NotFound(Resource::Contact));
+        }
+        commit(tx).await
+    }
+
+    async fn contact_organizations(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+    ) -> Result<Vec<Organization>> {
+        let mut tx = begin(self.reader()).await?;
+        let contact = fetch_contact(&mut tx, workspace, id)
+            .await?
+            .ok_or(Error::NotFound(Resource::Contact))?;
+        let mut organizations = Vec::with_capacity(contact.data.organization_ids.len());
+        for organization in contact.data.organization_ids {
+            if let Some(found) = fetch_organization(&mut tx, workspace, organization).await? {
+                organizations.push(found);
+            }
+        }
+        Ok(organizations)
+    }
+
+    async fn create_organization(
+        &self,
+        workspace: WorkspaceId,
+        data: &OrganizationData,
+    ) -> Result<Organization> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let id = next_organization_id(&mut tx, workspace).await?;
+        let insert = sqlx::query(&INSERT_ORGANIZATION)
+            .bind(workspace.get())
+            .bind(id.get())
+            .bind(now.micros())
+            .bind(now.micros());
+        bind_organization(insert, data)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        commit(tx).await?;
+        Ok(Organization {
+            id,
+            created: now,
+            updated: now,
+            data: data.clone(),
+        })
+    }
+
+    async fn organization(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>> {
+        let mut conn = self.reader().acquire().await.map_err(db_error)?;
+        fetch_organization(&mut conn, workspace, id).await
+    }
+
+    async fn organizations(&self, workspace: WorkspaceId, page: Page) -> Result<Vec<Organization>> {
+        let (before, limit) = page_bounds(page);
+        let rows: Vec<OrganizationRow> = sqlx::query_as(&format!(
+            "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE workspace_id = $1 AND created_us < $2 \
+             ORDER BY created_us DESC LIMIT $3"
+        ))
+        .bind(workspace.get())
+        .bind(before)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        Ok(rows.into_iter().map(Organization::from).collect())
+    }
+
+    async fn update_organization(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+        patch: OrganizationPatch,
+    ) -> Result<Organization> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let current = fetch_organization(&mut tx, workspace, id)
+            .await?
+            .ok_or(Error::NotFound(Resource::Organization))?;
+        let mut data = current.data.clone();
+        patch.apply_to(&mut data);
+        let update = sqlx::query(&UPDATE_ORGANIZATION)
+            .bind(workspace.get())
+            .bind(id.get())
+            .bind(now.micros());
+        bind_organization(update, &data)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        commit(tx).await?;
+        Ok(Organization {
+            id,
+            created: current.created,
+            updated: now,
+            data,
+        })
+    }
+
+    async fn delete_organization(&self, workspace: WorkspaceId, id: OrganizationId) -> Result<()> {
+        let mut tx = begin(self.writer()).await?;
+        tick(&mut tx, workspace).await?;
+        // Memberships go with the organization (ON DELETE CASCADE); contacts stay.
+        let deleted = sqlx::query("DELETE FROM organizations WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.get())
+            .bind(id.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if deleted.rows_affected() == 0 {
+            return Err(Error::NotFound(Resource::Organization));
+        }
+        commit(tx).await
+    }
+
+    async fn organization_contacts(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+        page: Page,
+    ) -> Result<Vec<Contact>> {
+        let (before, limit) = page_bounds(page);
+        let mut tx = begin(self.reader()).await?;
+        if fetch_organization(&mut tx, workspace, id).await?.is_none() {
+            return Err(Error::NotFound(Resource::Organization));
+        }
+        let columns = CONTACT_COLUMNS.replace(", ", ", c.");
+        let rows: Vec<ContactRow> = sqlx::query_as(&format!(
+            "SELECT c.{columns} FROM contacts c \
+             JOIN contact_organizations m ON m.workspace_id = c.workspace_id AND m.contact_id = c.id \
+             WHERE m.workspace_id = $1 AND m.organization_id = $2 AND c.created_us < $3 \
+             ORDER BY c.created_us DESC LIMIT $4"
+        ))
+        .bind(workspace.get())
+        .bind(id.get())
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        with_memberships(&mut tx, workspace, rows).await
+    }
+
+    async fn count_organization_contacts(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+    ) -> Result<u64> {
+        let mut tx = begin(self.reader()).await?;
+        if fetch_organization(&mut tx, workspace, id).await?.is_none() {
+            return Err(Error::NotFound(Resource::Organization));
+        }
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM contact_organizations WHERE workspace_id = $1 AND organization_id = $2",
+        )
+        .bind(workspace.get())
+        .bind(id.get())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        Ok(count.unsigned_abs())
+    }
+}

@@ -1,0 +1,635 @@
+//! The store contract: every test here runs against SQLite and against PostgreSQL, and
+//! both must behave identically.
+
+use std::collections::HashSet;
+
+use roster_core::domain::{
+    ContactId, Email, ExternalId, Language, OrganizationId, PhoneE164, Timestamp, WorkspaceId,
+};
+use roster_core::error::{Error, Resource, UniqueField};
+use roster_core::model::{
+    Address, AttributesPatch, Channel, ContactData, ContactPatch, OrganizationData,
+    OrganizationPatch, Page, Patch,
+};
+use roster_core::store::{NewApiKey, Store};
+use serde_json::json;
+
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let test = roster_store::testing::sqlite().await;
+                    super::$test(test.store.as_ref()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let test = roster_store::testing::postgres().await;
+                    super::$test(test.store.as_ref()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    settings_keep_the_first_value_stored,
+    workspaces_are_created_listed_and_found,
+    api_keys_are_found_by_id_and_revoked_within_their_workspace,
+    contact_round_trips_every_field,
+    contact_ids_grow_and_are_never_reused,
+    paging_by_created_sees_every_contact_exactly_once,
+    unique_fields_conflict_within_a_workspace_only,
+    failed_update_changes_nothing,
+    update_patches_only_what_it_names,
+    unknown_organization_on_update_is_refused,
+    deleting_an_organization_keeps_its_contacts,
+    deleting_a_contact_leaves_its_organizations,
+    another_workspace_cannot_see_or_touch_records,
+    organizations_round_trip_and_update,
+    writes_to_a_missing_workspace_fail_cleanly,
+);
+
+async fn workspace(store: &dyn Store) -> WorkspaceId {
+    store.create_workspace("Acme").await.unwrap().id
+}
+
+fn contact(name: &str) -> ContactData {
+    ContactData {
+        name: Some(name.to_owned()),
+        language: Some(Language::parse("EN").unwrap()),
+        ..ContactData::default()
+    }
+}
+
+fn organization(name: &str) -> OrganizationData {
+    OrganizationData {
+        name: name.to_owned(),
+        ..OrganizationData::default()
+    }
+}
+
+const ALL: Page = Page {
+    before: None,
+    limit: 1000,
+};
+
+async fn settings_keep_the_first_value_stored(store: &dyn Store) {
+    assert_eq!(
+        store.setting_or_init("pepper", b"first").await.unwrap(),
+        b"first"
+    );
+    assert_eq!(
+        store.setting_or_init("pepper", b"second").await.unwrap(),
+        b"first"
+    );
+}
+
+async fn workspaces_are_created_listed_and_found(store: &dyn Store) {
+    let a = store.create_workspace("A").await.unwrap();
+    let b = store.create_workspace("B").await.unwrap();
+    assert!(b.id > a.id);
+    assert_eq!(store.workspace(a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.workspaces().await.unwrap(), vec![a, b]);
+    assert_eq!(
+        store
+            .workspace(WorkspaceId::new(999).unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn api_keys_are_found_by_id_and_revoked_within_their_workspace(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let other = workspace(store).await;
+    let new = NewApiKey {
+        name: "bot".into(),
+        permissions: vec!["chatbots.contacts.*".into()],
+        secret_hash: vec![1, 2, 3],
+    };
+    let key = store.create_api_key(ws, &new).await.unwrap();
+    let found = store.api_key(key.id).await.unwrap().unwrap();
+    assert_eq!(found.key, key);
+    assert_eq!(found.secret_hash, vec![1, 2, 3]);
+    assert_eq!(store.api_keys(ws).await.unwrap(), vec![key.clone()]);
+    assert!(store.api_keys(other).await.unwrap().is_empty());
+
+    assert_eq!(
+        store.revoke_api_key(other, key.id).await,
+        Err(Error::NotFound(Resource::ApiKey))
+    );
+    assert!(store
+        .api_key(key.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .key
+        .revoked
+        .is_none());
+    let revoked = store.revoke_api_key(ws, key.id).await.unwrap();
+    assert!(revoked.revoked.is_some());
+    assert_eq!(
+        store.api_key(key.id).await.unwrap().unwrap().key.revoked,
+        revoked.revoked
+    );
+}
+
+async fn contact_round_trips_every_field(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let org = store
+        .create_organization(ws, &organization("Acme"))
+        .await
+        .unwrap();
+    let mut data = contact("Max Example");
+    data.first_name = Some("Max".into());
+    data.last_name = Some("Example".into());
+    data.email = Some(Email::parse("max@example.com").unwrap());
+    data.phone = Some(PhoneE164::parse("+49 176 1234 5678").unwrap());
+    data.external_id = Some(ExternalId::parse("CRM-1").unwrap());
+    for (i, channel) in Channel::ALL.into_iter().enumerate() {
+        *data.channels.slot_mut(channel) = Some(format!("channel-{i}"));
+    }
+    data.avatar_url =
+        Some(roster_core::domain::WebUrl::parse("https://example.com/a.png").unwrap());
+    data.address = Address {
+        street: Some("Hauptstraße".into()),
+        house_number: Some("1a".into()),
+        zipcode: Some("10115".into()),
+        location: Some("Berlin".into()),
+        country: Some("Germany".into()),
+    };
+    data.custom_attributes = json!({"plan": "pro", "seats": 3})
+        .as_object()
+        .unwrap()
+        .clone();
+    data.additional_attributes = json!({"city": "Berlin"}).as_object().unwrap().clone();
+    data.blocked = true;
+    data.last_activity_at = Some(Timestamp::from_micros(1_700_000_000_123_456));
+    data.organization_ids = vec![org.id];
+
+    let created = store.create_contact(ws, &data).await.unwrap();
+    assert_eq!(created.data, data);
+    assert_eq!(created.created, created.updated);
+    let read = store.contact(ws, created.id).await.unwrap().unwrap();
+    assert_eq!(read, created);
+    assert_eq!(store.contacts(ws, ALL).await.unwrap(), vec![created]);
+}
+
+async fn contact_ids_grow_and_are_never_reused(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let first = store.create_contact(ws, &contact("a")).await.unwrap();
+    let second = store.create_contact(ws, &contact("b")).await.unwrap();
+    assert_eq!(second.id.get(), first.id.get() + 1);
+    store.delete_contact(ws, second.id).await.unwrap();
+    let third = store.create_contact(ws, &contact("c")).await.unwrap();
+    assert!(third.id > second.id);
+    assert_eq!(store.contact(ws, second.id).await.unwrap(), None);
+    assert_eq!(
+        store.delete_contact(ws, second.id).await,
+        Err(Error::NotFound(Resource::Contact))
+    );
+    // Ids are per workspace: a new workspace starts at 1 again.
+    let other = workspace(store).await;
+    assert_eq!(
+        store
+            .create_contact(other, &contact("d"))
+            .await
+            .unwrap()
+            .id
+            .get(),
+        1
+    );
+}
+
+async fn paging_by_created_sees_every_contact_exactly_once(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let mut created = Vec::new();
+    for i in 0..120 {
+        created.push(
+            store
+                .create_contact(ws, &contact(&format!("c{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    for pair in created.windows(2) {
+        assert!(
+            pair[1].created > pair[0].created,
+            "created must be strictly increasing"
+        );
+    }
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.contacts(ws, Page { before, limit: 7 }).await.unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.created);
+        seen.extend(page.iter().map(|c| c.id));
+    }
+    let expected: Vec<ContactId> = created.iter().rev().map(|c| c.id).collect();
+    assert_eq!(seen, expected);
+}
+
+async fn unique_fields_conflict_within_a_workspace_only(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let mut data = contact("a");
+    data.email = Some(Email::parse("a@example.com").unwrap());
+    data.external_id = Some(ExternalId::parse("X1").unwrap());
+    data.channels.telegram = Some("tg1".into());
+    store.create_contact(ws, &data).await.unwrap();
+
+    let mut same_email = contact("b");
+    same_email.email = Some(Email::parse("A@Example.com").unwrap());
+    assert_eq!(
+        store.create_contact(ws, &same_email).await,
+        Err(Error::Conflict(UniqueField::Email))
+    );
+    let mut same_external = contact("b");
+    same_external.external_id = Some(ExternalId::parse("X1").unwrap());
+    assert_eq!(
+        store.create_contact(ws, &same_external).await,
+        Err(Error::Conflict(UniqueField::ExternalId))
+    );
+    let mut other_case = contact("b");
+    other_case.external_id = Some(ExternalId::parse("x1").unwrap());
+    store.create_contact(ws, &other_case).await.unwrap();
+    let mut same_channel = contact("b");
+    same_channel.channels.telegram = Some("tg1".into());
+    assert_eq!(
+        store.create_contact(ws, &same_channel).await,
+        Err(Error::Conflict(UniqueField::Channel(Channel::Telegram)))
+    );
+    // A failed create consumed no visible record.
+    assert_eq!(store.contacts(ws, ALL).await.unwrap().len(), 2);
+
+    let other = workspace(store).await;
+    store.create_contact(other, &data).await.unwrap();
+}
+
+async fn failed_update_changes_nothing(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let mut taken = contact("a");
+    taken.email = Some(Email::parse("taken@example.com").unwrap());
+    store.create_contact(ws, &taken).await.unwrap();
+    let org = store
+        .create_organization(ws, &organization("Org"))
+        .await
+        .unwrap();
+    let target = store.create_contact(ws, &contact("b")).await.unwrap();
+
+    let patch = ContactPatch {
+        name: Patch::Set("changed".into()),
+        email: Patch::Set(Email::parse("taken@example.com").unwrap()),
+        organization_ids: Some(vec![org.id]),
+        ..ContactPatch::default()
+    };
+    assert_eq!(
+        store.update_contact(ws, target.id, patch).await,
+        Err(Error::Conflict(UniqueField::Email))
+    );
+    assert_eq!(store.contact(ws, target.id).await.unwrap().unwrap(), target);
+    assert_eq!(
+        store.count_organization_contacts(ws, org.id).await.unwrap(),
+        0
+    );
+}
+
+async fn update_patches_only_what_it_names(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let mut data = contact("Max");
+    data.email = Some(Email::parse("max@example.com").unwrap());
+    data.custom_attributes = json!({"a": "1"}).as_object().unwrap().clone();
+    let created = store.create_contact(ws, &data).await.unwrap();
+    let org = store
+        .create_organization(ws, &organization("Org"))
+        .await
+        .unwrap();
+
+    let patch = ContactPatch {
+        phone: Patch::Set(PhoneE164::parse("+4917612345678").unwrap()),
+        custom_attributes: AttributesPatch::Replace(json!({"b": "2"}).as_object().unwrap().clone()),
+        organization_ids: Some(vec![org.id]),
+        ..ContactPatch::default()
+    };
+    let updated = store.update_contact(ws, created.id, patch).await.unwrap();
+    assert_eq!(updated.data.name.as_deref(), Some("Max"));
+    assert_eq!(updated.data.email, data.email);
+    assert_eq!(
+        updated.data.phone.as_ref().map(|p| p.as_str()),
+        Some("+4917612345678")
+    );
+    assert_eq!(json!(updated.data.custom_attributes), json!({"b": "2"}));
+    assert_eq!(updated.data.organization_ids, vec![org.id]);
+    assert_eq!(updated.created, created.created);
+    assert!(updated.updated > created.updated);
+    assert_eq!(
+        store.contact(ws, created.id).await.unwrap().unwrap(),
+        updated
+    );
+
+    let cleared = store
+        .update_contact(
+            ws,
+            created.id,
+            ContactPatch {
+                email: Patch::Clear,
+                organization_ids: Some(vec![]),
+                ..ContactPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.data.email, None);
+    assert!(cleared.data.organization_ids.is_empty());
+    assert_eq!(
+        store.count_organization_contacts(ws, org.id).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .update_contact(ws, ContactId::new(999).unwrap(), ContactPatch::default())
+            .await,
+        Err(Error::NotFound(Resource::Contact))
+    );
+}
+
+async fn unknown_organization_on_update_is_refused(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let org = store
+        .create_organization(ws, &organization("Org"))
+        .await
+        .unwrap();
+    let created = store.create_contact(ws, &contact("a")).await.unwrap();
+    let missing = OrganizationId::new(org.id.get() + 1).unwrap();
+    let patch = ContactPatch {
+        name: Patch::Set("changed".into()),
+        organization_ids: Some(vec![org.id, missing]),
+        ..ContactPatch::default()
+    };
+    assert_eq!(
+        store.update_contact(ws, created.id, patch).await,
+        Err(Error::UnknownReference {
+            resource: Resource::Organization,
+            id: missing.get()
+        })
+    );
+    assert_eq!(
+        store.contact(ws, created.id).await.unwrap().unwrap(),
+        created
+    );
+    assert_eq!(
+        store.count_organization_contacts(ws, org.id).await.unwrap(),
+        0
+    );
+}
+
+async fn deleting_an_organization_keeps_its_contacts(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let org = store
+        .create_organization(ws, &organization("Org"))
+        .await
+        .unwrap();
+    let kept = store
+        .create_organization(ws, &organization("Kept"))
+        .await
+        .unwrap();
+    let mut data = contact("a");
+    data.organization_ids = vec![org.id, kept.id];
+    let member = store.create_contact(ws, &data).await.unwrap();
+    assert_eq!(
+        store.organization_contacts(ws, org.id, ALL).await.unwrap(),
+        vec![member.clone()]
+    );
+    assert_eq!(
+        store.contact_organizations(ws, member.id).await.unwrap(),
+        vec![org.clone(), kept.clone()]
+    );
+
+    store.delete_organization(ws, org.id).await.unwrap();
+    let after = store.contact(ws, member.id).await.unwrap().unwrap();
+    assert_eq!(after.data.organization_ids, vec![kept.id]);
+    assert_eq!(store.organization(ws, org.id).await.unwrap(), None);
+    assert_eq!(
+        store.count_organization_contacts(ws, org.id).await,
+        Err(Error::NotFound(Resource::Organization))
+    );
+    assert_eq!(
+        store.delete_organization(ws, org.id).await,
+        Err(Error::NotFound(Resource::Organization))
+    );
+    // The deleted organization's id is not handed out again.
+    assert!(
+        store
+            .create_organization(ws, &organization("New"))
+            .await
+            .unwrap()
+            .id
+            > kept.id
+    );
+}
+
+async fn deleting_a_contact_leaves_its_organizations(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let org = store
+        .create_organization(ws, &organization("Org"))
+        .await
+        .unwrap();
+    let mut data = contact("a");
+    data.organization_ids = vec![org.id];
+    let gone = store.create_contact(ws, &data).await.unwrap();
+    let stays = store.create_contact(ws, &data).await.unwrap();
+    assert_eq!(
+        store.count_organization_contacts(ws, org.id).await.unwrap(),
+        2
+    );
+    store.delete_contact(ws, gone.id).await.unwrap();
+    assert_eq!(
+        store.count_organization_contacts(ws, org.id).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.organization_contacts(ws, org.id, ALL).await.unwrap(),
+        vec![stays]
+    );
+    assert_eq!(
+        store.contact_organizations(ws, gone.id).await,
+        Err(Error::NotFound(Resource::Contact))
+    );
+}
+
+async fn another_workspace_cannot_see_or_touch_records(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let intruder = workspace(store).await;
+    let org = store
+        .create_organization(ws, &organization("Org"))
+        .await
+        .unwrap();
+    let mut data = contact("a");
+    data.organization_ids = vec![org.id];
+    let secret = store.create_contact(ws, &data).await.unwrap();
+    // The intruder's own records get the same ids; they must never alias.
+    let own = store
+        .create_contact(intruder, &contact("mine"))
+        .await
+        .unwrap();
+    assert_eq!(own.id, secret.id);
+
+    assert_eq!(
+        store.contact(intruder, secret.id).await.unwrap().unwrap(),
+        own
+    );
+    assert_eq!(store.organization(intruder, org.id).await.unwrap(), None);
+    assert_eq!(
+        store.contacts(intruder, ALL).await.unwrap(),
+        vec![own.clone()]
+    );
+    assert!(store.organizations(intruder, ALL).await.unwrap().is_empty());
+    assert_eq!(
+        store.organization_contacts(intruder, org.id, ALL).await,
+        Err(Error::NotFound(Resource::Organization))
+    );
+    let mut steal = ContactPatch {
+        organization_ids: Some(vec![org.id]),
+        ..ContactPatch::default()
+    };
+    assert_eq!(
+        store.update_contact(intruder, own.id, steal.clone()).await,
+        Err(Error::UnknownReference {
+            resource: Resource::Organization,
+            id: org.id.get()
+        })
+    );
+    steal.organization_ids = None;
+    assert_eq!(
+        store
+            .update_organization(intruder, org.id, OrganizationPatch::default())
+            .await,
+        Err(Error::NotFound(Resource::Organization))
+    );
+    assert_eq!(
+        store.delete_organization(intruder, org.id).await,
+        Err(Error::NotFound(Resource::Organization))
+    );
+    store.delete_contact(intruder, own.id).await.unwrap();
+    assert_eq!(store.contact(ws, secret.id).await.unwrap().unwrap(), secret);
+    assert_eq!(
+        store.count_organization_contacts(ws, org.id).await.unwrap(),
+        1
+    );
+}
+
+async fn organizations_round_trip_and_update(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let data = OrganizationData {
+        name: "Acme".into(),
+        email: Some(Email::parse("info@acme.example").unwrap()),
+        website: Some(roster_core::domain::WebUrl::parse("https://acme.example").unwrap()),
+        size: Some(250),
+        industry: Some("Software".into()),
+        phone: Some(PhoneE164::parse("+14155552671").unwrap()),
+        address: Address {
+            location: Some("Berlin".into()),
+            ..Address::default()
+        },
+        custom_attributes: json!({"tier": "gold"}).as_object().unwrap().clone(),
+    };
+    let created = store.create_organization(ws, &data).await.unwrap();
+    assert_eq!(created.data, data);
+    assert_eq!(
+        store.organization(ws, created.id).await.unwrap(),
+        Some(created.clone())
+    );
+    let second = store
+        .create_organization(ws, &organization("Beta"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.organizations(ws, ALL).await.unwrap(),
+        vec![second.clone(), created.clone()]
+    );
+    assert_eq!(
+        store
+            .organizations(
+                ws,
+                Page {
+                    before: Some(second.created),
+                    limit: 10
+                }
+            )
+            .await
+            .unwrap(),
+        vec![created.clone()]
+    );
+
+    let patch = OrganizationPatch {
+        name: Some("Acme GmbH".into()),
+        size: Patch::Clear,
+        ..OrganizationPatch::default()
+    };
+    let updated = store
+        .update_organization(ws, created.id, patch)
+        .await
+        .unwrap();
+    assert_eq!(updated.data.name, "Acme GmbH");
+    assert_eq!(updated.data.size, None);
+    assert_eq!(updated.data.email, data.email);
+    assert_eq!(
+        store.organization(ws, created.id).await.unwrap(),
+        Some(updated)
+    );
+}
+
+async fn writes_to_a_missing_workspace_fail_cleanly(store: &dyn Store) {
+    let missing = WorkspaceId::new(4242).unwrap();
+    assert_eq!(
+        store.create_contact(missing, &contact("a")).await,
+        Err(Error::NotFound(Resource::Workspace))
+    );
+    assert_eq!(
+        store.create_organization(missing, &organization("a")).await,
+        Err(Error::NotFound(Resource::Workspace))
+    );
+    let key = NewApiKey {
+        name: "k".into(),
+        permissions: vec!["*".into()],
+        secret_hash: vec![0],
+    };
+    assert_eq!(
+        store.create_api_key(missing, &key).await,
+        Err(Error::NotFound(Resource::Workspace))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creates_on_postgres_keep_created_strictly_increasing() {
+    let test = roster_store::testing::postgres().await;
+    let ws = workspace(test.store.as_ref()).await;
+    let mut tasks = Vec::new();
+    for client in 0..8 {
+        let store = test.store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25 {
+                store
+                    .create_contact(ws, &contact(&format!("{client}-{i}")))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all = test.store.contacts(ws, ALL).await.unwrap();
+    assert_eq!(all.len(), 200);
+    let created: HashSet<Timestamp> = all.iter().map(|c| c.created).collect();
+    assert_eq!(created.len(), 200, "no two contacts share a created time");
+    for pair in all.windows(2) {
+        assert!(pair[0].created > pair[1].created && pair[0].id > pair[1].id);
+    }
+}
