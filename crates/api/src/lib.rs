@@ -1,1 +1,59 @@
+//! Roster's HTTP surface. Each dialect is a module that only translates: it parses its
+//! wire format into core types, calls the core, and renders the result (and every error)
+//! in its own shapes. `admin` is Roster's native API for workspaces and keys.
 
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::http::{Method, Uri};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use roster_core::Roster;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+pub mod admin;
+mod body;
+pub mod chatcaptain;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub roster: Roster,
+    /// The admin API is enabled only when a token is configured.
+    pub admin_token: Option<Arc<str>>,
+}
+
+/// The whole application: every dialect, the admin API and the health check.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .merge(chatcaptain::routes())
+        .merge(admin::routes())
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn unknown_route(method: Method, uri: Uri) -> impl IntoResponse {
+    let body = json!({"error": format!("No route for {method} {}.", uri.path())});
+    (axum::http::StatusCode::NOT_FOUND, Json(body))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> impl IntoResponse {
+    let body = json!({"error": format!("{method} is not allowed on {}.", uri.path())});
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(body))
+}
+
+/// Serves `app` on an already bound listener until `shutdown` completes, then lets
+/// in-flight requests finish. Tests bind port 0 and pass their own shutdown future.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -175,12 +175,36 @@ pub enum Patch<T> {
 }
 
 impl<T> Patch<T> {
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Patch::Keep)
+    }
+
     fn apply_to(self, slot: &mut Option<T>) {
         match self {
             Patch::Keep => {}
             Patch::Clear => *slot = None,
             Patch::Set(value) => *slot = Some(value),
         }
+    }
+}
+
+/// A partial update of an address: each line is kept, cleared or set on its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddressPatch {
+    pub street: Patch<String>,
+    pub house_number: Patch<String>,
+    pub zipcode: Patch<String>,
+    pub location: Patch<String>,
+    pub country: Patch<String>,
+}
+
+impl AddressPatch {
+    pub fn apply_to(self, address: &mut Address) {
+        self.street.apply_to(&mut address.street);
+        self.house_number.apply_to(&mut address.house_number);
+        self.zipcode.apply_to(&mut address.zipcode);
+        self.location.apply_to(&mut address.location);
+        self.country.apply_to(&mut address.country);
     }
 }
 
@@ -217,7 +241,7 @@ pub struct ContactPatch {
     pub channels: Vec<(Channel, Patch<String>)>,
     pub language: Patch<Language>,
     pub avatar_url: Patch<WebUrl>,
-    pub address: Option<Address>,
+    pub address: AddressPatch,
     pub custom_attributes: AttributesPatch,
     pub additional_attributes: AttributesPatch,
     pub blocked: Option<bool>,
@@ -237,9 +261,7 @@ impl ContactPatch {
         }
         self.language.apply_to(&mut data.language);
         self.avatar_url.apply_to(&mut data.avatar_url);
-        if let Some(address) = self.address {
-            data.address = address;
-        }
+        self.address.apply_to(&mut data.address);
         self.custom_attributes.apply_to(&mut data.custom_attributes);
         self.additional_attributes
             .apply_to(&mut data.additional_attributes);
@@ -288,7 +310,7 @@ pub struct OrganizationPatch {
     pub size: Patch<i64>,
     pub industry: Patch<String>,
     pub phone: Patch<PhoneE164>,
-    pub address: Option<Address>,
+    pub address: AddressPatch,
     pub custom_attributes: AttributesPatch,
 }
 
@@ -302,9 +324,7 @@ impl OrganizationPatch {
         self.size.apply_to(&mut data.size);
         self.industry.apply_to(&mut data.industry);
         self.phone.apply_to(&mut data.phone);
-        if let Some(address) = self.address {
-            data.address = address;
-        }
+        self.address.apply_to(&mut data.address);
         self.custom_attributes.apply_to(&mut data.custom_attributes);
     }
 }

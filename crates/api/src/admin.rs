@@ -1,0 +1,217 @@
+//! Roster's native admin API under `/admin/v1`, for operators: workspaces and their API
+//! keys. Authenticated by `Authorization: Bearer $ROSTER_ADMIN_TOKEN`; disabled (404) when
+//! no token is configured. The CLI prints the same JSON (`render_*`).
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use roster_core::domain::{KeyId, WorkspaceId};
+use roster_core::error::Resource;
+use roster_core::model::{ApiKey, Workspace};
+use roster_core::service::IssuedKey;
+use roster_core::Error;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::body::JsonBody;
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin/v1/workspaces",
+            get(list_workspaces).post(create_workspace),
+        )
+        .route("/admin/v1/workspaces/{workspaceId}", get(get_workspace))
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/keys",
+            get(list_keys).post(create_key),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/keys/{keyId}",
+            delete(revoke_key),
+        )
+}
+
+pub fn render_workspace(workspace: &Workspace) -> Value {
+    json!({
+        "id": workspace.id.get(),
+        "name": workspace.name,
+        "created": workspace.created.to_rfc3339(),
+    })
+}
+
+pub fn render_key(key: &ApiKey) -> Value {
+    json!({
+        "id": key.id.get(),
+        "workspace_id": key.workspace_id.get(),
+        "name": key.name,
+        "permissions": key.permissions,
+        "created": key.created.to_rfc3339(),
+        "revoked": key.revoked.map(|t| t.to_rfc3339()),
+    })
+}
+
+/// The one rendering that carries the secret: the answer to creating a key.
+pub fn render_issued_key(issued: &IssuedKey) -> Value {
+    let mut value = render_key(&issued.key);
+    value["key"] = Value::String(issued.secret.clone());
+    value
+}
+
+/// Admin errors: `{"error": "…"}` with the usual status codes.
+#[derive(Debug)]
+pub struct AdminError(Error);
+
+impl From<Error> for AdminError {
+    fn from(err: Error) -> Self {
+        AdminError(err)
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self.0 {
+            Error::Invalid { field, reason } => {
+                (StatusCode::BAD_REQUEST, format!("{field}: {reason}."))
+            }
+            Error::NotFound(resource) => (StatusCode::NOT_FOUND, format!("No such {resource}.")),
+            Error::UnknownReference { resource, id } => (
+                StatusCode::BAD_REQUEST,
+                format!("{resource} {id} does not exist."),
+            ),
+            Error::Conflict(field) => {
+                (StatusCode::CONFLICT, format!("{field:?} is already taken."))
+            }
+            Error::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "Send the admin token as Authorization: Bearer <ROSTER_ADMIN_TOKEN>.".to_owned(),
+            ),
+            Error::Forbidden => (StatusCode::FORBIDDEN, "Forbidden.".to_owned()),
+            Error::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error.".to_owned(),
+                )
+            }
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+type AdminResult<T> = Result<T, AdminError>;
+
+/// Proof that the request carried the admin token.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(expected) = state.admin_token.as_deref() else {
+            let body = json!({"error": "The admin API is disabled: start roster with ROSTER_ADMIN_TOKEN set."});
+            return Err((StatusCode::NOT_FOUND, Json(body)).into_response());
+        };
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if constant_time_eq(presented.trim().as_bytes(), expected.as_bytes()) {
+            Ok(Admin)
+        } else {
+            Err(AdminError(Error::Unauthenticated).into_response())
+        }
+    }
+}
+
+/// Compares without an early exit, so response timing does not leak the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn workspace_id(raw: &str) -> AdminResult<WorkspaceId> {
+    raw.parse()
+        .map_err(|_| Error::NotFound(Resource::Workspace).into())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateWorkspace {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKey {
+    name: String,
+    permissions: Vec<String>,
+}
+
+async fn create_workspace(
+    _: Admin,
+    State(state): State<AppState>,
+    JsonBody(body, _): JsonBody<CreateWorkspace, AdminError>,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    let workspace = state.roster.create_workspace(&body.name).await?;
+    Ok((StatusCode::CREATED, Json(render_workspace(&workspace))))
+}
+
+async fn list_workspaces(_: Admin, State(state): State<AppState>) -> AdminResult<Json<Value>> {
+    let workspaces = state.roster.store().workspaces().await?;
+    Ok(Json(Value::Array(
+        workspaces.iter().map(render_workspace).collect(),
+    )))
+}
+
+async fn get_workspace(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    Ok(Json(render_workspace(&workspace)))
+}
+
+async fn create_key(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body, _): JsonBody<CreateKey, AdminError>,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    let workspace = workspace_id(&id)?;
+    let issued = state
+        .roster
+        .issue_key(workspace, &body.name, body.permissions)
+        .await?;
+    Ok((StatusCode::CREATED, Json(render_issued_key(&issued))))
+}
+
+async fn list_keys(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let keys = state.roster.store().api_keys(workspace.id).await?;
+    Ok(Json(Value::Array(keys.iter().map(render_key).collect())))
+}
+
+async fn revoke_key(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((workspace, key)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let workspace = workspace_id(&workspace)?;
+    let key: KeyId = key.parse().map_err(|_| Error::NotFound(Resource::ApiKey))?;
+    let revoked = state.roster.revoke_key(workspace, key).await?;
+    Ok(Json(render_key(&revoked)))
+}

@@ -1,0 +1,288 @@
+//! The ChatCaptain dialect: contacts and organizations under `/v1/chatbots/{chatbotId}`,
+//! authenticated by `x-chatcaptain-key`, errors as `{"error": "…"}`.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use roster_core::domain::{ContactId, OrganizationId};
+use roster_core::error::Resource;
+use roster_core::Error;
+use serde_json::{json, Value};
+
+use crate::body::JsonBody;
+use crate::AppState;
+
+mod auth;
+mod error;
+mod wire;
+
+pub use auth::KEY_HEADER;
+use auth::*;
+pub use error::CcError;
+use wire::{ContactOut, OrganizationOut};
+
+type CcResult<T> = Result<T, CcError>;
+type CcJson<T> = JsonBody<T, CcError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/chatbots/{chatbotId}/contacts",
+            get(list_contacts).post(create_contact),
+        )
+        .route(
+            "/v1/chatbots/{chatbotId}/contacts/{contactId}",
+            get(get_contact)
+                .patch(update_contact)
+                .delete(delete_contact),
+        )
+        .route(
+            "/v1/chatbots/{chatbotId}/contacts/{contactId}/organizations",
+            get(contact_organizations),
+        )
+        .route(
+            "/v1/chatbots/{chatbotId}/organizations",
+            get(list_organizations).post(create_organization),
+        )
+        .route(
+            "/v1/chatbots/{chatbotId}/organizations/{organizationId}",
+            get(get_organization)
+                .patch(update_organization)
+                .delete(delete_organization),
+        )
+        .route(
+            "/v1/chatbots/{chatbotId}/organizations/{organizationId}/contacts",
+            get(organization_contacts),
+        )
+        .route(
+            "/v1/chatbots/{chatbotId}/organizations/{organizationId}/contacts/count",
+            get(count_organization_contacts),
+        )
+}
+
+/// A path id that does not parse cannot name an existing record: 404, like a missing one.
+fn contact_id(raw: &str) -> CcResult<ContactId> {
+    raw.parse()
+        .map_err(|_| Error::NotFound(Resource::Contact).into())
+}
+
+fn organization_id(raw: &str) -> CcResult<OrganizationId> {
+    raw.parse()
+        .map_err(|_| Error::NotFound(Resource::Organization).into())
+}
+
+fn query_params(
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> CcResult<HashMap<String, String>> {
+    query
+        .map(|Query(params)| params)
+        .map_err(|rejection| Error::invalid("query", rejection.body_text()).into())
+}
+
+async fn list_contacts(
+    auth: Authorized<ListContacts>,
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> CcResult<Json<Value>> {
+    let page = wire::page(&query_params(query)?)?;
+    let contacts = state
+        .roster
+        .store()
+        .contacts(auth.workspace(), page)
+        .await?;
+    let contacts: Vec<ContactOut> = contacts.into_iter().map(ContactOut::from).collect();
+    Ok(Json(json!({ "contacts": contacts })))
+}
+
+async fn create_contact(
+    auth: Authorized<CreateContact>,
+    State(state): State<AppState>,
+    JsonBody(body, _): CcJson<wire::CreateContact>,
+) -> CcResult<(StatusCode, Json<Value>)> {
+    let data = body.into_data()?;
+    let contact = state
+        .roster
+        .store()
+        .create_contact(auth.workspace(), &data)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "contact": ContactOut::from(contact) })),
+    ))
+}
+
+async fn get_contact(
+    auth: Authorized<GetContact>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+) -> CcResult<Json<Value>> {
+    let contact = state
+        .roster
+        .store()
+        .contact(auth.workspace(), contact_id(&id)?)
+        .await?
+        .ok_or(Error::NotFound(Resource::Contact))?;
+    Ok(Json(json!({ "contact": ContactOut::from(contact) })))
+}
+
+async fn update_contact(
+    auth: Authorized<EditContact>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    JsonBody(body, _): CcJson<wire::UpdateContactBody>,
+) -> CcResult<Json<Value>> {
+    let id = contact_id(&id)?;
+    let patch = body.into_patch()?;
+    let contact = state
+        .roster
+        .store()
+        .update_contact(auth.workspace(), id, patch)
+        .await?;
+    Ok(Json(json!({ "contact": ContactOut::from(contact) })))
+}
+
+async fn delete_contact(
+    auth: Authorized<DeleteContact>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+) -> CcResult<Json<Value>> {
+    state
+        .roster
+        .store()
+        .delete_contact(auth.workspace(), contact_id(&id)?)
+        .await?;
+    Ok(Json(json!({ "deleted": true })))
+}
+
+async fn contact_organizations(
+    auth: Authorized<GetContact>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+) -> CcResult<Json<Value>> {
+    let organizations = state
+        .roster
+        .store()
+        .contact_organizations(auth.workspace(), contact_id(&id)?)
+        .await?;
+    let organizations: Vec<OrganizationOut> = organizations
+        .into_iter()
+        .map(OrganizationOut::from)
+        .collect();
+    Ok(Json(json!({ "organizations": organizations })))
+}
+
+async fn list_organizations(
+    auth: Authorized<ListOrganizations>,
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> CcResult<Json<Value>> {
+    let page = wire::page(&query_params(query)?)?;
+    let organizations = state
+        .roster
+        .store()
+        .organizations(auth.workspace(), page)
+        .await?;
+    let organizations: Vec<OrganizationOut> = organizations
+        .into_iter()
+        .map(OrganizationOut::from)
+        .collect();
+    Ok(Json(json!({ "organizations": organizations })))
+}
+
+async fn create_organization(
+    auth: Authorized<CreateOrganization>,
+    State(state): State<AppState>,
+    JsonBody(body, _): CcJson<wire::CreateOrganization>,
+) -> CcResult<(StatusCode, Json<Value>)> {
+    let data = body.into_data()?;
+    let organization = state
+        .roster
+        .store()
+        .create_organization(auth.workspace(), &data)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "organization": OrganizationOut::from(organization) })),
+    ))
+}
+
+async fn get_organization(
+    auth: Authorized<GetOrganization>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+) -> CcResult<Json<Value>> {
+    let organization = state
+        .roster
+        .store()
+        .organization(auth.workspace(), organization_id(&id)?)
+        .await?
+        .ok_or(Error::NotFound(Resource::Organization))?;
+    Ok(Json(
+        json!({ "organization": OrganizationOut::from(organization) }),
+    ))
+}
+
+async fn update_organization(
+    auth: Authorized<EditOrganization>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    JsonBody(body, _): CcJson<wire::UpdateOrganizationBody>,
+) -> CcResult<Json<Value>> {
+    let id = organization_id(&id)?;
+    let patch = body.into_patch()?;
+    let organization = state
+        .roster
+        .store()
+        .update_organization(auth.workspace(), id, patch)
+        .await?;
+    Ok(Json(
+        json!({ "organization": OrganizationOut::from(organization) }),
+    ))
+}
+
+async fn delete_organization(
+    auth: Authorized<DeleteOrganization>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+) -> CcResult<Json<Value>> {
+    state
+        .roster
+        .store()
+        .delete_organization(auth.workspace(), organization_id(&id)?)
+        .await?;
+    Ok(Json(json!({ "deleted": true })))
+}
+
+async fn organization_contacts(
+    auth: Authorized<ListOrganizationContacts>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> CcResult<Json<Value>> {
+    let id = organization_id(&id)?;
+    let page = wire::page(&query_params(query)?)?;
+    let contacts = state
+        .roster
+        .store()
+        .organization_contacts(auth.workspace(), id, page)
+        .await?;
+    let contacts: Vec<ContactOut> = contacts.into_iter().map(ContactOut::from).collect();
+    Ok(Json(json!({ "contacts": contacts })))
+}
+
+async fn count_organization_contacts(
+    auth: Authorized<ListOrganizationContacts>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+) -> CcResult<Json<Value>> {
+    let count = state
+        .roster
+        .store()
+        .count_organization_contacts(auth.workspace(), organization_id(&id)?)
+        .await?;
+    Ok(Json(json!({ "count": count })))
+}

@@ -1,0 +1,104 @@
+//! The admin API: workspaces and keys, behind the admin token.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{assert_error, send, TestApp};
+
+#[tokio::test]
+async fn admin_requests_need_the_admin_token() {
+    let app = TestApp::spawn().await;
+    let (status, body) = send(app.request(Method::GET, "/admin/v1/workspaces")).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "Bearer");
+    let (status, body) = send(
+        app.request(Method::GET, "/admin/v1/workspaces")
+            .bearer_auth("wrong"),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "Bearer");
+    // A workspace key is not an admin token.
+    let tenant = app.tenant().await;
+    let (status, _) = send(
+        app.request(Method::GET, "/admin/v1/workspaces")
+            .bearer_auth(&tenant.key),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn workspaces_are_created_and_listed() {
+    let app = TestApp::spawn().await;
+    let (status, created) = send(
+        app.admin(Method::POST, "/admin/v1/workspaces")
+            .json(&json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(created["id"], 1);
+    assert_eq!(created["name"], "Acme");
+    assert!(created["created"].is_string());
+    let (status, listed) = send(app.admin(Method::GET, "/admin/v1/workspaces")).await;
+    assert_eq!((status, listed), (StatusCode::OK, json!([created.clone()])));
+    let (status, one) = send(app.admin(Method::GET, "/admin/v1/workspaces/1")).await;
+    assert_eq!((status, one), (StatusCode::OK, created));
+    for (body, needle) in [
+        (json!({"name": ""}), "name"),
+        (json!({}), "name"),
+        (json!({"name": "A", "x": 1}), "x"),
+    ] {
+        let (status, response) =
+            send(app.admin(Method::POST, "/admin/v1/workspaces").json(&body)).await;
+        assert_error(status, &response, StatusCode::BAD_REQUEST, needle);
+    }
+    let (status, body) = send(app.admin(Method::GET, "/admin/v1/workspaces/7")).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "workspace");
+}
+
+#[tokio::test]
+async fn keys_show_their_secret_once_and_are_stored_hashed() {
+    let app = TestApp::spawn().await;
+    let (_, workspace) = send(
+        app.admin(Method::POST, "/admin/v1/workspaces")
+            .json(&json!({"name": "Acme"})),
+    )
+    .await;
+    let path = format!("/admin/v1/workspaces/{}/keys", workspace["id"]);
+    let (status, key) = send(
+        app.admin(Method::POST, &path)
+            .json(&json!({"name": "bot", "permissions": ["chatbots.contacts.*"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let secret = key["key"].as_str().unwrap();
+    assert!(secret.starts_with("rk_") && secret.len() > 64);
+    assert_eq!(key["permissions"], json!(["chatbots.contacts.*"]));
+    let (_, listed) = send(app.admin(Method::GET, &path)).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(listed[0].get("key").is_none(), "the secret is never listed");
+    assert!(
+        !listed.to_string().contains(&secret[10..]),
+        "no part of the secret is listed"
+    );
+
+    for (body, needle) in [
+        (
+            json!({"name": "k", "permissions": ["chatbots.contact.list"]}),
+            "permissions",
+        ),
+        (json!({"name": "k", "permissions": []}), "permissions"),
+        (json!({"name": "k"}), "permissions"),
+        (json!({"name": "k", "permissions": "*"}), "permissions"),
+    ] {
+        let (status, response) = send(app.admin(Method::POST, &path).json(&body)).await;
+        assert_error(status, &response, StatusCode::BAD_REQUEST, needle);
+    }
+    let (status, body) = send(
+        app.admin(Method::POST, "/admin/v1/workspaces/99/keys")
+            .json(&json!({"name": "k", "permissions": ["*"]})),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "workspace");
+    let (status, body) = send(app.admin(Method::DELETE, &format!("{path}/999"))).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "API key");
+}

@@ -1,0 +1,6 @@
+//! API tests: the real router on port 0, spoken to over HTTP.
+
+mod admin;
+mod chatcaptain;
+mod helpers;
+mod isolation;

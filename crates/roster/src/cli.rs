@@ -1,0 +1,99 @@
+//! The command line: `roster serve` and the admin operations, which print JSON.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "roster",
+    version,
+    about = "Self-hosted contact and organization hub for conversational platforms"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives; every command takes these.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Directory for Roster's files (the SQLite database by default).
+    #[arg(
+        long,
+        env = "ROSTER_DATA_DIR",
+        default_value = "./roster-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// postgres://user@host/db to use PostgreSQL; default: SQLite in the data directory.
+    #[arg(
+        long,
+        env = "ROSTER_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP APIs.
+    Serve(ServeArgs),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Token for the admin API (`Authorization: Bearer …`); without it the admin API is off.
+    #[arg(long, env = "ROSTER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace and print it.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List all workspaces.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key; its secret is printed once, here.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+        /// A permission or wildcard; repeat or separate with commas (e.g. `*`).
+        #[arg(long = "permission", required = true, value_delimiter = ',')]
+        permissions: Vec<String>,
+    },
+    /// List a workspace's keys (never their secrets).
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Revoke a key: it stops working at once.
+    Revoke {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        key: String,
+    },
+}
