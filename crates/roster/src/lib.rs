@@ -1,6 +1,7 @@
 //! The `roster` binary's library half: configuration, telemetry and the commands.
 //! Everything here is thin glue over `roster-core`, `roster-store` and `roster-api`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

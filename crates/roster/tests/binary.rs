@@ -1,0 +1,220 @@
+//! The real `roster` binary: the CLI, `roster serve` over HTTP, restarts, `kill -9`,
+//! and two server processes sharing one PostgreSQL database.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const ADMIN_TOKEN: &str = "binary-test-token";
+
+fn roster(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    command
+        .env_remove("ROSTER_DATABASE_URL")
+        .env_remove("ROSTER_ADMIN_TOKEN")
+        .env_remove("ROSTER_LISTEN")
+        .env("ROSTER_DATA_DIR", data_dir);
+    command
+}
+
+/// Runs a CLI command to completion and returns its JSON output.
+fn cli(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> Value {
+    let mut command = roster(data_dir);
+    if let Some(url) = database_url {
+        command.env("ROSTER_DATABASE_URL", url);
+    }
+    let output = command.args(args).output().expect("roster runs");
+    assert!(output.status.success(), "roster {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("the CLI prints JSON")
+}
+
+/// A `roster serve` process on an ephemeral port; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, database_url: Option<&str>) -> Server {
+        let mut command = roster(data_dir);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("ROSTER_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(url) = database_url {
+            command.env("ROSTER_DATABASE_URL", url);
+        }
+        let mut child = command.spawn().expect("roster serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let (found, address) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("address=").nth(1) {
+                    let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+            }
+        });
+        let address = address
+            .recv_timeout(Duration::from_secs(30))
+            .expect("roster serve logs its address");
+        Server {
+            child,
+            base: format!("http://{address}"),
+        }
+    }
+
+    fn kill_hard(mut self) {
+        self.child.kill().expect("SIGKILL is delivered");
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn request(method: reqwest::Method, url: String, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(key) = key {
+        request = request.header("x-chatcaptain-key", key);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_cli_creates_workspaces_and_keys_that_the_server_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = cli(dir.path(), None, &["workspace", "create", "--name", "Acme"]);
+    assert_eq!(workspace["name"], "Acme");
+    let id = workspace["id"].to_string();
+    let key = cli(dir.path(), None, &["key", "create", "--workspace", &id, "--name", "bot", "--permission", "*"]);
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let listed = cli(dir.path(), None, &["key", "list", "--workspace", &id]);
+    assert!(listed[0].get("key").is_none());
+    assert_eq!(cli(dir.path(), None, &["workspace", "list"]), json!([workspace]));
+
+    let server = Server::start(dir.path(), None);
+    let (status, health) = request(reqwest::Method::GET, format!("{}/healthz", server.base), None, None).await;
+    assert_eq!((status, health), (StatusCode::OK, json!({"status": "ok"})));
+    let contacts = format!("{}/v1/chatbots/{id}/contacts", server.base);
+    let (status, created) =
+        request(reqwest::Method::POST, contacts.clone(), Some(&secret), Some(json!({"language": "EN", "name": "Ann"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+
+    // Revoking through the CLI takes effect on the running server.
+    let key_id = key["id"].to_string();
+    cli(dir.path(), None, &["key", "revoke", "--workspace", &id, "--key", &key_id]);
+    let (status, _) = request(reqwest::Method::GET, contacts, Some(&secret), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn cli_errors_are_reported_with_a_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = roster(dir.path())
+        .args(["key", "create", "--workspace", "42", "--name", "k", "--permission", "*"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("workspace not found"));
+    let output = roster(dir.path())
+        .args(["key", "create", "--workspace", "x", "--name", "k", "--permission", "*"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--workspace"));
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let admin = reqwest::Client::new();
+    let workspace: Value = admin
+        .post(format!("{}/admin/v1/workspaces", server.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "Durable"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = workspace["id"].as_i64().unwrap();
+    let key: Value = admin
+        .post(format!("{}/admin/v1/workspaces/{id}/keys", server.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "k", "permissions": ["*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let contacts = format!("{}/v1/chatbots/{id}/contacts", server.base);
+    let mut acknowledged = Vec::new();
+    for i in 0..50 {
+        let body = json!({"language": "EN", "name": format!("durable-{i}")});
+        let (status, created) = request(reqwest::Method::POST, contacts.clone(), Some(&secret), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        acknowledged.push(created["contact"].clone());
+    }
+    server.kill_hard();
+
+    let server = Server::start(dir.path(), None);
+    let contacts = format!("{}/v1/chatbots/{id}/contacts?limit=250", server.base);
+    let (status, listed) = request(reqwest::Method::GET, contacts, Some(&secret), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut listed = listed["contacts"].as_array().unwrap().clone();
+    listed.reverse();
+    assert_eq!(listed, acknowledged);
+}
+
+#[tokio::test]
+async fn two_servers_on_one_postgres_database_see_each_others_writes() {
+    let database = roster_store::testing::postgres().await;
+    let url = database.database_url.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = cli(dir.path(), Some(url), &["workspace", "create", "--name", "Shared"]);
+    let id = workspace["id"].to_string();
+    let key = cli(dir.path(), Some(url), &["key", "create", "--workspace", &id, "--name", "k", "--permission", "*"]);
+    let secret = key["key"].as_str().unwrap();
+
+    let node_a = Server::start(dir.path(), Some(url));
+    let node_b = Server::start(dir.path(), Some(url));
+    let (status, created) = request(
+        reqwest::Method::POST,
+        format!("{}/v1/chatbots/{id}/contacts", node_a.base),
+        Some(secret),
+        Some(json!({"language": "EN", "name": "Seen everywhere"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let contact_id = created["contact"]["id"].as_str().unwrap();
+    let (status, fetched) = request(
+        reqwest::Method::GET,
+        format!("{}/v1/chatbots/{id}/contacts/{contact_id}", node_b.base),
+        Some(secret),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fetched["contact"], created["contact"]);
+    drop((node_a, node_b));
+}
