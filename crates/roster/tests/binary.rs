@@ -29,7 +29,11 @@ fn cli(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> Value {
         command.env("ROSTER_DATABASE_URL", url);
     }
     let output = command.args(args).output().expect("roster runs");
-    assert!(output.status.success(), "roster {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "roster {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("the CLI prints JSON")
 }
 
@@ -57,7 +61,12 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("address=").nth(1) {
-                    let _ = found.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                    let _ = found.send(
+                        rest.split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
                 }
             }
         });
@@ -83,7 +92,12 @@ impl Drop for Server {
     }
 }
 
-async fn request(method: reqwest::Method, url: String, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+async fn request(
+    method: reqwest::Method,
+    url: String,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut request = reqwest::Client::new().request(method, url);
     if let Some(key) = key {
         request = request.header("x-chatcaptain-key", key);
@@ -102,23 +116,54 @@ async fn the_cli_creates_workspaces_and_keys_that_the_server_accepts() {
     let workspace = cli(dir.path(), None, &["workspace", "create", "--name", "Acme"]);
     assert_eq!(workspace["name"], "Acme");
     let id = workspace["id"].to_string();
-    let key = cli(dir.path(), None, &["key", "create", "--workspace", &id, "--name", "bot", "--permission", "*"]);
+    let key = cli(
+        dir.path(),
+        None,
+        &[
+            "key",
+            "create",
+            "--workspace",
+            &id,
+            "--name",
+            "bot",
+            "--permission",
+            "*",
+        ],
+    );
     let secret = key["key"].as_str().unwrap().to_owned();
     let listed = cli(dir.path(), None, &["key", "list", "--workspace", &id]);
     assert!(listed[0].get("key").is_none());
-    assert_eq!(cli(dir.path(), None, &["workspace", "list"]), json!([workspace]));
+    assert_eq!(
+        cli(dir.path(), None, &["workspace", "list"]),
+        json!([workspace])
+    );
 
     let server = Server::start(dir.path(), None);
-    let (status, health) = request(reqwest::Method::GET, format!("{}/healthz", server.base), None, None).await;
+    let (status, health) = request(
+        reqwest::Method::GET,
+        format!("{}/healthz", server.base),
+        None,
+        None,
+    )
+    .await;
     assert_eq!((status, health), (StatusCode::OK, json!({"status": "ok"})));
     let contacts = format!("{}/v1/chatbots/{id}/contacts", server.base);
-    let (status, created) =
-        request(reqwest::Method::POST, contacts.clone(), Some(&secret), Some(json!({"language": "EN", "name": "Ann"}))).await;
+    let (status, created) = request(
+        reqwest::Method::POST,
+        contacts.clone(),
+        Some(&secret),
+        Some(json!({"language": "EN", "name": "Ann"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
 
     // Revoking through the CLI takes effect on the running server.
     let key_id = key["id"].to_string();
-    cli(dir.path(), None, &["key", "revoke", "--workspace", &id, "--key", &key_id]);
+    cli(
+        dir.path(),
+        None,
+        &["key", "revoke", "--workspace", &id, "--key", &key_id],
+    );
     let (status, _) = request(reqwest::Method::GET, contacts, Some(&secret), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
@@ -127,13 +172,31 @@ async fn the_cli_creates_workspaces_and_keys_that_the_server_accepts() {
 fn cli_errors_are_reported_with_a_nonzero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let output = roster(dir.path())
-        .args(["key", "create", "--workspace", "42", "--name", "k", "--permission", "*"])
+        .args([
+            "key",
+            "create",
+            "--workspace",
+            "42",
+            "--name",
+            "k",
+            "--permission",
+            "*",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("workspace not found"));
     let output = roster(dir.path())
-        .args(["key", "create", "--workspace", "x", "--name", "k", "--permission", "*"])
+        .args([
+            "key",
+            "create",
+            "--workspace",
+            "x",
+            "--name",
+            "k",
+            "--permission",
+            "*",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -171,7 +234,13 @@ async fn acknowledged_writes_survive_kill_9_and_restart() {
     let mut acknowledged = Vec::new();
     for i in 0..50 {
         let body = json!({"language": "EN", "name": format!("durable-{i}")});
-        let (status, created) = request(reqwest::Method::POST, contacts.clone(), Some(&secret), Some(body)).await;
+        let (status, created) = request(
+            reqwest::Method::POST,
+            contacts.clone(),
+            Some(&secret),
+            Some(body),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED);
         acknowledged.push(created["contact"].clone());
     }
@@ -191,9 +260,26 @@ async fn two_servers_on_one_postgres_database_see_each_others_writes() {
     let database = roster_store::testing::postgres().await;
     let url = database.database_url.as_str();
     let dir = tempfile::tempdir().unwrap();
-    let workspace = cli(dir.path(), Some(url), &["workspace", "create", "--name", "Shared"]);
+    let workspace = cli(
+        dir.path(),
+        Some(url),
+        &["workspace", "create", "--name", "Shared"],
+    );
     let id = workspace["id"].to_string();
-    let key = cli(dir.path(), Some(url), &["key", "create", "--workspace", &id, "--name", "k", "--permission", "*"]);
+    let key = cli(
+        dir.path(),
+        Some(url),
+        &[
+            "key",
+            "create",
+            "--workspace",
+            &id,
+            "--name",
+            "k",
+            "--permission",
+            "*",
+        ],
+    );
     let secret = key["key"].as_str().unwrap();
 
     let node_a = Server::start(dir.path(), Some(url));
