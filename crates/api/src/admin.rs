@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use roster_core::domain::{KeyId, WorkspaceId};
-use roster_core::error::Resource;
+use roster_core::error::{Resource, UniqueField};
 use roster_core::model::{ApiKey, Workspace};
 use roster_core::service::IssuedKey;
 use roster_core::Error;
@@ -83,9 +83,14 @@ impl IntoResponse for AdminError {
                 StatusCode::BAD_REQUEST,
                 format!("{resource} {id} does not exist."),
             ),
-            Error::Conflict(field) => {
-                (StatusCode::CONFLICT, format!("{field:?} is already taken."))
-            }
+            Error::Conflict(field) => (
+                StatusCode::CONFLICT,
+                format!("{} is already taken.", unique_field_name(field)),
+            ),
+            Error::RateLimited { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many requests: retry in {retry_after_secs} seconds."),
+            ),
             Error::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
                 "Send the admin token as Authorization: Bearer <ROSTER_ADMIN_TOKEN>.".to_owned(),
@@ -104,6 +109,15 @@ impl IntoResponse for AdminError {
 }
 
 type AdminResult<T> = Result<T, AdminError>;
+
+fn unique_field_name(field: UniqueField) -> &'static str {
+    match field {
+        UniqueField::Email => "email",
+        UniqueField::ExternalId => "external_id",
+        UniqueField::Channel(_) => "channel id",
+        UniqueField::RecordId => "id",
+    }
+}
 
 /// Proof that the request carried the admin token.
 pub struct Admin;

@@ -14,6 +14,9 @@ pub enum Resource {
     ApiKey,
     Contact,
     Organization,
+    User,
+    Group,
+    GovernanceLevel,
 }
 
 impl fmt::Display for Resource {
@@ -23,6 +26,9 @@ impl fmt::Display for Resource {
             Resource::ApiKey => "API key",
             Resource::Contact => "contact",
             Resource::Organization => "organization",
+            Resource::User => "user",
+            Resource::Group => "group",
+            Resource::GovernanceLevel => "governance level",
         })
     }
 }
@@ -34,6 +40,8 @@ pub enum UniqueField {
     Email,
     ExternalId,
     Channel(Channel),
+    /// The client-chosen id of a user, group or governance level.
+    RecordId,
 }
 
 /// Everything that can go wrong in the core, one case per way a client must be told.
@@ -47,9 +55,12 @@ pub enum Error {
     NotFound(Resource),
     /// A write names a related record that does not exist in the workspace (for example
     /// an organization id in a contact's memberships).
-    UnknownReference { resource: Resource, id: i64 },
+    UnknownReference { resource: Resource, id: String },
     /// A write would break a uniqueness rule.
     Conflict(UniqueField),
+    /// The operation was done too recently on this record; it may be retried after
+    /// `retry_after_secs` seconds.
+    RateLimited { retry_after_secs: u64 },
     /// No credentials, or credentials that are unknown or revoked.
     Unauthenticated,
     /// Valid credentials that do not allow this operation on this workspace.
@@ -78,6 +89,9 @@ impl fmt::Display for Error {
             Error::NotFound(resource) => write!(f, "{resource} not found"),
             Error::UnknownReference { resource, id } => write!(f, "{resource} {id} does not exist"),
             Error::Conflict(field) => write!(f, "{field:?} is already taken"),
+            Error::RateLimited { retry_after_secs } => {
+                write!(f, "rate limited for {retry_after_secs} s")
+            }
             Error::Unauthenticated => f.write_str("unauthenticated"),
             Error::Forbidden => f.write_str("forbidden"),
             Error::Internal(message) => write!(f, "internal error: {message}"),

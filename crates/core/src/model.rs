@@ -138,6 +138,30 @@ pub struct ContactData {
     pub last_activity_at: Option<Timestamp>,
     /// Sorted and without duplicates.
     pub organization_ids: Vec<OrganizationId>,
+    /// When the contact opted in to being messaged (SalesChat).
+    pub opt_in_at: Option<Timestamp>,
+    pub is_inbound: Option<bool>,
+    /// Where the contact came from (SalesChat `source`).
+    pub source: Option<String>,
+    /// The governance level that sets the contact's retention (SalesChat).
+    pub governance_level_id: Option<String>,
+    pub stage: Option<String>,
+    pub disposition: Option<String>,
+    pub disposition_fields: Attributes,
+    pub assignment: Assignment,
+}
+
+/// Who a contact is assigned to (SalesChat). Set only by the assign operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Assignment {
+    pub user_id: Option<String>,
+    /// The group the user was picked from, when the request named a group.
+    pub group_id: Option<String>,
+    /// Assign only once the lead has responded (`assign_on_handover`).
+    pub pending: bool,
+    pub remote_waba_id: Option<String>,
+    pub remote_phone_id: Option<String>,
+    pub at: Option<Timestamp>,
 }
 
 impl ContactData {
@@ -246,6 +270,10 @@ pub struct ContactPatch {
     pub additional_attributes: AttributesPatch,
     pub blocked: Option<bool>,
     pub organization_ids: Option<Vec<OrganizationId>>,
+    pub opt_in_at: Patch<Timestamp>,
+    pub is_inbound: Patch<bool>,
+    pub source: Patch<String>,
+    pub governance_level_id: Patch<String>,
 }
 
 impl ContactPatch {
@@ -271,6 +299,11 @@ impl ContactPatch {
         if let Some(ids) = self.organization_ids {
             data.organization_ids = normalize_ids(ids);
         }
+        self.opt_in_at.apply_to(&mut data.opt_in_at);
+        self.is_inbound.apply_to(&mut data.is_inbound);
+        self.source.apply_to(&mut data.source);
+        self.governance_level_id
+            .apply_to(&mut data.governance_level_id);
     }
 }
 
@@ -327,6 +360,82 @@ impl OrganizationPatch {
         self.address.apply_to(&mut data.address);
         self.custom_attributes.apply_to(&mut data.custom_attributes);
     }
+}
+
+/// A person contacts can be assigned to (SalesChat `user_id`); the id is the tenant's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub created: Timestamp,
+}
+
+/// Users that assignments rotate through, in order (SalesChat `group_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    /// User ids in the order round-robin visits them.
+    pub members: Vec<String>,
+    pub created: Timestamp,
+}
+
+/// A SalesChat governance level: how long a contact may be kept after opting in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GovernanceLevel {
+    pub id: String,
+    pub name: String,
+    pub retention_days: i64,
+    pub created: Timestamp,
+}
+
+impl GovernanceLevel {
+    /// Longest retention accepted: a century.
+    pub const MAX_RETENTION_DAYS: i64 = 36_500;
+
+    /// When a contact that opted in at `opt_in` expires under this level.
+    pub fn expiry(&self, opt_in: Timestamp) -> Timestamp {
+        Timestamp::from_micros(
+            opt_in
+                .micros()
+                .saturating_add(self.retention_days * 86_400_000_000),
+        )
+    }
+}
+
+/// A new stage (and optionally disposition and fields) for a contact (SalesChat).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispositionUpdate {
+    pub stage: String,
+    pub disposition: Option<String>,
+    /// Replaces the stored fields when given.
+    pub fields: Option<Attributes>,
+}
+
+/// One entry of a contact's stage history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageChange {
+    pub from_stage: Option<String>,
+    pub to_stage: String,
+    pub disposition: Option<String>,
+    /// The API key that made the change.
+    pub changed_by: Option<KeyId>,
+    pub at: Timestamp,
+}
+
+/// Whom an assign request names. A user wins over a group when a client sends both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignTarget {
+    User(String),
+    Group(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignRequest {
+    pub target: AssignTarget,
+    pub on_handover: bool,
+    pub remote_waba_id: Option<String>,
+    pub remote_phone_id: Option<String>,
 }
 
 /// One page of a newest-first list: records created strictly before `before`.

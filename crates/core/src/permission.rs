@@ -11,6 +11,7 @@ pub enum Permission {
     ContactsCreate,
     ContactsEdit,
     ContactsDelete,
+    ContactsAssign,
     OrganizationsList,
     OrganizationsGet,
     OrganizationsCreate,
@@ -20,12 +21,13 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ContactsList,
         Permission::ContactsGet,
         Permission::ContactsCreate,
         Permission::ContactsEdit,
         Permission::ContactsDelete,
+        Permission::ContactsAssign,
         Permission::OrganizationsList,
         Permission::OrganizationsGet,
         Permission::OrganizationsCreate,
@@ -41,6 +43,7 @@ impl Permission {
             Permission::ContactsCreate => "chatbots.contacts.create",
             Permission::ContactsEdit => "chatbots.contacts.edit",
             Permission::ContactsDelete => "chatbots.contacts.delete",
+            Permission::ContactsAssign => "chatbots.contacts.assign",
             Permission::OrganizationsList => "chatbots.organizations.list",
             Permission::OrganizationsGet => "chatbots.organizations.get",
             Permission::OrganizationsCreate => "chatbots.organizations.create",

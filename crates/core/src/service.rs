@@ -3,15 +3,19 @@
 
 use std::sync::Arc;
 
-use crate::domain::{bounded_text, KeyId, WorkspaceId, MAX_TEXT_LEN};
+use crate::clock::{Clock, SystemClock};
+use crate::domain::{bounded_text, ContactId, KeyId, WorkspaceId, MAX_TEXT_LEN};
 use crate::error::{Error, Resource, Result};
 use crate::keys;
-use crate::model::{ApiKey, Workspace};
+use crate::model::{ApiKey, AssignRequest, Contact, GovernanceLevel, Workspace};
 use crate::permission::{validate_grant, Permission};
 use crate::store::{NewApiKey, Store};
 
 /// The setting under which the installation's key-hashing pepper is kept.
 const PEPPER_SETTING: &str = "api_key_pepper";
+
+/// A contact may be assigned at most once in this many seconds (SalesChat's limit).
+pub const ASSIGN_INTERVAL_SECS: i64 = 10;
 
 /// An authenticated caller: the key and the workspace it belongs to.
 #[derive(Debug, Clone)]
@@ -36,18 +40,68 @@ pub struct IssuedKey {
 pub struct Roster {
     store: Arc<dyn Store>,
     pepper: Arc<[u8]>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Roster {
     /// Wraps a migrated store; loads (or on first start creates) the key-hashing pepper.
     pub async fn new(store: Arc<dyn Store>) -> Result<Self> {
+        Self::with_clock(store, Arc::new(SystemClock)).await
+    }
+
+    /// Like `new`, with the clock time-based rules read (tests pass a `ManualClock`).
+    pub async fn with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self> {
         let pepper = store
             .setting_or_init(PEPPER_SETTING, &keys::generate_pepper())
             .await?;
         Ok(Self {
             store,
             pepper: pepper.into(),
+            clock,
         })
+    }
+
+    pub fn now(&self) -> crate::domain::Timestamp {
+        self.clock.now()
+    }
+
+    /// Assigns a contact, at most once per `ASSIGN_INTERVAL_SECS` per contact.
+    pub async fn assign(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        request: &AssignRequest,
+    ) -> Result<Contact> {
+        self.store
+            .assign_contact(
+                workspace,
+                id,
+                request,
+                self.clock.now(),
+                ASSIGN_INTERVAL_SECS,
+            )
+            .await
+    }
+
+    /// When a contact expires: its opt-in date plus its governance level's retention.
+    /// `None` when it has no opt-in date or no level.
+    pub fn expiry(
+        &self,
+        contact: &Contact,
+        levels: &[GovernanceLevel],
+    ) -> Option<crate::domain::Timestamp> {
+        let opt_in = contact.data.opt_in_at?;
+        let level_id = contact.data.governance_level_id.as_deref()?;
+        levels
+            .iter()
+            .find(|level| level.id == level_id)
+            .map(|level| level.expiry(opt_in))
+    }
+
+    /// Whether a contact's expiry has passed.
+    pub fn is_expired(&self, contact: &Contact, levels: &[GovernanceLevel]) -> bool {
+        self.expiry(contact, levels)
+            .is_some_and(|expiry| expiry <= self.clock.now())
     }
 
     /// Record operations without rules beyond the store's go straight to it.

@@ -11,10 +11,11 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{ContactId, KeyId, OrganizationId, WorkspaceId};
+use crate::domain::{ContactId, KeyId, OrganizationId, PhoneE164, Timestamp, WorkspaceId};
 use crate::model::{
-    ApiKey, Contact, ContactData, ContactPatch, Organization, OrganizationData, OrganizationPatch,
-    Page, StoredApiKey, Workspace,
+    ApiKey, AssignRequest, Contact, ContactData, ContactPatch, DispositionUpdate, GovernanceLevel,
+    Group, Organization, OrganizationData, OrganizationPatch, Page, StageChange, StoredApiKey,
+    User, Workspace,
 };
 use crate::Result;
 
@@ -44,7 +45,8 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a key revoked; `NotFound(ApiKey)` if the workspace has no such key.
     async fn revoke_api_key(&self, workspace: WorkspaceId, id: KeyId) -> Result<ApiKey>;
 
-    /// `Conflict` on a taken unique field, `UnknownReference` on a missing organization.
+    /// `Conflict` on a taken unique field, `UnknownReference` on a missing organization
+    /// or governance level.
     async fn create_contact(&self, workspace: WorkspaceId, data: &ContactData) -> Result<Contact>;
     async fn contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Option<Contact>>;
     /// Newest first.
@@ -98,4 +100,71 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         id: OrganizationId,
     ) -> Result<u64>;
+
+    /// Every contact of the workspace with exactly this number, by id.
+    async fn contacts_by_phone(
+        &self,
+        workspace: WorkspaceId,
+        phone: &PhoneE164,
+    ) -> Result<Vec<Contact>>;
+    /// Sets stage, disposition and fields, and appends to the stage history.
+    async fn set_disposition(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        update: &DispositionUpdate,
+        by: KeyId,
+    ) -> Result<Contact>;
+    /// Oldest first; `NotFound(Contact)` if there is none.
+    async fn stage_history(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+    ) -> Result<Vec<StageChange>>;
+    /// Assigns the contact to the named user, or to the next member of the named group
+    /// (round-robin). `RateLimited` if the contact was assigned less than
+    /// `min_interval_secs` before `now`; `NotFound(User | Group)` for unknown targets.
+    async fn assign_contact(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        request: &AssignRequest,
+        now: Timestamp,
+        min_interval_secs: i64,
+    ) -> Result<Contact>;
+
+    /// `Conflict(RecordId)` if the id is taken.
+    async fn create_user(&self, workspace: WorkspaceId, id: &str, name: &str) -> Result<User>;
+    async fn users(&self, workspace: WorkspaceId) -> Result<Vec<User>>;
+    /// `UnknownReference(User)` if a member does not exist.
+    async fn create_group(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        name: &str,
+        members: &[String],
+    ) -> Result<Group>;
+    /// Replaces the members (and restarts the rotation).
+    async fn set_group_members(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        members: &[String],
+    ) -> Result<Group>;
+    async fn groups(&self, workspace: WorkspaceId) -> Result<Vec<Group>>;
+    async fn create_governance_level(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        name: &str,
+        retention_days: i64,
+    ) -> Result<GovernanceLevel>;
+    async fn update_governance_level(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        name: Option<&str>,
+        retention_days: Option<i64>,
+    ) -> Result<GovernanceLevel>;
+    async fn governance_levels(&self, workspace: WorkspaceId) -> Result<Vec<GovernanceLevel>>;
 }

@@ -27,6 +27,10 @@ fn unique_field(said: &str) -> Option<UniqueField> {
         ("web_id", Channel::Web),
         ("provider_id", Channel::Provider),
     ];
+    if said.contains("users") || said.contains("user_groups") || said.contains("governance_levels")
+    {
+        return Some(UniqueField::RecordId);
+    }
     if said.contains("email") {
         return Some(UniqueField::Email);
     }

@@ -10,11 +10,18 @@ use sqlx::{Pool, Postgres};
 
 use crate::migrations::{migrator, Embedded};
 
-const MIGRATIONS: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "saleschat",
+        include_str!("../migrations/postgres/0002_saleschat.sql"),
+    ),
+];
 
 const MAX_CONNECTIONS: u32 = 16;
 

@@ -13,12 +13,12 @@ use roster_core::domain::{
     WorkspaceId,
 };
 use roster_core::model::{
-    Address, ApiKey, Attributes, ChannelIds, Contact, ContactData, Organization, OrganizationData,
-    StoredApiKey, Workspace,
+    Address, ApiKey, Assignment, Attributes, ChannelIds, Contact, ContactData, GovernanceLevel,
+    Organization, OrganizationData, StageChange, StoredApiKey, User, Workspace,
 };
 
 /// The writable columns of `contacts`, in the order `bind_contact` binds them.
-pub(crate) const CONTACT_DATA_COLUMNS: [&str; 23] = [
+pub(crate) const CONTACT_DATA_COLUMNS: [&str; 36] = [
     "name",
     "first_name",
     "last_name",
@@ -42,6 +42,19 @@ pub(crate) const CONTACT_DATA_COLUMNS: [&str; 23] = [
     "additional_attributes",
     "blocked",
     "last_activity_us",
+    "opt_in_us",
+    "is_inbound",
+    "source",
+    "governance_level_id",
+    "stage",
+    "disposition",
+    "disposition_fields",
+    "assigned_user_id",
+    "assigned_group_id",
+    "assignment_pending",
+    "remote_waba_id",
+    "remote_phone_id",
+    "assigned_us",
 ];
 
 /// The writable columns of `organizations`, in the order `bind_organization` binds them.
@@ -84,6 +97,13 @@ fn update_sql(table: &str, columns: &[&str]) -> String {
     )
 }
 
+/// Every column a contact is read with.
+pub(crate) static CONTACT_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "id, {}, created_us, updated_us",
+        CONTACT_DATA_COLUMNS.join(", ")
+    )
+});
 pub(crate) static INSERT_CONTACT: LazyLock<String> =
     LazyLock::new(|| insert_sql("contacts", &CONTACT_DATA_COLUMNS));
 pub(crate) static UPDATE_CONTACT: LazyLock<String> =
@@ -160,6 +180,19 @@ pub(crate) struct ContactRow {
     pub(crate) additional_attributes: Json<Attributes>,
     pub(crate) blocked: bool,
     pub(crate) last_activity_us: Option<i64>,
+    pub(crate) opt_in_us: Option<i64>,
+    pub(crate) is_inbound: Option<bool>,
+    pub(crate) source: Option<String>,
+    pub(crate) governance_level_id: Option<String>,
+    pub(crate) stage: Option<String>,
+    pub(crate) disposition: Option<String>,
+    pub(crate) disposition_fields: Json<Attributes>,
+    pub(crate) assigned_user_id: Option<String>,
+    pub(crate) assigned_group_id: Option<String>,
+    pub(crate) assignment_pending: bool,
+    pub(crate) remote_waba_id: Option<String>,
+    pub(crate) remote_phone_id: Option<String>,
+    pub(crate) assigned_us: Option<i64>,
     pub(crate) created_us: i64,
     pub(crate) updated_us: i64,
 }
@@ -200,6 +233,21 @@ impl ContactRow {
                 blocked: self.blocked,
                 last_activity_at: self.last_activity_us.map(Timestamp::from_micros),
                 organization_ids,
+                opt_in_at: self.opt_in_us.map(Timestamp::from_micros),
+                is_inbound: self.is_inbound,
+                source: self.source,
+                governance_level_id: self.governance_level_id,
+                stage: self.stage,
+                disposition: self.disposition,
+                disposition_fields: self.disposition_fields.0,
+                assignment: Assignment {
+                    user_id: self.assigned_user_id,
+                    group_id: self.assigned_group_id,
+                    pending: self.assignment_pending,
+                    remote_waba_id: self.remote_waba_id,
+                    remote_phone_id: self.remote_phone_id,
+                    at: self.assigned_us.map(Timestamp::from_micros),
+                },
             },
         }
     }
@@ -245,6 +293,60 @@ impl From<OrganizationRow> for Organization {
                 },
                 custom_attributes: row.custom_attributes.0,
             },
+        }
+    }
+}
+
+pub(crate) struct UserRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) created_us: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            name: row.name,
+            created: Timestamp::from_micros(row.created_us),
+        }
+    }
+}
+
+pub(crate) struct GovernanceLevelRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) retention_days: i64,
+    pub(crate) created_us: i64,
+}
+
+impl From<GovernanceLevelRow> for GovernanceLevel {
+    fn from(row: GovernanceLevelRow) -> Self {
+        GovernanceLevel {
+            id: row.id,
+            name: row.name,
+            retention_days: row.retention_days,
+            created: Timestamp::from_micros(row.created_us),
+        }
+    }
+}
+
+pub(crate) struct StageChangeRow {
+    pub(crate) from_stage: Option<String>,
+    pub(crate) to_stage: String,
+    pub(crate) disposition: Option<String>,
+    pub(crate) changed_by_key_id: Option<i64>,
+    pub(crate) changed_us: i64,
+}
+
+impl From<StageChangeRow> for StageChange {
+    fn from(row: StageChangeRow) -> Self {
+        StageChange {
+            from_stage: row.from_stage,
+            to_stage: row.to_stage,
+            disposition: row.disposition,
+            changed_by: row.changed_by_key_id.map(KeyId::from_stored),
+            at: Timestamp::from_micros(row.changed_us),
         }
     }
 }

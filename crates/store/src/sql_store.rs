@@ -15,9 +15,11 @@
 
 use roster_core::domain::{ContactId, KeyId, OrganizationId, Timestamp, WorkspaceId};
 use roster_core::error::{Error, Resource, Result};
+use roster_core::domain::PhoneE164;
 use roster_core::model::{
-    ApiKey, Contact, ContactData, ContactPatch, Organization, OrganizationData,
-    OrganizationPatch, Page, StoredApiKey, Workspace,
+    ApiKey, AssignRequest, AssignTarget, Assignment, Contact, ContactData, ContactPatch,
+    DispositionUpdate, GovernanceLevel, Group, Organization, OrganizationData, OrganizationPatch,
+    Page, StageChange, StoredApiKey, User, Workspace,
 };
 use roster_core::store::{NewApiKey, Store};
 use sqlx::types::Json;
@@ -25,8 +27,9 @@ use sqlx::{Database, FromRow, Pool, QueryBuilder, Row, Transaction};
 
 use crate::errors::db_error;
 use crate::rows::{
-    ApiKeyRow, ContactRow, OrganizationRow, WorkspaceRow, INSERT_CONTACT, INSERT_ORGANIZATION,
-    UPDATE_CONTACT, UPDATE_ORGANIZATION,
+    ApiKeyRow, ContactRow, GovernanceLevelRow, OrganizationRow, StageChangeRow, UserRow,
+    WorkspaceRow, CONTACT_COLUMNS, INSERT_CONTACT, INSERT_ORGANIZATION, UPDATE_CONTACT,
+    UPDATE_ORGANIZATION,
 };
 
 type Query<'q> = sqlx::query::Query<'q, Db, <Db as Database>::Arguments<'q>>;
@@ -83,8 +86,54 @@ impl<'r> FromRow<'r, DbRow> for ContactRow {
             additional_attributes: row.try_get("additional_attributes")?,
             blocked: row.try_get("blocked")?,
             last_activity_us: row.try_get("last_activity_us")?,
+            opt_in_us: row.try_get("opt_in_us")?,
+            is_inbound: row.try_get("is_inbound")?,
+            source: row.try_get("source")?,
+            governance_level_id: row.try_get("governance_level_id")?,
+            stage: row.try_get("stage")?,
+            disposition: row.try_get("disposition")?,
+            disposition_fields: row.try_get("disposition_fields")?,
+            assigned_user_id: row.try_get("assigned_user_id")?,
+            assigned_group_id: row.try_get("assigned_group_id")?,
+            assignment_pending: row.try_get("assignment_pending")?,
+            remote_waba_id: row.try_get("remote_waba_id")?,
+            remote_phone_id: row.try_get("remote_phone_id")?,
+            assigned_us: row.try_get("assigned_us")?,
             created_us: row.try_get("created_us")?,
             updated_us: row.try_get("updated_us")?,
+        })
+    }
+}
+
+impl<'r> FromRow<'r, DbRow> for UserRow {
+    fn from_row(row: &'r DbRow) -> Decoded<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            created_us: row.try_get("created_us")?,
+        })
+    }
+}
+
+impl<'r> FromRow<'r, DbRow> for GovernanceLevelRow {
+    fn from_row(row: &'r DbRow) -> Decoded<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            retention_days: row.try_get("retention_days")?,
+            created_us: row.try_get("created_us")?,
+        })
+    }
+}
+
+impl<'r> FromRow<'r, DbRow> for StageChangeRow {
+    fn from_row(row: &'r DbRow) -> Decoded<Self> {
+        Ok(Self {
+            from_stage: row.try_get("from_stage")?,
+            to_stage: row.try_get("to_stage")?,
+            disposition: row.try_get("disposition")?,
+            changed_by_key_id: row.try_get("changed_by_key_id")?,
+            changed_us: row.try_get("changed_us")?,
         })
     }
 }
@@ -110,11 +159,6 @@ impl<'r> FromRow<'r, DbRow> for OrganizationRow {
         })
     }
 }
-
-const CONTACT_COLUMNS: &str = "id, name, first_name, last_name, email, phone, external_id, \
-    whatsapp_id, telegram_id, facebook_id, instagram_id, web_id, provider_id, language, \
-    avatar_url, street, house_number, zipcode, location, country, custom_attributes, \
-    additional_attributes, blocked, last_activity_us, created_us, updated_us";
 
 const ORGANIZATION_COLUMNS: &str = "id, name, email, website, size, industry, phone, street, \
     house_number, zipcode, location, country, custom_attributes, created_us, updated_us";
@@ -154,6 +198,19 @@ fn bind_contact<'q>(query: Query<'q>, data: &'q ContactData) -> Query<'q> {
         .bind(Json(&data.additional_attributes))
         .bind(data.blocked)
         .bind(data.last_activity_at.map(Timestamp::micros))
+        .bind(data.opt_in_at.map(Timestamp::micros))
+        .bind(data.is_inbound)
+        .bind(data.source.as_deref())
+        .bind(data.governance_level_id.as_deref())
+        .bind(data.stage.as_deref())
+        .bind(data.disposition.as_deref())
+        .bind(Json(&data.disposition_fields))
+        .bind(data.assignment.user_id.as_deref())
+        .bind(data.assignment.group_id.as_deref())
+        .bind(data.assignment.pending)
+        .bind(data.assignment.remote_waba_id.as_deref())
+        .bind(data.assignment.remote_phone_id.as_deref())
+        .bind(data.assignment.at.map(Timestamp::micros))
 }
 
 fn bind_organization<'q>(query: Query<'q>, data: &'q OrganizationData) -> Query<'q> {
@@ -238,7 +295,7 @@ async fn set_memberships(
         if exists.is_none() {
             return Err(Error::UnknownReference {
                 resource: Resource::Organization,
-                id: organization.get(),
+                id: organization.to_string(),
             });
         }
         sqlx::query(
@@ -307,7 +364,8 @@ async fn fetch_contact(
     id: ContactId,
 ) -> Result<Option<Contact>> {
     let row: Option<ContactRow> = sqlx::query_as(&format!(
-        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE workspace_id = $1 AND id = $2"
+        "SELECT {} FROM contacts WHERE workspace_id = $1 AND id = $2",
+        *CONTACT_COLUMNS
     ))
     .bind(workspace.get())
     .bind(id.get())
@@ -334,6 +392,180 @@ async fn fetch_organization(
     .await
     .map_err(db_error)?;
     Ok(row.map(Organization::from))
+}
+
+/// The contact a write transaction is about to change; `NotFound(Contact)` if none.
+async fn locked_contact(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId, id: ContactId) -> Result<Contact> {
+    fetch_contact(tx, workspace, id)
+        .await?
+        .ok_or(Error::NotFound(Resource::Contact))
+}
+
+/// Writes a changed contact back: the row, then whatever memberships changed.
+async fn write_contact(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    current: Contact,
+    data: ContactData,
+    now: Timestamp,
+) -> Result<Contact> {
+    if let Some(level) = &data.governance_level_id {
+        if current.data.governance_level_id.as_ref() != Some(level) {
+            check_governance_level(tx, workspace, level).await?;
+        }
+    }
+    let update = sqlx::query(&UPDATE_CONTACT)
+        .bind(workspace.get())
+        .bind(current.id.get())
+        .bind(now.micros());
+    bind_contact(update, &data)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    set_memberships(
+        tx,
+        workspace,
+        current.id,
+        &current.data.organization_ids,
+        &data.organization_ids,
+    )
+    .await?;
+    Ok(Contact {
+        id: current.id,
+        created: current.created,
+        updated: now,
+        data,
+    })
+}
+
+async fn check_governance_level(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId, id: &str) -> Result<()> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM governance_levels WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.get())
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::UnknownReference {
+            resource: Resource::GovernanceLevel,
+            id: id.to_owned(),
+        }),
+    }
+}
+
+async fn fetch_group(conn: &mut <Db as Database>::Connection, workspace: WorkspaceId, id: &str) -> Result<Option<Group>> {
+    let row: Option<(String, String, i64)> =
+        sqlx::query_as("SELECT id, name, created_us FROM user_groups WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.get())
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    let Some((id, name, created_us)) = row else {
+        return Ok(None);
+    };
+    let members: Vec<String> = sqlx::query_scalar(
+        "SELECT user_id FROM user_group_members WHERE workspace_id = $1 AND group_id = $2 ORDER BY position",
+    )
+    .bind(workspace.get())
+    .bind(&id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(Some(Group {
+        id,
+        name,
+        members,
+        created: Timestamp::from_micros(created_us),
+    }))
+}
+
+/// Makes `members` the group's members, in that order; each must be a user.
+async fn replace_group_members(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    group: &str,
+    members: &[String],
+) -> Result<()> {
+    sqlx::query("DELETE FROM user_group_members WHERE workspace_id = $1 AND group_id = $2")
+        .bind(workspace.get())
+        .bind(group)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    for (position, user) in members.iter().enumerate() {
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.get())
+            .bind(user)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        if exists.is_none() {
+            return Err(Error::UnknownReference {
+                resource: Resource::User,
+                id: user.clone(),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO user_group_members (workspace_id, group_id, user_id, position) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(workspace.get())
+        .bind(group)
+        .bind(user)
+        .bind(position as i64)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    }
+    sqlx::query("UPDATE user_groups SET next_turn = 0 WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace.get())
+        .bind(group)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Picks the user an assign request goes to; a group hands out its members in turn.
+async fn pick_assignee(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    target: &AssignTarget,
+) -> Result<(String, Option<String>)> {
+    match target {
+        AssignTarget::User(user) => {
+            let found: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace.get())
+                .bind(user)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            found.map(|user| (user, None)).ok_or(Error::NotFound(Resource::User))
+        }
+        AssignTarget::Group(group) => {
+            let turn: Option<i64> = sqlx::query_scalar(
+                "UPDATE user_groups SET next_turn = next_turn + 1 WHERE workspace_id = $1 AND id = $2 \
+                 RETURNING next_turn - 1",
+            )
+            .bind(workspace.get())
+            .bind(group)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            let turn = turn.ok_or(Error::NotFound(Resource::Group))?;
+            let members = fetch_group(tx, workspace, group)
+                .await?
+                .map(|g| g.members)
+                .unwrap_or_default();
+            if members.is_empty() {
+                return Err(Error::invalid("group_id", format!("group {group:?} has no members to assign to")));
+            }
+            let user = members[turn.rem_euclid(members.len() as i64) as usize].clone();
+            Ok((user, Some(group.clone())))
+        }
+    }
 }
 
 async fn begin(pool: &Pool<Db>) -> Result<Transaction<'static, Db>> {
@@ -456,6 +688,9 @@ impl Store for StoreImpl {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace).await?;
         let id = next_contact_id(&mut tx, workspace).await?;
+        if let Some(level) = &data.governance_level_id {
+            check_governance_level(&mut tx, workspace, level).await?;
+        }
         let insert = sqlx::query(&INSERT_CONTACT)
             .bind(workspace.get())
             .bind(id.get())
@@ -484,8 +719,9 @@ impl Store for StoreImpl {
         let (before, limit) = page_bounds(page);
         let mut tx = begin(self.reader()).await?;
         let rows: Vec<ContactRow> = sqlx::query_as(&format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE workspace_id = $1 AND created_us < $2 \
-             ORDER BY created_us DESC LIMIT $3"
+            "SELECT {} FROM contacts WHERE workspace_id = $1 AND created_us < $2 \
+             ORDER BY created_us DESC LIMIT $3",
+            *CONTACT_COLUMNS
         ))
         .bind(workspace.get())
         .bind(before)
@@ -504,34 +740,12 @@ impl Store for StoreImpl {
     ) -> Result<Contact> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace).await?;
-        let current = fetch_contact(&mut tx, workspace, id)
-            .await?
-            .ok_or(Error::NotFound(Resource::Contact))?;
+        let current = locked_contact(&mut tx, workspace, id).await?;
         let mut data = current.data.clone();
         patch.apply_to(&mut data);
-        let update = sqlx::query(&UPDATE_CONTACT)
-            .bind(workspace.get())
-            .bind(id.get())
-            .bind(now.micros());
-        bind_contact(update, &data)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        set_memberships(
-            &mut tx,
-            workspace,
-            id,
-            &current.data.organization_ids,
-            &data.organization_ids,
-        )
-        .await?;
+        let updated = write_contact(&mut tx, workspace, current, data, now).await?;
         commit(tx).await?;
-        Ok(Contact {
-            id,
-            created: current.created,
-            updated: now,
-            data,
-        })
+        Ok(updated)
     }
 
     async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<()> {
@@ -710,5 +924,244 @@ impl Store for StoreImpl {
         .await
         .map_err(db_error)?;
         Ok(count.unsigned_abs())
+    }
+
+    async fn contacts_by_phone(&self, workspace: WorkspaceId, phone: &PhoneE164) -> Result<Vec<Contact>> {
+        let mut tx = begin(self.reader()).await?;
+        let rows: Vec<ContactRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM contacts WHERE workspace_id = $1 AND phone = $2 ORDER BY id",
+            *CONTACT_COLUMNS
+        ))
+        .bind(workspace.get())
+        .bind(phone.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        with_memberships(&mut tx, workspace, rows).await
+    }
+
+    async fn set_disposition(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        update: &DispositionUpdate,
+        by: KeyId,
+    ) -> Result<Contact> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let current = locked_contact(&mut tx, workspace, id).await?;
+        let from_stage = current.data.stage.clone();
+        let mut data = current.data.clone();
+        data.stage = Some(update.stage.clone());
+        if let Some(disposition) = &update.disposition {
+            data.disposition = Some(disposition.clone());
+        }
+        if let Some(fields) = &update.fields {
+            data.disposition_fields = fields.clone();
+        }
+        let updated = write_contact(&mut tx, workspace, current, data, now).await?;
+        sqlx::query(
+            "INSERT INTO stage_changes (workspace_id, contact_id, from_stage, to_stage, disposition, \
+             changed_by_key_id, changed_us) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(workspace.get())
+        .bind(id.get())
+        .bind(from_stage)
+        .bind(update.stage.as_str())
+        .bind(update.disposition.as_deref())
+        .bind(by.get())
+        .bind(now.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        commit(tx).await?;
+        Ok(updated)
+    }
+
+    async fn stage_history(&self, workspace: WorkspaceId, id: ContactId) -> Result<Vec<StageChange>> {
+        let mut tx = begin(self.reader()).await?;
+        if fetch_contact(&mut tx, workspace, id).await?.is_none() {
+            return Err(Error::NotFound(Resource::Contact));
+        }
+        let rows: Vec<StageChangeRow> = sqlx::query_as(
+            "SELECT from_stage, to_stage, disposition, changed_by_key_id, changed_us FROM stage_changes \
+             WHERE workspace_id = $1 AND contact_id = $2 ORDER BY id",
+        )
+        .bind(workspace.get())
+        .bind(id.get())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        Ok(rows.into_iter().map(StageChange::from).collect())
+    }
+
+    async fn assign_contact(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        request: &AssignRequest,
+        now: Timestamp,
+        min_interval_secs: i64,
+    ) -> Result<Contact> {
+        let mut tx = begin(self.writer()).await?;
+        let written = tick(&mut tx, workspace).await?;
+        let current = locked_contact(&mut tx, workspace, id).await?;
+        if let Some(last) = current.data.assignment.at {
+            let next_allowed = last.micros() + min_interval_secs * 1_000_000;
+            if now.micros() < next_allowed {
+                let wait_micros = next_allowed - now.micros();
+                return Err(Error::RateLimited {
+                    retry_after_secs: (wait_micros.unsigned_abs()).div_ceil(1_000_000),
+                });
+            }
+        }
+        let (user, group) = pick_assignee(&mut tx, workspace, &request.target).await?;
+        let mut data = current.data.clone();
+        data.assignment = Assignment {
+            user_id: Some(user),
+            group_id: group,
+            pending: request.on_handover,
+            remote_waba_id: request.remote_waba_id.clone(),
+            remote_phone_id: request.remote_phone_id.clone(),
+            at: Some(now),
+        };
+        let updated = write_contact(&mut tx, workspace, current, data, written).await?;
+        commit(tx).await?;
+        Ok(updated)
+    }
+
+    async fn create_user(&self, workspace: WorkspaceId, id: &str, name: &str) -> Result<User> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let row: UserRow = sqlx::query_as(
+            "INSERT INTO users (workspace_id, id, name, created_us) VALUES ($1, $2, $3, $4) \
+             RETURNING id, name, created_us",
+        )
+        .bind(workspace.get())
+        .bind(id)
+        .bind(name)
+        .bind(now.micros())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        commit(tx).await?;
+        Ok(row.into())
+    }
+
+    async fn users(&self, workspace: WorkspaceId) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as("SELECT id, name, created_us FROM users WHERE workspace_id = $1 ORDER BY id")
+            .bind(workspace.get())
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn create_group(&self, workspace: WorkspaceId, id: &str, name: &str, members: &[String]) -> Result<Group> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        sqlx::query("INSERT INTO user_groups (workspace_id, id, name, created_us) VALUES ($1, $2, $3, $4)")
+            .bind(workspace.get())
+            .bind(id)
+            .bind(name)
+            .bind(now.micros())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        replace_group_members(&mut tx, workspace, id, members).await?;
+        let group = fetch_group(&mut tx, workspace, id)
+            .await?
+            .ok_or_else(|| Error::internal("a group just created is missing"))?;
+        commit(tx).await?;
+        Ok(group)
+    }
+
+    async fn set_group_members(&self, workspace: WorkspaceId, id: &str, members: &[String]) -> Result<Group> {
+        let mut tx = begin(self.writer()).await?;
+        tick(&mut tx, workspace).await?;
+        if fetch_group(&mut tx, workspace, id).await?.is_none() {
+            return Err(Error::NotFound(Resource::Group));
+        }
+        replace_group_members(&mut tx, workspace, id, members).await?;
+        let group = fetch_group(&mut tx, workspace, id)
+            .await?
+            .ok_or_else(|| Error::internal("a group just updated is missing"))?;
+        commit(tx).await?;
+        Ok(group)
+    }
+
+    async fn groups(&self, workspace: WorkspaceId) -> Result<Vec<Group>> {
+        let mut tx = begin(self.reader()).await?;
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM user_groups WHERE workspace_id = $1 ORDER BY id")
+            .bind(workspace.get())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let mut groups = Vec::with_capacity(ids.len());
+        for id in ids {
+            groups.extend(fetch_group(&mut tx, workspace, &id).await?);
+        }
+        Ok(groups)
+    }
+
+    async fn create_governance_level(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        name: &str,
+        retention_days: i64,
+    ) -> Result<GovernanceLevel> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let row: GovernanceLevelRow = sqlx::query_as(
+            "INSERT INTO governance_levels (workspace_id, id, name, retention_days, created_us) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id, name, retention_days, created_us",
+        )
+        .bind(workspace.get())
+        .bind(id)
+        .bind(name)
+        .bind(retention_days)
+        .bind(now.micros())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        commit(tx).await?;
+        Ok(row.into())
+    }
+
+    async fn update_governance_level(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        name: Option<&str>,
+        retention_days: Option<i64>,
+    ) -> Result<GovernanceLevel> {
+        let mut tx = begin(self.writer()).await?;
+        tick(&mut tx, workspace).await?;
+        let row: Option<GovernanceLevelRow> = sqlx::query_as(
+            "UPDATE governance_levels SET name = COALESCE($3, name), retention_days = COALESCE($4, retention_days) \
+             WHERE workspace_id = $1 AND id = $2 RETURNING id, name, retention_days, created_us",
+        )
+        .bind(workspace.get())
+        .bind(id)
+        .bind(name)
+        .bind(retention_days)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let row = row.ok_or(Error::NotFound(Resource::GovernanceLevel))?;
+        commit(tx).await?;
+        Ok(row.into())
+    }
+
+    async fn governance_levels(&self, workspace: WorkspaceId) -> Result<Vec<GovernanceLevel>> {
+        let rows: Vec<GovernanceLevelRow> = sqlx::query_as(
+            "SELECT id, name, retention_days, created_us FROM governance_levels WHERE workspace_id = $1 ORDER BY id",
+        )
+        .bind(workspace.get())
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        Ok(rows.into_iter().map(GovernanceLevel::from).collect())
     }
 }

@@ -15,11 +15,18 @@ use sqlx::{Pool, Sqlite};
 
 use crate::migrations::{migrator, Embedded};
 
-const MIGRATIONS: &[Embedded] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[Embedded] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "saleschat",
+        include_str!("../migrations/sqlite/0002_saleschat.sql"),
+    ),
+];
 
 /// Readers: enough for the request concurrency of a small machine.
 const READERS: u32 = 8;

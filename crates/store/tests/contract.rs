@@ -3,13 +3,14 @@
 
 use std::collections::HashSet;
 
+use roster_core::domain::KeyId;
 use roster_core::domain::{
     ContactId, Email, ExternalId, Language, OrganizationId, PhoneE164, Timestamp, WorkspaceId,
 };
 use roster_core::error::{Error, Resource, UniqueField};
 use roster_core::model::{
-    Address, AttributesPatch, Channel, ContactData, ContactPatch, OrganizationData,
-    OrganizationPatch, Page, Patch,
+    Address, AssignRequest, AssignTarget, AttributesPatch, Channel, ContactData, ContactPatch,
+    DispositionUpdate, OrganizationData, OrganizationPatch, Page, Patch,
 };
 use roster_core::store::{NewApiKey, Store};
 use serde_json::json;
@@ -53,6 +54,13 @@ contract!(
     another_workspace_cannot_see_or_touch_records,
     organizations_round_trip_and_update,
     writes_to_a_missing_workspace_fail_cleanly,
+    saleschat_fields_round_trip,
+    unknown_governance_level_is_refused,
+    disposition_sets_stage_and_keeps_history,
+    groups_hand_out_members_in_turn,
+    assignment_is_rate_limited_per_contact,
+    users_groups_and_levels_are_per_workspace,
+    contacts_are_found_by_phone,
 );
 
 async fn workspace(store: &dyn Store) -> WorkspaceId {
@@ -376,7 +384,7 @@ async fn unknown_organization_on_update_is_refused(store: &dyn Store) {
         store.update_contact(ws, created.id, patch).await,
         Err(Error::UnknownReference {
             resource: Resource::Organization,
-            id: missing.get()
+            id: missing.to_string()
         })
     );
     assert_eq!(
@@ -502,7 +510,7 @@ async fn another_workspace_cannot_see_or_touch_records(store: &dyn Store) {
         store.update_contact(intruder, own.id, steal.clone()).await,
         Err(Error::UnknownReference {
             resource: Resource::Organization,
-            id: org.id.get()
+            id: org.id.to_string()
         })
     );
     steal.organization_ids = None;
@@ -632,4 +640,346 @@ async fn concurrent_creates_on_postgres_keep_created_strictly_increasing() {
     for pair in all.windows(2) {
         assert!(pair[0].created > pair[1].created && pair[0].id > pair[1].id);
     }
+}
+
+async fn saleschat_fields_round_trip(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let level = store
+        .create_governance_level(ws, "GL-1", "Standard", 30)
+        .await
+        .unwrap();
+    assert_eq!((level.id.as_str(), level.retention_days), ("GL-1", 30));
+    let mut data = contact("a");
+    data.first_name = Some("Ada".into());
+    data.opt_in_at = Some(Timestamp::from_micros(1_700_000_000_000_000));
+    data.is_inbound = Some(true);
+    data.source = Some("CAMPAIGN".into());
+    data.governance_level_id = Some("GL-1".into());
+    let created = store.create_contact(ws, &data).await.unwrap();
+    assert_eq!(
+        store.contact(ws, created.id).await.unwrap().unwrap().data,
+        data
+    );
+    let level = store
+        .update_governance_level(ws, "GL-1", None, Some(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        (level.name.as_str(), level.retention_days),
+        ("Standard", 60)
+    );
+    assert_eq!(store.governance_levels(ws).await.unwrap(), vec![level]);
+    assert_eq!(
+        store
+            .update_governance_level(ws, "GL-2", Some("x"), None)
+            .await,
+        Err(Error::NotFound(Resource::GovernanceLevel))
+    );
+}
+
+async fn unknown_governance_level_is_refused(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let mut data = contact("a");
+    data.governance_level_id = Some("missing".into());
+    let unknown = Err(Error::UnknownReference {
+        resource: Resource::GovernanceLevel,
+        id: "missing".into(),
+    });
+    assert_eq!(store.create_contact(ws, &data).await, unknown);
+    let created = store.create_contact(ws, &contact("b")).await.unwrap();
+    let patch = ContactPatch {
+        governance_level_id: Patch::Set("missing".into()),
+        ..ContactPatch::default()
+    };
+    assert_eq!(store.update_contact(ws, created.id, patch).await, unknown);
+    assert_eq!(store.contacts(ws, ALL).await.unwrap(), vec![created]);
+}
+
+async fn disposition_sets_stage_and_keeps_history(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let created = store.create_contact(ws, &contact("a")).await.unwrap();
+    let key = KeyId::new(9).unwrap();
+    let first = DispositionUpdate {
+        stage: "LEAD".into(),
+        disposition: Some("callback".into()),
+        fields: Some(json!({"note": "call at 5"}).as_object().unwrap().clone()),
+    };
+    let updated = store
+        .set_disposition(ws, created.id, &first, key)
+        .await
+        .unwrap();
+    assert_eq!(updated.data.stage.as_deref(), Some("LEAD"));
+    assert_eq!(
+        json!(updated.data.disposition_fields),
+        json!({"note": "call at 5"})
+    );
+    let second = DispositionUpdate {
+        stage: "WON".into(),
+        disposition: None,
+        fields: None,
+    };
+    let updated = store
+        .set_disposition(ws, created.id, &second, key)
+        .await
+        .unwrap();
+    assert_eq!(updated.data.stage.as_deref(), Some("WON"));
+    assert_eq!(
+        updated.data.disposition.as_deref(),
+        Some("callback"),
+        "kept when not given"
+    );
+    assert_eq!(
+        json!(updated.data.disposition_fields),
+        json!({"note": "call at 5"})
+    );
+    assert_eq!(
+        store.contact(ws, created.id).await.unwrap().unwrap(),
+        updated
+    );
+
+    let history = store.stage_history(ws, created.id).await.unwrap();
+    let moves: Vec<(Option<&str>, &str)> = history
+        .iter()
+        .map(|c| (c.from_stage.as_deref(), c.to_stage.as_str()))
+        .collect();
+    assert_eq!(moves, vec![(None, "LEAD"), (Some("LEAD"), "WON")]);
+    assert!(history.iter().all(|c| c.changed_by == Some(key)));
+    assert!(history[1].at > history[0].at);
+
+    let other = workspace(store).await;
+    assert_eq!(
+        store.stage_history(other, created.id).await,
+        Err(Error::NotFound(Resource::Contact))
+    );
+    assert_eq!(
+        store.set_disposition(other, created.id, &second, key).await,
+        Err(Error::NotFound(Resource::Contact))
+    );
+}
+
+fn assign_to(target: AssignTarget) -> AssignRequest {
+    AssignRequest {
+        target,
+        on_handover: false,
+        remote_waba_id: None,
+        remote_phone_id: None,
+    }
+}
+
+async fn groups_hand_out_members_in_turn(store: &dyn Store) {
+    let ws = workspace(store).await;
+    for user in ["u1", "u2", "u3"] {
+        store
+            .create_user(ws, user, &format!("User {user}"))
+            .await
+            .unwrap();
+    }
+    let members: Vec<String> = vec!["u2".into(), "u1".into(), "u3".into()];
+    let group = store
+        .create_group(ws, "sales", "Sales", &members)
+        .await
+        .unwrap();
+    assert_eq!(group.members, members);
+    let mut picked = Vec::new();
+    let mut now = Timestamp::from_micros(1_800_000_000_000_000);
+    for i in 0..7 {
+        let c = store
+            .create_contact(ws, &contact(&format!("c{i}")))
+            .await
+            .unwrap();
+        let assigned = store
+            .assign_contact(
+                ws,
+                c.id,
+                &assign_to(AssignTarget::Group("sales".into())),
+                now,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(assigned.data.assignment.group_id.as_deref(), Some("sales"));
+        picked.push(assigned.data.assignment.user_id.unwrap());
+        now = Timestamp::from_micros(now.micros() + 1);
+    }
+    assert_eq!(picked, ["u2", "u1", "u3", "u2", "u1", "u3", "u2"]);
+
+    let c = store.create_contact(ws, &contact("direct")).await.unwrap();
+    let request = AssignRequest {
+        target: AssignTarget::User("u3".into()),
+        on_handover: true,
+        remote_waba_id: Some("waba-1".into()),
+        remote_phone_id: Some("phone-1".into()),
+    };
+    let assigned = store
+        .assign_contact(ws, c.id, &request, now, 10)
+        .await
+        .unwrap();
+    let assignment = &assigned.data.assignment;
+    assert_eq!(assignment.user_id.as_deref(), Some("u3"));
+    assert_eq!(assignment.group_id, None);
+    assert!(assignment.pending);
+    assert_eq!(assignment.remote_waba_id.as_deref(), Some("waba-1"));
+    assert_eq!(assignment.remote_phone_id.as_deref(), Some("phone-1"));
+    assert_eq!(
+        store
+            .contact(ws, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .data
+            .assignment,
+        *assignment
+    );
+
+    let missing_user = store
+        .assign_contact(
+            ws,
+            c.id,
+            &assign_to(AssignTarget::User("nobody".into())),
+            now,
+            0,
+        )
+        .await;
+    assert_eq!(missing_user, Err(Error::NotFound(Resource::User)));
+    let missing_group = store
+        .assign_contact(
+            ws,
+            c.id,
+            &assign_to(AssignTarget::Group("nobody".into())),
+            now,
+            0,
+        )
+        .await;
+    assert_eq!(missing_group, Err(Error::NotFound(Resource::Group)));
+    store.create_group(ws, "empty", "Empty", &[]).await.unwrap();
+    let empty = store
+        .assign_contact(
+            ws,
+            c.id,
+            &assign_to(AssignTarget::Group("empty".into())),
+            now,
+            0,
+        )
+        .await;
+    assert!(matches!(empty, Err(Error::Invalid { .. })), "{empty:?}");
+
+    let regrouped = store
+        .set_group_members(ws, "sales", &["u3".into()])
+        .await
+        .unwrap();
+    assert_eq!(regrouped.members, ["u3"]);
+    assert_eq!(store.groups(ws).await.unwrap().len(), 2);
+}
+
+async fn assignment_is_rate_limited_per_contact(store: &dyn Store) {
+    let ws = workspace(store).await;
+    store.create_user(ws, "u1", "One").await.unwrap();
+    let c = store.create_contact(ws, &contact("a")).await.unwrap();
+    let other = store.create_contact(ws, &contact("b")).await.unwrap();
+    let request = assign_to(AssignTarget::User("u1".into()));
+    let t0 = Timestamp::from_micros(1_800_000_000_000_000);
+    store
+        .assign_contact(ws, c.id, &request, t0, 10)
+        .await
+        .unwrap();
+    let soon = Timestamp::from_micros(t0.micros() + 3_500_000);
+    assert_eq!(
+        store.assign_contact(ws, c.id, &request, soon, 10).await,
+        Err(Error::RateLimited {
+            retry_after_secs: 7
+        })
+    );
+    // Another contact is not limited by the first one's assignment.
+    store
+        .assign_contact(ws, other.id, &request, soon, 10)
+        .await
+        .unwrap();
+    let later = Timestamp::from_micros(t0.micros() + 10_000_000);
+    store
+        .assign_contact(ws, c.id, &request, later, 10)
+        .await
+        .unwrap();
+}
+
+async fn users_groups_and_levels_are_per_workspace(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let other = workspace(store).await;
+    store.create_user(ws, "u1", "One").await.unwrap();
+    assert_eq!(
+        store.create_user(ws, "u1", "Again").await,
+        Err(Error::Conflict(UniqueField::RecordId))
+    );
+    store.create_user(other, "u1", "Other's one").await.unwrap();
+    assert_eq!(store.users(ws).await.unwrap().len(), 1);
+    assert_eq!(store.users(ws).await.unwrap()[0].name, "One");
+    assert_eq!(
+        store.create_group(ws, "g", "G", &["u2".into()]).await,
+        Err(Error::UnknownReference {
+            resource: Resource::User,
+            id: "u2".into()
+        })
+    );
+    assert!(
+        store.groups(ws).await.unwrap().is_empty(),
+        "a refused group is not half-created"
+    );
+    store
+        .create_group(ws, "g", "G", &["u1".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.create_group(ws, "g", "G", &[]).await,
+        Err(Error::Conflict(UniqueField::RecordId))
+    );
+    assert!(store.groups(other).await.unwrap().is_empty());
+    assert_eq!(
+        store.set_group_members(other, "g", &[]).await,
+        Err(Error::NotFound(Resource::Group))
+    );
+    store
+        .create_governance_level(ws, "L", "Level", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.create_governance_level(ws, "L", "Again", 1).await,
+        Err(Error::Conflict(UniqueField::RecordId))
+    );
+    assert!(store.governance_levels(other).await.unwrap().is_empty());
+
+    let c = store.create_contact(other, &contact("x")).await.unwrap();
+    let into_foreign_group = store
+        .assign_contact(
+            other,
+            c.id,
+            &assign_to(AssignTarget::Group("g".into())),
+            Timestamp::now(),
+            10,
+        )
+        .await;
+    assert_eq!(into_foreign_group, Err(Error::NotFound(Resource::Group)));
+}
+
+async fn contacts_are_found_by_phone(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let phone = PhoneE164::parse("+4917612345678").unwrap();
+    let mut data = contact("a");
+    data.phone = Some(phone.clone());
+    let first = store.create_contact(ws, &data).await.unwrap();
+    let second = store.create_contact(ws, &data).await.unwrap();
+    store
+        .create_contact(ws, &contact("no phone"))
+        .await
+        .unwrap();
+    let other = workspace(store).await;
+    store.create_contact(other, &data).await.unwrap();
+    assert_eq!(
+        store.contacts_by_phone(ws, &phone).await.unwrap(),
+        vec![first, second]
+    );
+    let unknown = PhoneE164::parse("+14155552671").unwrap();
+    assert!(store
+        .contacts_by_phone(ws, &unknown)
+        .await
+        .unwrap()
+        .is_empty());
 }

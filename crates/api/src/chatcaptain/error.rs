@@ -51,11 +51,20 @@ impl IntoResponse for CcError {
                     UniqueField::Email => "email",
                     UniqueField::ExternalId => "externalId",
                     UniqueField::Channel(channel) => channel_field(channel),
+                    UniqueField::RecordId => "id",
                 };
                 (
                     StatusCode::CONFLICT,
                     format!("{field} is already used by another contact."),
                 )
+            }
+            Error::RateLimited { retry_after_secs } => {
+                let body = json!({ "error": format!("Too many requests: retry in {retry_after_secs} seconds.") });
+                let retry_after = [(
+                    axum::http::header::RETRY_AFTER,
+                    retry_after_secs.to_string(),
+                )];
+                return (StatusCode::TOO_MANY_REQUESTS, retry_after, Json(body)).into_response();
             }
             Error::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
@@ -84,5 +93,8 @@ fn not_found(resource: Resource) -> &'static str {
         Resource::Organization => "Organization not found.",
         Resource::Workspace => "Chatbot not found.",
         Resource::ApiKey => "API key not found.",
+        Resource::User => "User not found.",
+        Resource::Group => "Group not found.",
+        Resource::GovernanceLevel => "Governance level not found.",
     }
 }
