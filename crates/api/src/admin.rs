@@ -1,16 +1,17 @@
 //! Roster's native admin API under `/admin/v1`, for operators: workspaces and their API
-//! keys. Authenticated by `Authorization: Bearer $ROSTER_ADMIN_TOKEN`; disabled (404) when
+//! keys, SalesChat's users, groups and governance levels, and contacts' stage history. Authenticated by `Authorization: Bearer $ROSTER_ADMIN_TOKEN`; disabled (404) when
 //! no token is configured. The CLI prints the same JSON (`render_*`).
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, patch, put};
 use axum::{Json, Router};
+use roster_core::domain::ContactId;
 use roster_core::domain::{KeyId, WorkspaceId};
 use roster_core::error::{Resource, UniqueField};
-use roster_core::model::{ApiKey, Workspace};
+use roster_core::model::{ApiKey, GovernanceLevel, Group, StageChange, User, Workspace};
 use roster_core::service::IssuedKey;
 use roster_core::Error;
 use serde::Deserialize;
@@ -34,6 +35,57 @@ pub fn routes() -> Router<AppState> {
             "/admin/v1/workspaces/{workspaceId}/keys/{keyId}",
             delete(revoke_key),
         )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/users",
+            get(list_users).post(create_user),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/groups",
+            get(list_groups).post(create_group),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/groups/{groupId}/members",
+            put(set_group_members),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/governance-levels",
+            get(list_governance_levels).post(create_governance_level),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/governance-levels/{levelId}",
+            patch(update_governance_level),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/contacts/{contactId}/stage-history",
+            get(stage_history),
+        )
+}
+
+pub fn render_user(user: &User) -> Value {
+    json!({"id": user.id, "name": user.name, "created": user.created.to_rfc3339()})
+}
+
+pub fn render_group(group: &Group) -> Value {
+    json!({"id": group.id, "name": group.name, "members": group.members, "created": group.created.to_rfc3339()})
+}
+
+pub fn render_governance_level(level: &GovernanceLevel) -> Value {
+    json!({
+        "id": level.id,
+        "name": level.name,
+        "retention_days": level.retention_days,
+        "created": level.created.to_rfc3339(),
+    })
+}
+
+fn render_stage_change(change: &StageChange) -> Value {
+    json!({
+        "from_stage": change.from_stage,
+        "to_stage": change.to_stage,
+        "disposition": change.disposition,
+        "changed_by_key_id": change.changed_by.map(KeyId::get),
+        "at": change.at.to_rfc3339(),
+    })
 }
 
 pub fn render_workspace(workspace: &Workspace) -> Value {
@@ -228,4 +280,169 @@ async fn revoke_key(
     let key: KeyId = key.parse().map_err(|_| Error::NotFound(Resource::ApiKey))?;
     let revoked = state.roster.revoke_key(workspace, key).await?;
     Ok(Json(render_key(&revoked)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateGroup {
+    id: String,
+    name: String,
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupMembers {
+    members: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateGovernanceLevel {
+    id: String,
+    name: String,
+    retention_days: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateGovernanceLevel {
+    name: Option<String>,
+    retention_days: Option<i64>,
+}
+
+async fn create_user(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body, _): JsonBody<CreateUser, AdminError>,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let user = state
+        .roster
+        .create_user(workspace.id, &body.id, &body.name)
+        .await?;
+    Ok((StatusCode::CREATED, Json(render_user(&user))))
+}
+
+async fn list_users(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let users = state.roster.store().users(workspace.id).await?;
+    Ok(Json(Value::Array(users.iter().map(render_user).collect())))
+}
+
+async fn create_group(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body, _): JsonBody<CreateGroup, AdminError>,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let group = state
+        .roster
+        .create_group(workspace.id, &body.id, &body.name, &body.members)
+        .await?;
+    Ok((StatusCode::CREATED, Json(render_group(&group))))
+}
+
+async fn list_groups(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let groups = state.roster.store().groups(workspace.id).await?;
+    Ok(Json(Value::Array(
+        groups.iter().map(render_group).collect(),
+    )))
+}
+
+async fn set_group_members(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, group)): Path<(String, String)>,
+    JsonBody(body, _): JsonBody<GroupMembers, AdminError>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let group = state
+        .roster
+        .set_group_members(workspace.id, &group, &body.members)
+        .await?;
+    Ok(Json(render_group(&group)))
+}
+
+async fn create_governance_level(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body, _): JsonBody<CreateGovernanceLevel, AdminError>,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let level = state
+        .roster
+        .create_governance_level(workspace.id, &body.id, &body.name, body.retention_days)
+        .await?;
+    Ok((StatusCode::CREATED, Json(render_governance_level(&level))))
+}
+
+async fn list_governance_levels(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let levels = state.roster.store().governance_levels(workspace.id).await?;
+    Ok(Json(Value::Array(
+        levels.iter().map(render_governance_level).collect(),
+    )))
+}
+
+async fn update_governance_level(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, level)): Path<(String, String)>,
+    JsonBody(body, _): JsonBody<UpdateGovernanceLevel, AdminError>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let level = state
+        .roster
+        .update_governance_level(
+            workspace.id,
+            &level,
+            body.name.as_deref(),
+            body.retention_days,
+        )
+        .await?;
+    Ok(Json(render_governance_level(&level)))
+}
+
+async fn stage_history(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, contact)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let contact: ContactId = contact
+        .parse()
+        .map_err(|_| Error::NotFound(Resource::Contact))?;
+    let history = state
+        .roster
+        .store()
+        .stage_history(workspace.id, contact)
+        .await?;
+    Ok(Json(Value::Array(
+        history.iter().map(render_stage_change).collect(),
+    )))
 }

@@ -14,8 +14,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 pub mod admin;
+mod auth;
 mod body;
 pub mod chatcaptain;
+pub mod saleschat;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -30,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .merge(chatcaptain::routes())
+        .merge(saleschat::routes())
         .merge(admin::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,7 +7,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::{bounded_text, ContactId, KeyId, WorkspaceId, MAX_TEXT_LEN};
 use crate::error::{Error, Resource, Result};
 use crate::keys;
-use crate::model::{ApiKey, AssignRequest, Contact, GovernanceLevel, Workspace};
+use crate::model::{ApiKey, AssignRequest, Contact, GovernanceLevel, Group, User, Workspace};
 use crate::permission::{validate_grant, Permission};
 use crate::store::{NewApiKey, Store};
 
@@ -188,6 +188,110 @@ impl Roster {
             .await?
             .ok_or(Error::NotFound(Resource::Workspace))
     }
+}
+
+/// The longest client-chosen id of a user, group or governance level (SalesChat's limit).
+pub const MAX_RECORD_ID_LEN: usize = 128;
+
+impl Roster {
+    pub async fn create_user(&self, workspace: WorkspaceId, id: &str, name: &str) -> Result<User> {
+        let id = record_id("id", id)?;
+        let name = workspace_or_key_name(name)?;
+        self.store.create_user(workspace, &id, &name).await
+    }
+
+    pub async fn create_group(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        name: &str,
+        members: &[String],
+    ) -> Result<Group> {
+        let id = record_id("id", id)?;
+        let name = workspace_or_key_name(name)?;
+        check_members(members)?;
+        self.store
+            .create_group(workspace, &id, &name, members)
+            .await
+    }
+
+    pub async fn set_group_members(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        members: &[String],
+    ) -> Result<Group> {
+        check_members(members)?;
+        self.store.set_group_members(workspace, id, members).await
+    }
+
+    pub async fn create_governance_level(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        name: &str,
+        retention_days: i64,
+    ) -> Result<GovernanceLevel> {
+        let id = record_id("id", id)?;
+        let name = workspace_or_key_name(name)?;
+        retention(retention_days)?;
+        self.store
+            .create_governance_level(workspace, &id, &name, retention_days)
+            .await
+    }
+
+    pub async fn update_governance_level(
+        &self,
+        workspace: WorkspaceId,
+        id: &str,
+        name: Option<&str>,
+        retention_days: Option<i64>,
+    ) -> Result<GovernanceLevel> {
+        let name = name.map(workspace_or_key_name).transpose()?;
+        if let Some(days) = retention_days {
+            retention(days)?;
+        }
+        self.store
+            .update_governance_level(workspace, id, name.as_deref(), retention_days)
+            .await
+    }
+}
+
+fn record_id(field: &str, id: &str) -> Result<String> {
+    if id.is_empty()
+        || id.chars().count() > MAX_RECORD_ID_LEN
+        || id.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(Error::invalid(
+            field,
+            format!("must be 1 to {MAX_RECORD_ID_LEN} characters without spaces"),
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+fn check_members(members: &[String]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = members.iter().find(|member| !seen.insert(member.as_str())) {
+        return Err(Error::invalid(
+            "members",
+            format!("names user {twice:?} twice"),
+        ));
+    }
+    Ok(())
+}
+
+fn retention(days: i64) -> Result<()> {
+    if !(0..=GovernanceLevel::MAX_RETENTION_DAYS).contains(&days) {
+        return Err(Error::invalid(
+            "retention_days",
+            format!(
+                "must be a whole number of days from 0 to {}",
+                GovernanceLevel::MAX_RETENTION_DAYS
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn workspace_or_key_name(name: &str) -> Result<String> {

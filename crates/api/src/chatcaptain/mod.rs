@@ -84,7 +84,7 @@ fn query_params(
 }
 
 async fn list_contacts(
-    auth: Authorized<ListContacts>,
+    auth: Auth<ListContacts>,
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> CcResult<Json<Value>> {
@@ -99,7 +99,7 @@ async fn list_contacts(
 }
 
 async fn create_contact(
-    auth: Authorized<CreateContact>,
+    auth: Auth<CreateContact>,
     State(state): State<AppState>,
     JsonBody(body, _): CcJson<wire::CreateContact>,
 ) -> CcResult<(StatusCode, Json<Value>)> {
@@ -116,7 +116,7 @@ async fn create_contact(
 }
 
 async fn get_contact(
-    auth: Authorized<GetContact>,
+    auth: Auth<GetContact>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
 ) -> CcResult<Json<Value>> {
@@ -130,7 +130,7 @@ async fn get_contact(
 }
 
 async fn update_contact(
-    auth: Authorized<EditContact>,
+    auth: Auth<EditContact>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     JsonBody(body, _): CcJson<wire::UpdateContactBody>,
@@ -146,7 +146,7 @@ async fn update_contact(
 }
 
 async fn delete_contact(
-    auth: Authorized<DeleteContact>,
+    auth: Auth<DeleteContact>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
 ) -> CcResult<Json<Value>> {
@@ -159,7 +159,7 @@ async fn delete_contact(
 }
 
 async fn contact_organizations(
-    auth: Authorized<GetContact>,
+    auth: Auth<GetContact>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
 ) -> CcResult<Json<Value>> {
@@ -176,7 +176,7 @@ async fn contact_organizations(
 }
 
 async fn list_organizations(
-    auth: Authorized<ListOrganizations>,
+    auth: Auth<ListOrganizations>,
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> CcResult<Json<Value>> {
@@ -194,7 +194,7 @@ async fn list_organizations(
 }
 
 async fn create_organization(
-    auth: Authorized<CreateOrganization>,
+    auth: Auth<CreateOrganization>,
     State(state): State<AppState>,
     JsonBody(body, _): CcJson<wire::CreateOrganization>,
 ) -> CcResult<(StatusCode, Json<Value>)> {
@@ -211,7 +211,7 @@ async fn create_organization(
 }
 
 async fn get_organization(
-    auth: Authorized<GetOrganization>,
+    auth: Auth<GetOrganization>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
 ) -> CcResult<Json<Value>> {
@@ -227,7 +227,7 @@ async fn get_organization(
 }
 
 async fn update_organization(
-    auth: Authorized<EditOrganization>,
+    auth: Auth<EditOrganization>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     JsonBody(body, _): CcJson<wire::UpdateOrganizationBody>,
@@ -245,7 +245,7 @@ async fn update_organization(
 }
 
 async fn delete_organization(
-    auth: Authorized<DeleteOrganization>,
+    auth: Auth<DeleteOrganization>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
 ) -> CcResult<Json<Value>> {
@@ -258,7 +258,7 @@ async fn delete_organization(
 }
 
 async fn organization_contacts(
-    auth: Authorized<ListOrganizationContacts>,
+    auth: Auth<ListOrganizationContacts>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -275,7 +275,7 @@ async fn organization_contacts(
 }
 
 async fn count_organization_contacts(
-    auth: Authorized<ListOrganizationContacts>,
+    auth: Auth<ListOrganizationContacts>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
 ) -> CcResult<Json<Value>> {

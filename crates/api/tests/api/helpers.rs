@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
 use roster_api::{router, serve, AppState};
+use roster_core::clock::ManualClock;
+use roster_core::domain::Timestamp;
 use roster_core::Roster;
 use roster_store::testing::{self, TestStore};
 use serde_json::{json, Value};
@@ -22,6 +24,8 @@ pub enum Backend {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The clock time-based rules read; starts at the real time and moves only when told.
+    pub clock: ManualClock,
     _store: TestStore,
     _shutdown: oneshot::Sender<()>,
 }
@@ -42,7 +46,8 @@ impl TestApp {
             Backend::Sqlite => testing::sqlite().await,
             Backend::Postgres => testing::postgres().await,
         };
-        let roster = Roster::new(store.store.clone())
+        let clock = ManualClock::starting_at(Timestamp::now());
+        let roster = Roster::with_clock(store.store.clone(), Arc::new(clock.clone()))
             .await
             .expect("roster starts");
         let state = AppState {
@@ -60,9 +65,16 @@ impl TestApp {
         TestApp {
             base,
             client: reqwest::Client::new(),
+            clock,
             _store: store,
             _shutdown: shutdown,
         }
+    }
+
+    /// The test clock's time in Unix seconds.
+    pub fn clock_seconds(&self) -> i64 {
+        use roster_core::clock::Clock;
+        self.clock.now().unix_seconds()
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {

@@ -4,3 +4,4 @@ mod admin;
 mod chatcaptain;
 mod helpers;
 mod isolation;
+mod saleschat;

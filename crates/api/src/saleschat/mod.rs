@@ -1,0 +1,159 @@
+//! The SalesChat dialect: five operations on contacts under `/v2/org/{orgId}`,
+//! `/v1/orgs/{orgId}`, `/v2/orgs/{orgId}` and `/v3/orgs/{orgId}`, authenticated by
+//! `Authorization: Bearer <key>`, errors as `{error_code, error_message, …}`.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use roster_core::domain::ContactId;
+use roster_core::error::Resource;
+use roster_core::model::{Contact, GovernanceLevel};
+use roster_core::{Error, Roster};
+use serde_json::{json, Value};
+
+use crate::auth::{AssignContact, Authorized, CreateContact, Dialect, EditContact, GetContact};
+use crate::body::JsonBody;
+use crate::AppState;
+
+mod error;
+mod wire;
+
+pub use error::ScError;
+use wire::{ContactOut, FoundContactOut};
+
+pub struct SalesChat;
+
+impl Dialect for SalesChat {
+    type Error = ScError;
+    const WORKSPACE_PARAM: &'static str = "orgId";
+
+    fn presented_key(headers: &HeaderMap) -> Option<String> {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned())
+    }
+}
+
+type Auth<P> = Authorized<P, SalesChat>;
+type ScResult<T> = Result<T, ScError>;
+type ScJson<T> = JsonBody<T, ScError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/org/{orgId}/contact", post(create_contact))
+        .route(
+            "/v2/org/{orgId}/contact/pn/{phoneNumber}",
+            get(contacts_by_phone),
+        )
+        .route("/v1/orgs/{orgId}/contact/{contactId}", put(update_contact))
+        .route(
+            "/v2/orgs/{orgId}/contact/{contactId}/disposition",
+            put(update_disposition),
+        )
+        .route("/v3/orgs/{orgId}/contacts/{contactId}/assign", post(assign))
+}
+
+fn contact_id(raw: &str) -> ScResult<ContactId> {
+    raw.parse()
+        .map_err(|_| Error::NotFound(Resource::Contact).into())
+}
+
+/// Renders a contact with its governance level and expiry.
+fn render(roster: &Roster, contact: Contact, levels: &[GovernanceLevel]) -> ContactOut {
+    let level = contact
+        .data
+        .governance_level_id
+        .as_deref()
+        .and_then(|id| levels.iter().find(|level| level.id == id));
+    let expiry = roster.expiry(&contact, levels);
+    let is_expired = roster.is_expired(&contact, levels);
+    ContactOut::new(contact, level, expiry, is_expired)
+}
+
+async fn create_contact(
+    auth: Auth<CreateContact>,
+    State(state): State<AppState>,
+    JsonBody(body, _): ScJson<wire::CreateContact>,
+) -> ScResult<Json<ContactOut>> {
+    let data = body.into_data()?;
+    let store = state.roster.store();
+    let contact = store.create_contact(auth.workspace(), &data).await?;
+    let levels = store.governance_levels(auth.workspace()).await?;
+    Ok(Json(render(&state.roster, contact, &levels)))
+}
+
+async fn update_contact(
+    auth: Auth<EditContact>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    JsonBody(body, _): ScJson<wire::UpdateContact>,
+) -> ScResult<Json<ContactOut>> {
+    let id = contact_id(&id)?;
+    let patch = body.into_patch()?;
+    let store = state.roster.store();
+    let contact = store.update_contact(auth.workspace(), id, patch).await?;
+    let levels = store.governance_levels(auth.workspace()).await?;
+    Ok(Json(render(&state.roster, contact, &levels)))
+}
+
+async fn update_disposition(
+    auth: Auth<EditContact>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    JsonBody(body, _): ScJson<wire::UpdateDisposition>,
+) -> ScResult<Json<Value>> {
+    let id = contact_id(&id)?;
+    let update = body.into_update()?;
+    state
+        .roster
+        .store()
+        .set_disposition(auth.workspace(), id, &update, auth.caller.key.id)
+        .await?;
+    Ok(Json(json!("Contact disposition updated")))
+}
+
+async fn contacts_by_phone(
+    auth: Auth<GetContact>,
+    State(state): State<AppState>,
+    Path((_, phone)): Path<(String, String)>,
+) -> ScResult<Json<Vec<FoundContactOut>>> {
+    let phone = wire::path_phone(&phone)?;
+    // A number libphonenumber rejects cannot be stored, so nobody has it.
+    let Ok(phone) = roster_core::domain::PhoneE164::parse(phone) else {
+        return Ok(Json(Vec::new()));
+    };
+    let store = state.roster.store();
+    let contacts = store.contacts_by_phone(auth.workspace(), &phone).await?;
+    let levels = store.governance_levels(auth.workspace()).await?;
+    let found = contacts
+        .into_iter()
+        .map(|contact| {
+            let expiry = state.roster.expiry(&contact, &levels);
+            let is_expired = state.roster.is_expired(&contact, &levels);
+            FoundContactOut::new(contact, expiry, is_expired)
+        })
+        .collect();
+    Ok(Json(found))
+}
+
+async fn assign(
+    auth: Auth<AssignContact>,
+    State(state): State<AppState>,
+    Path((_, id)): Path<(String, String)>,
+    JsonBody(body, _): ScJson<wire::Assign>,
+) -> ScResult<(StatusCode, Json<Value>)> {
+    let id = contact_id(&id)?;
+    let request = body.into_request()?;
+    let contact = state.roster.assign(auth.workspace(), id, &request).await?;
+    let assignment = contact.data.assignment;
+    let body = json!({
+        "contact_id": contact.id.to_string(),
+        "user_id": assignment.user_id,
+        "group_id": assignment.group_id,
+        "assign_on_handover": assignment.pending,
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)))
+}
