@@ -10,6 +10,7 @@ pub mod error;
 pub mod keys;
 pub mod model;
 pub mod permission;
+pub mod search;
 pub mod service;
 pub mod store;
 

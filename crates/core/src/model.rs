@@ -438,6 +438,33 @@ pub struct AssignRequest {
     pub remote_phone_id: Option<String>,
 }
 
+/// Which kind of record a change touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    Contact,
+    Organization,
+}
+
+impl RecordKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Contact => "contact",
+            RecordKind::Organization => "organization",
+        }
+    }
+}
+
+/// One entry of the store's change log: record `id` of `kind` in `workspace` was
+/// created, changed or deleted. Followers re-read the record to learn which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub workspace: WorkspaceId,
+    pub kind: RecordKind,
+    pub id: i64,
+    pub at: Timestamp,
+}
+
 /// One page of a newest-first list: records created strictly before `before`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

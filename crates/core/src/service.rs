@@ -9,6 +9,7 @@ use crate::error::{Error, Resource, Result};
 use crate::keys;
 use crate::model::{ApiKey, AssignRequest, Contact, GovernanceLevel, Group, User, Workspace};
 use crate::permission::{validate_grant, Permission};
+use crate::search::SearchEngine;
 use crate::store::{NewApiKey, Store};
 
 /// The setting under which the installation's key-hashing pepper is kept.
@@ -41,6 +42,7 @@ pub struct Roster {
     store: Arc<dyn Store>,
     pepper: Arc<[u8]>,
     clock: Arc<dyn Clock>,
+    search: Option<Arc<dyn SearchEngine>>,
 }
 
 impl Roster {
@@ -58,7 +60,21 @@ impl Roster {
             store,
             pepper: pepper.into(),
             clock,
+            search: None,
         })
+    }
+
+    /// Attaches the search engine the search endpoints use.
+    pub fn with_search(mut self, search: Arc<dyn SearchEngine>) -> Self {
+        self.search = Some(search);
+        self
+    }
+
+    /// The search engine; an internal error if the server was started without one.
+    pub fn search(&self) -> Result<&dyn SearchEngine> {
+        self.search
+            .as_deref()
+            .ok_or_else(|| Error::internal("search is not configured on this server"))
     }
 
     pub fn now(&self) -> crate::domain::Timestamp {
@@ -107,6 +123,11 @@ impl Roster {
     /// Record operations without rules beyond the store's go straight to it.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The store, shared (for the search index that follows it).
+    pub fn store_handle(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
     }
 
     pub async fn create_workspace(&self, name: &str) -> Result<Workspace> {

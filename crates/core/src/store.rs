@@ -13,9 +13,9 @@ use async_trait::async_trait;
 
 use crate::domain::{ContactId, KeyId, OrganizationId, PhoneE164, Timestamp, WorkspaceId};
 use crate::model::{
-    ApiKey, AssignRequest, Contact, ContactData, ContactPatch, DispositionUpdate, GovernanceLevel,
-    Group, Organization, OrganizationData, OrganizationPatch, Page, StageChange, StoredApiKey,
-    User, Workspace,
+    ApiKey, AssignRequest, Change, Contact, ContactData, ContactPatch, DispositionUpdate,
+    GovernanceLevel, Group, Organization, OrganizationData, OrganizationPatch, Page, StageChange,
+    StoredApiKey, User, Workspace,
 };
 use crate::Result;
 
@@ -167,4 +167,40 @@ pub trait Store: Send + Sync + 'static {
         retention_days: Option<i64>,
     ) -> Result<GovernanceLevel>;
     async fn governance_levels(&self, workspace: WorkspaceId) -> Result<Vec<GovernanceLevel>>;
+
+    /// Contacts with these ids (missing ones are left out), by id.
+    async fn contacts_by_ids(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[ContactId],
+    ) -> Result<Vec<Contact>>;
+    async fn organizations_by_ids(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[OrganizationId],
+    ) -> Result<Vec<Organization>>;
+    /// A workspace's contacts by increasing id, after `after`: for rebuilding indexes.
+    async fn scan_contacts(
+        &self,
+        workspace: WorkspaceId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Contact>>;
+    async fn scan_organizations(
+        &self,
+        workspace: WorkspaceId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Organization>>;
+
+    /// Change log entries with `seq > after`, by seq. Every write to a contact or an
+    /// organization (and to the contacts an organization change touches) appends one in
+    /// its own transaction.
+    async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>>;
+    /// The highest seq handed out so far (0 if none).
+    async fn last_change_seq(&self) -> Result<i64>;
+    /// The lowest seq still kept, if any: a follower behind it must rebuild.
+    async fn first_change_seq(&self) -> Result<Option<i64>>;
+    /// Forgets entries older than `before`; returns how many.
+    async fn prune_changes(&self, before: Timestamp) -> Result<u64>;
 }

@@ -49,6 +49,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Rebuild the search index from the store (stop `roster serve` on this data
+    /// directory first; a running server rebuilds by itself when its index is lost).
+    Reindex,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,9 @@ use roster_api::{admin, AppState};
 use roster_core::domain::{KeyId, WorkspaceId};
 use roster_core::error::Resource;
 use roster_core::{Error, Roster};
+use roster_search::SearchIndex;
 use serde_json::Value;
+use std::path::PathBuf;
 use tokio::net::TcpListener;
 
 pub mod cli;
@@ -22,6 +24,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve(&cli.storage, args).await,
         Command::Workspace(command) => workspace(&cli.storage, command).await,
         Command::Key(command) => key(&cli.storage, command).await,
+        Command::Reindex => reindex(&cli.storage).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,8 +50,26 @@ async fn open(storage: &StorageArgs) -> Result<Roster, Error> {
     Roster::new(store).await
 }
 
+/// Where a node keeps its search index: always local, even when the store is shared.
+fn index_dir(storage: &StorageArgs) -> PathBuf {
+    storage.data_dir.join("index")
+}
+
 async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
     let roster = open(storage).await?;
+    let progress = progress_reporter("indexing");
+    let search =
+        SearchIndex::open_with_progress(&index_dir(storage), roster.store_handle(), &progress)
+            .await?;
+    let roster = roster.with_search(search.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let follower = search.follow(until_stopped());
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| Error::internal(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -67,11 +88,58 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
         roster,
         admin_token: args.admin_token.filter(|t| !t.is_empty()).map(Arc::from),
     };
-    roster_api::serve(listener, roster_api::router(state), shutdown_signal())
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    roster_api::serve(listener, roster_api::router(state), until_stopped())
         .await
         .map_err(Error::internal)?;
+    let _ = follower.await;
+    // Leave the index in step with every acknowledged write.
+    search.catch_up().await?;
     tracing::info!("roster stopped");
     Ok(())
+}
+
+async fn reindex(storage: &StorageArgs) -> Result<(), Error> {
+    let roster = open(storage).await?;
+    let progress = progress_reporter("reindexing");
+    let search =
+        SearchIndex::open_with_progress(&index_dir(storage), roster.store_handle(), &progress)
+            .await?;
+    search.rebuild(&progress).await?;
+    println!(
+        "{}",
+        serde_json::json!({"reindexed": true, "applied_change": search.applied_seq().await})
+    );
+    Ok(())
+}
+
+/// Progress of long work: a bar on a terminal, a line per 10% otherwise.
+fn progress_reporter(label: &'static str) -> impl Fn(u64, u64) + Send + Sync {
+    let terminal = std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec})")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    bar.set_message(label);
+    if !terminal {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let last_tenth = std::sync::atomic::AtomicU64::new(0);
+    move |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+        if !terminal && total > 0 {
+            let tenth = done * 10 / total;
+            if last_tenth.fetch_max(tenth, std::sync::atomic::Ordering::Relaxed) < tenth {
+                eprintln!("{label}: {done}/{total}");
+            }
+        }
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

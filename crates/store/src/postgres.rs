@@ -21,6 +21,11 @@ const MIGRATIONS: &[Embedded] = &[
         "saleschat",
         include_str!("../migrations/postgres/0002_saleschat.sql"),
     ),
+    (
+        3,
+        "changes",
+        include_str!("../migrations/postgres/0003_changes.sql"),
+    ),
 ];
 
 const MAX_CONNECTIONS: u32 = 16;

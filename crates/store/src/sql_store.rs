@@ -18,8 +18,8 @@ use roster_core::error::{Error, Resource, Result};
 use roster_core::domain::PhoneE164;
 use roster_core::model::{
     ApiKey, AssignRequest, AssignTarget, Assignment, Contact, ContactData, ContactPatch,
-    DispositionUpdate, GovernanceLevel, Group, Organization, OrganizationData, OrganizationPatch,
-    Page, StageChange, StoredApiKey, User, Workspace,
+    Change, DispositionUpdate, GovernanceLevel, Group, Organization, OrganizationData, OrganizationPatch,
+    Page, RecordKind, StageChange, StoredApiKey, User, Workspace,
 };
 use roster_core::store::{NewApiKey, Store};
 use sqlx::types::Json;
@@ -394,6 +394,47 @@ async fn fetch_organization(
     Ok(row.map(Organization::from))
 }
 
+/// Appends to the change log, in the write's own transaction.
+async fn record_change(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    kind: RecordKind,
+    id: i64,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query("INSERT INTO changes (workspace_id, kind, record_id, changed_us) VALUES ($1, $2, $3, $4)")
+        .bind(workspace.get())
+        .bind(kind.as_str())
+        .bind(id)
+        .bind(now.micros())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Logs a change for every member of an organization: their documents carry its name.
+async fn record_member_changes(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    organization: OrganizationId,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO changes (workspace_id, kind, record_id, changed_us) \
+         SELECT workspace_id, $3, contact_id, $4 FROM contact_organizations \
+         WHERE workspace_id = $1 AND organization_id = $2",
+    )
+    .bind(workspace.get())
+    .bind(organization.get())
+    .bind(RecordKind::Contact.as_str())
+    .bind(now.micros())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 /// The contact a write transaction is about to change; `NotFound(Contact)` if none.
 async fn locked_contact(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId, id: ContactId) -> Result<Contact> {
     fetch_contact(tx, workspace, id)
@@ -430,6 +471,7 @@ async fn write_contact(
         &data.organization_ids,
     )
     .await?;
+    record_change(tx, workspace, RecordKind::Contact, current.id.get(), now).await?;
     Ok(Contact {
         id: current.id,
         created: current.created,
@@ -701,6 +743,7 @@ impl Store for StoreImpl {
             .await
             .map_err(db_error)?;
         set_memberships(&mut tx, workspace, id, &[], &data.organization_ids).await?;
+        record_change(&mut tx, workspace, RecordKind::Contact, id.get(), now).await?;
         commit(tx).await?;
         Ok(Contact {
             id,
@@ -750,7 +793,7 @@ impl Store for StoreImpl {
 
     async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<()> {
         let mut tx = begin(self.writer()).await?;
-        tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace).await?;
         // Memberships go with the contact (ON DELETE CASCADE).
         let deleted = sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
             .bind(workspace.get())
@@ -761,6 +804,7 @@ impl Store for StoreImpl {
         if deleted.rows_affected() == 0 {
             return Err(Error::NotFound(Resource::Contact));
         }
+        record_change(&mut tx, workspace, RecordKind::Contact, id.get(), now).await?;
         commit(tx).await
     }
 
@@ -799,6 +843,7 @@ impl Store for StoreImpl {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        record_change(&mut tx, workspace, RecordKind::Organization, id.get(), now).await?;
         commit(tx).await?;
         Ok(Organization {
             id,
@@ -853,6 +898,10 @@ impl Store for StoreImpl {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        record_change(&mut tx, workspace, RecordKind::Organization, id.get(), now).await?;
+        if current.data.name != data.name {
+            record_member_changes(&mut tx, workspace, id, now).await?;
+        }
         commit(tx).await?;
         Ok(Organization {
             id,
@@ -864,7 +913,8 @@ impl Store for StoreImpl {
 
     async fn delete_organization(&self, workspace: WorkspaceId, id: OrganizationId) -> Result<()> {
         let mut tx = begin(self.writer()).await?;
-        tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace).await?;
+        record_member_changes(&mut tx, workspace, id, now).await?;
         // Memberships go with the organization (ON DELETE CASCADE); contacts stay.
         let deleted = sqlx::query("DELETE FROM organizations WHERE workspace_id = $1 AND id = $2")
             .bind(workspace.get())
@@ -875,6 +925,7 @@ impl Store for StoreImpl {
         if deleted.rows_affected() == 0 {
             return Err(Error::NotFound(Resource::Organization));
         }
+        record_change(&mut tx, workspace, RecordKind::Organization, id.get(), now).await?;
         commit(tx).await
     }
 
@@ -1163,5 +1214,116 @@ impl Store for StoreImpl {
         .await
         .map_err(db_error)?;
         Ok(rows.into_iter().map(GovernanceLevel::from).collect())
+    }
+
+    async fn contacts_by_ids(&self, workspace: WorkspaceId, ids: &[ContactId]) -> Result<Vec<Contact>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = begin(self.reader()).await?;
+        let mut query = QueryBuilder::<Db>::new(format!("SELECT {} FROM contacts WHERE workspace_id = ", *CONTACT_COLUMNS));
+        query.push_bind(workspace.get()).push(" AND id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(id.get());
+        }
+        query.push(") ORDER BY id");
+        let rows: Vec<ContactRow> = query.build_query_as().fetch_all(&mut *tx).await.map_err(db_error)?;
+        with_memberships(&mut tx, workspace, rows).await
+    }
+
+    async fn organizations_by_ids(&self, workspace: WorkspaceId, ids: &[OrganizationId]) -> Result<Vec<Organization>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query =
+            QueryBuilder::<Db>::new(format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE workspace_id = "));
+        query.push_bind(workspace.get()).push(" AND id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(id.get());
+        }
+        query.push(") ORDER BY id");
+        let rows: Vec<OrganizationRow> = query.build_query_as().fetch_all(self.reader()).await.map_err(db_error)?;
+        Ok(rows.into_iter().map(Organization::from).collect())
+    }
+
+    async fn scan_contacts(&self, workspace: WorkspaceId, after: i64, limit: u32) -> Result<Vec<Contact>> {
+        let mut tx = begin(self.reader()).await?;
+        let rows: Vec<ContactRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM contacts WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            *CONTACT_COLUMNS
+        ))
+        .bind(workspace.get())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        with_memberships(&mut tx, workspace, rows).await
+    }
+
+    async fn scan_organizations(&self, workspace: WorkspaceId, after: i64, limit: u32) -> Result<Vec<Organization>> {
+        let rows: Vec<OrganizationRow> = sqlx::query_as(&format!(
+            "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(workspace.get())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        Ok(rows.into_iter().map(Organization::from).collect())
+    }
+
+    async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>> {
+        let rows: Vec<(i64, i64, String, i64, i64)> = sqlx::query_as(
+            "SELECT seq, workspace_id, kind, record_id, changed_us FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(seq, workspace, kind, id, changed_us)| {
+                let kind = match kind.as_str() {
+                    "contact" => RecordKind::Contact,
+                    "organization" => RecordKind::Organization,
+                    other => return Err(Error::internal(format!("unknown change kind {other:?}"))),
+                };
+                Ok(Change {
+                    seq,
+                    workspace: WorkspaceId::from_stored(workspace),
+                    kind,
+                    id,
+                    at: Timestamp::from_micros(changed_us),
+                })
+            })
+            .collect()
+    }
+
+    async fn last_change_seq(&self) -> Result<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM changes")
+            .fetch_one(self.reader())
+            .await
+            .map_err(db_error)?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn first_change_seq(&self) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT MIN(seq) FROM changes")
+            .fetch_one(self.reader())
+            .await
+            .map_err(db_error)
+    }
+
+    async fn prune_changes(&self, before: Timestamp) -> Result<u64> {
+        let pruned = sqlx::query("DELETE FROM changes WHERE changed_us < $1")
+            .bind(before.micros())
+            .execute(self.writer())
+            .await
+            .map_err(db_error)?;
+        Ok(pruned.rows_affected())
     }
 }

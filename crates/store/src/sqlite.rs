@@ -26,6 +26,11 @@ const MIGRATIONS: &[Embedded] = &[
         "saleschat",
         include_str!("../migrations/sqlite/0002_saleschat.sql"),
     ),
+    (
+        3,
+        "changes",
+        include_str!("../migrations/sqlite/0003_changes.sql"),
+    ),
 ];
 
 /// Readers: enough for the request concurrency of a small machine.

@@ -31,6 +31,14 @@ type CcJson<T> = JsonBody<T, CcError>;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
+            "/v1/chatbots/{chatbotId}/contacts/search",
+            get(search_contacts),
+        )
+        .route(
+            "/v1/chatbots/{chatbotId}/organizations/search",
+            get(search_organizations),
+        )
+        .route(
             "/v1/chatbots/{chatbotId}/contacts",
             get(list_contacts).post(create_contact),
         )
@@ -285,4 +293,40 @@ async fn count_organization_contacts(
         .count_organization_contacts(auth.workspace(), organization_id(&id)?)
         .await?;
     Ok(Json(json!({ "count": count })))
+}
+
+async fn search_contacts(
+    auth: Auth<ListContacts>,
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> CcResult<Json<Value>> {
+    let request = wire::search_request(&query_params(query)?)?;
+    let page = state
+        .roster
+        .search()?
+        .search_contacts(auth.workspace(), &request)
+        .await?;
+    Ok(Json(wire::search_results(
+        page,
+        "contact",
+        ContactOut::from,
+    )))
+}
+
+async fn search_organizations(
+    auth: Auth<ListOrganizations>,
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> CcResult<Json<Value>> {
+    let request = wire::search_request(&query_params(query)?)?;
+    let page = state
+        .roster
+        .search()?
+        .search_organizations(auth.workspace(), &request)
+        .await?;
+    Ok(Json(wire::search_results(
+        page,
+        "organization",
+        OrganizationOut::from,
+    )))
 }

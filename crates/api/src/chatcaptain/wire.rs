@@ -16,9 +16,10 @@ use roster_core::model::{
     Contact, ContactData, ContactPatch, Organization, OrganizationData, OrganizationPatch, Page,
     Patch, MAX_ATTRIBUTES_BYTES, MAX_ORGANIZATIONS_PER_CONTACT,
 };
+use roster_core::search::{FacetField, SearchField, SearchPage, SearchRequest, MAX_PAGE_SIZE};
 use roster_core::Error;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::error::channel_field;
 use crate::body::nullable;
@@ -321,6 +322,145 @@ impl UpdateOrganizationBody {
             },
         })
     }
+}
+
+/// Deepest result a search pages to (`page` × `pageSize`).
+pub const MAX_SEARCH_DEPTH: u32 = 10_000;
+/// Page size when the client sends none.
+pub const DEFAULT_PAGE_SIZE: u32 = 10;
+
+/// `query`, `page`, `pageSize` and `hiddenHits` of the search endpoints.
+pub fn search_request(params: &HashMap<String, String>) -> Result<SearchRequest, Error> {
+    let number = |name: &str, default: u32| -> Result<u32, Error> {
+        match params.get(name).map(|v| v.trim()) {
+            None | Some("") => Ok(default),
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .or_else(|| {
+                    raw.parse::<f64>()
+                        .ok()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                        .map(|f| f as u32)
+                })
+                .ok_or_else(|| Error::invalid(name, "must be a whole number")),
+        }
+    };
+    let page = number("page", 1)?;
+    if page == 0 {
+        return Err(Error::invalid(
+            "page",
+            "must be 1 or more (pages count from 1)",
+        ));
+    }
+    let page_size = number("pageSize", DEFAULT_PAGE_SIZE)?;
+    if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+        return Err(Error::invalid(
+            "pageSize",
+            format!("must be from 1 to {MAX_PAGE_SIZE}"),
+        ));
+    }
+    if u64::from(page) * u64::from(page_size) > u64::from(MAX_SEARCH_DEPTH) {
+        return Err(Error::invalid(
+            "page",
+            format!("page × pageSize must be at most {MAX_SEARCH_DEPTH}"),
+        ));
+    }
+    let query = params.get("query").cloned().unwrap_or_default();
+    if query.chars().count() > 1_000 {
+        return Err(Error::invalid("query", "must be at most 1000 characters"));
+    }
+    // An id that does not parse names no record, so there is nothing to hide.
+    let hidden = params
+        .get("hiddenHits")
+        .map(|list| {
+            list.split(',')
+                .filter_map(|id| id.trim().parse::<i64>().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(SearchRequest {
+        query,
+        page,
+        page_size,
+        hidden,
+    })
+}
+
+/// ChatCaptain's name for a searched field.
+fn search_field(field: SearchField) -> &'static str {
+    match field {
+        SearchField::Name => "name",
+        SearchField::Email => "email",
+        SearchField::ExternalId => "externalId",
+        SearchField::Phone => "phoneNumber",
+        SearchField::Channel(channel) => channel_field(channel),
+        SearchField::Organizations => "organizations",
+        SearchField::Website => "website",
+        SearchField::Industry => "industry",
+    }
+}
+
+fn facet_field(field: FacetField) -> &'static str {
+    match field {
+        FacetField::Organization => "organization",
+        FacetField::Language => "language",
+        FacetField::Country => "country",
+        FacetField::Channel => "channel",
+        FacetField::Industry => "industry",
+        FacetField::Size => "size",
+    }
+}
+
+/// The `results` object of both search endpoints; `record` names the hit's key.
+pub fn search_results<T, O: Serialize>(
+    page: SearchPage<T>,
+    record: &str,
+    render: impl Fn(T) -> O,
+) -> Value {
+    let hits: Vec<Value> = page
+        .hits
+        .into_iter()
+        .map(|hit| {
+            let highlights: Vec<Value> = hit
+                .highlights
+                .into_iter()
+                .map(|h| json!({"field": search_field(h.field), "matchedTokens": h.matched_tokens, "snippet": h.snippet}))
+                .collect();
+            let mut object = Map::new();
+            object.insert(record.to_owned(), serde_json::to_value(render(hit.record)).unwrap_or(Value::Null));
+            object.insert("highlights".into(), Value::Array(highlights));
+            object.insert("textMatch".into(), Value::String(hit.text_match.to_string()));
+            Value::Object(object)
+        })
+        .collect();
+    let facets: Vec<Value> = page
+        .facets
+        .into_iter()
+        .map(|facet| {
+            let counts: Vec<Value> = facet
+                .counts
+                .into_iter()
+                .map(|(value, count)| json!({"count": count, "highlighted": value, "value": value}))
+                .collect();
+            let mut object = json!({"counts": counts, "fieldName": facet_field(facet.field)});
+            if let Some(stats) = facet.stats {
+                object["stats"] =
+                    json!({"max": stats.max, "avg": stats.avg, "min": stats.min, "sum": stats.sum});
+            }
+            object
+        })
+        .collect();
+    json!({
+        "results": {
+            "facetCounts": facets,
+            "found": page.found,
+            "hits": hits,
+            "outOf": page.out_of,
+            "page": page.page,
+            "searchTimeMs": page.search_time_ms,
+        }
+    })
 }
 
 /// `limit` and `pageToken` of the list endpoints.

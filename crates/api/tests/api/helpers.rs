@@ -8,6 +8,7 @@ use roster_api::{router, serve, AppState};
 use roster_core::clock::ManualClock;
 use roster_core::domain::Timestamp;
 use roster_core::Roster;
+use roster_search::SearchIndex;
 use roster_store::testing::{self, TestStore};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -23,11 +24,15 @@ pub enum Backend {
 
 pub struct TestApp {
     pub base: String,
+    /// The node's search index, for tests that wait for it to catch up.
+    pub search: Arc<SearchIndex>,
     pub client: reqwest::Client,
     /// The clock time-based rules read; starts at the real time and moves only when told.
     pub clock: ManualClock,
     _store: TestStore,
+    _index_dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
+    _stop_follower: oneshot::Sender<()>,
 }
 
 /// A workspace with a key that may do everything in it.
@@ -50,6 +55,16 @@ impl TestApp {
         let roster = Roster::with_clock(store.store.clone(), Arc::new(clock.clone()))
             .await
             .expect("roster starts");
+        let index_dir = tempfile::tempdir().expect("a temporary directory");
+        let search = SearchIndex::open(index_dir.path(), store.store.clone())
+            .await
+            .expect("the search index opens");
+        let roster = roster.with_search(search.clone());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let (stop_follower, follower_stopped) = oneshot::channel::<()>();
+        search.follow(async {
+            let _ = follower_stopped.await;
+        });
         let state = AppState {
             roster,
             admin_token: Some(Arc::from(ADMIN_TOKEN)),
@@ -58,12 +73,14 @@ impl TestApp {
             .await
             .expect("port 0 binds");
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, router(state), async {
             let _ = stopped.await;
         }));
         TestApp {
             base,
+            search,
+            _index_dir: index_dir,
+            _stop_follower: stop_follower,
             client: reqwest::Client::new(),
             clock,
             _store: store,

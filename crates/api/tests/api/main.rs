@@ -5,3 +5,4 @@ mod chatcaptain;
 mod helpers;
 mod isolation;
 mod saleschat;
+mod search;

@@ -46,6 +46,20 @@ impl PhoneE164 {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// All digits, country code included: `4917612345678`.
+    pub fn digits(&self) -> &str {
+        self.0.trim_start_matches('+')
+    }
+
+    /// The digits after the country code: `17612345678` for `+4917612345678`.
+    pub fn national_digits(&self) -> &str {
+        let country_code_len = std::panic::catch_unwind(|| phonenumber::parse(None, &self.0))
+            .ok()
+            .and_then(Result::ok)
+            .map_or(0, |parsed| parsed.code().value().to_string().len());
+        &self.digits()[country_code_len.min(self.digits().len())..]
+    }
 }
 
 impl fmt::Display for PhoneE164 {

@@ -1,0 +1,637 @@
+//! `SearchIndex`: the embedded tantivy index, kept in step with the store by following
+//! its change log, and answering searches.
+//!
+//! The index is derived data. Its commit payload records the last change-log seq it
+//! applied; at start it catches up from there, or rebuilds from the store when the
+//! directory is new, unreadable, or further behind than the log reaches. Every node
+//! keeps its own index and follows the same log, so a write through any node reaches
+//! every node's search within the follow interval.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use roster_core::domain::{ContactId, OrganizationId, Timestamp, WorkspaceId};
+use roster_core::model::{Change, RecordKind};
+use roster_core::search::{
+    FacetCounts, FacetField, FacetStats, Hit, SearchEngine, SearchPage, SearchRequest,
+};
+use roster_core::{Error, Result, Store};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::Query;
+use tantivy::schema::Schema;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tokio::sync::Notify;
+
+use crate::collector::{Collected, RankCollector};
+use crate::document;
+use crate::highlight;
+use crate::query::{scoped, text_query, ParsedQuery};
+use crate::schema::{Fields, CONTACT, ORGANIZATION};
+
+/// How often a node looks for writes made elsewhere.
+pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(100);
+/// Changes fetched per round.
+const BATCH: u32 = 2_000;
+/// A hole in the change log older than this is a rolled-back write, not a slow one.
+const GAP_PATIENCE_MICROS: i64 = 5_000_000;
+/// Records read per store round trip while rebuilding.
+const SCAN_BATCH: u32 = 5_000;
+/// Change-log entries older than this are pruned; a node further behind rebuilds.
+const CHANGE_RETENTION_MICROS: i64 = 7 * 24 * 3_600 * 1_000_000;
+const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+
+pub struct SearchIndex {
+    store: Arc<dyn Store>,
+    fields: Fields,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    /// Serialises catch-up rounds and rebuilds.
+    applying: tokio::sync::Mutex<i64>,
+    nudge: Notify,
+}
+
+/// Progress of a rebuild: records indexed so far, of how many.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
+
+fn index_error(context: &str) -> impl Fn(tantivy::TantivyError) -> Error + '_ {
+    move |err| Error::internal(format!("search index: {context}: {err}"))
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir` (creating it if needed) and brings it up to date with the
+    /// store: catch-up from its recorded position, or a rebuild.
+    pub async fn open(dir: &Path, store: Arc<dyn Store>) -> Result<Arc<SearchIndex>> {
+        Self::open_with_progress(dir, store, &|_, _| {}).await
+    }
+
+    pub async fn open_with_progress(
+        dir: &Path,
+        store: Arc<dyn Store>,
+        progress: Progress<'_>,
+    ) -> Result<Arc<SearchIndex>> {
+        let (schema, fields) = Fields::schema();
+        let dir: PathBuf = dir.to_owned();
+        let (index, fresh) = tokio::task::spawn_blocking(move || open_or_create(&dir, schema))
+            .await
+            .map_err(Error::internal)??;
+        let writer = index
+            .writer_with_num_threads(2, WRITER_MEMORY)
+            .map_err(index_error(
+                "opening the writer (is another roster using this data directory?)",
+            ))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(index_error("opening the reader"))?;
+        let applied = if fresh { None } else { committed_seq(&index) };
+        let search = Arc::new(SearchIndex {
+            store,
+            fields,
+            reader,
+            writer: Mutex::new(writer),
+            applying: tokio::sync::Mutex::new(applied.unwrap_or(0)),
+            nudge: Notify::new(),
+        });
+        let oldest = search.store.first_change_seq().await?;
+        let behind_the_log =
+            applied.is_some_and(|seq| oldest.is_some_and(|oldest| seq + 1 < oldest));
+        if applied.is_none() || behind_the_log {
+            tracing::info!(
+                reason = if fresh {
+                    "new index"
+                } else {
+                    "index is behind the change log"
+                },
+                "rebuilding the search index"
+            );
+            search.rebuild(progress).await?;
+        } else {
+            search.catch_up().await?;
+        }
+        Ok(search)
+    }
+
+    /// The change-log seq the index has applied up to.
+    pub async fn applied_seq(&self) -> i64 {
+        *self.applying.lock().await
+    }
+
+    /// Follows the change log until `shutdown` resolves.
+    pub fn follow(
+        self: &Arc<Self>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let index = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::pin!(shutdown);
+            let mut last_prune = Instant::now();
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = index.nudge.notified() => {}
+                    () = tokio::time::sleep(FOLLOW_INTERVAL) => {}
+                }
+                if let Err(err) = index.catch_up().await {
+                    tracing::warn!(%err, "search index could not catch up; retrying");
+                }
+                if last_prune.elapsed() > Duration::from_secs(3_600) {
+                    last_prune = Instant::now();
+                    let before =
+                        Timestamp::from_micros(Timestamp::now().micros() - CHANGE_RETENTION_MICROS);
+                    if let Err(err) = index.store.prune_changes(before).await {
+                        tracing::warn!(%err, "pruning the change log failed");
+                    }
+                }
+            }
+        })
+    }
+
+    /// Applies every change after the applied seq; returns how many were applied.
+    pub async fn catch_up(&self) -> Result<usize> {
+        let mut applied = self.applying.lock().await;
+        let mut total = 0;
+        loop {
+            let changes = self.store.changes_after(*applied, BATCH).await?;
+            if changes.is_empty() {
+                break;
+            }
+            let safe = contiguous_until(*applied, &changes, Timestamp::now());
+            self.apply(&changes).await?;
+            total += changes.len();
+            let reached_end = changes.len() < BATCH as usize;
+            self.commit(safe).await?;
+            *applied = safe;
+            if reached_end || safe < changes.last().map_or(safe, |c| c.seq) {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Re-reads the changed records and replaces (or removes) their documents.
+    async fn apply(&self, changes: &[Change]) -> Result<()> {
+        let mut touched: BTreeMap<(WorkspaceId, bool), Vec<i64>> = BTreeMap::new();
+        for change in changes {
+            let is_contact = change.kind == RecordKind::Contact;
+            touched
+                .entry((change.workspace, is_contact))
+                .or_default()
+                .push(change.id);
+        }
+        let mut documents = Vec::new();
+        let mut deleted = Vec::new();
+        for ((workspace, is_contact), mut ids) in touched {
+            ids.sort_unstable();
+            ids.dedup();
+            if is_contact {
+                let wanted: Vec<ContactId> =
+                    ids.iter().map(|&id| ContactId::from_stored(id)).collect();
+                let contacts = self.store.contacts_by_ids(workspace, &wanted).await?;
+                let names = self
+                    .organization_names(
+                        workspace,
+                        contacts
+                            .iter()
+                            .flat_map(|c| c.data.organization_ids.iter().copied()),
+                    )
+                    .await?;
+                for contact in &contacts {
+                    documents.push(document::contact(&self.fields, workspace, contact, &names));
+                }
+                // Every touched key goes: missing records for good, present ones to be re-added.
+                deleted.extend(ids.iter().map(|&id| document::key(CONTACT, workspace, id)));
+            } else {
+                let wanted: Vec<OrganizationId> = ids
+                    .iter()
+                    .map(|&id| OrganizationId::from_stored(id))
+                    .collect();
+                let organizations = self.store.organizations_by_ids(workspace, &wanted).await?;
+                for organization in &organizations {
+                    documents.push(document::organization(
+                        &self.fields,
+                        workspace,
+                        organization,
+                    ));
+                }
+                deleted.extend(
+                    ids.iter()
+                        .map(|&id| document::key(ORGANIZATION, workspace, id)),
+                );
+            }
+        }
+        let writer = self
+            .writer
+            .lock()
+            .expect("the index writer lock is not poisoned");
+        for key in deleted {
+            writer.delete_term(Term::from_field_text(self.fields.key, &key));
+        }
+        for doc in documents {
+            writer
+                .add_document(doc)
+                .map_err(index_error("adding a document"))?;
+        }
+        Ok(())
+    }
+
+    async fn organization_names(
+        &self,
+        workspace: WorkspaceId,
+        ids: impl Iterator<Item = OrganizationId>,
+    ) -> Result<HashMap<i64, String>> {
+        let mut ids: Vec<OrganizationId> = ids.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let organizations = self.store.organizations_by_ids(workspace, &ids).await?;
+        Ok(organizations
+            .into_iter()
+            .map(|o| (o.id.get(), o.data.name))
+            .collect())
+    }
+
+    /// Commits what was added, recording `seq` as applied, and makes it searchable.
+    async fn commit(&self, seq: i64) -> Result<()> {
+        let mut writer = self
+            .writer
+            .lock()
+            .expect("the index writer lock is not poisoned");
+        let mut prepared = writer
+            .prepare_commit()
+            .map_err(index_error("preparing a commit"))?;
+        prepared.set_payload(&seq.to_string());
+        prepared.commit().map_err(index_error("committing"))?;
+        drop(writer);
+        self.reader
+            .reload()
+            .map_err(index_error("reloading the reader"))
+    }
+
+    /// Rebuilds the whole index from the store.
+    pub async fn rebuild(&self, progress: Progress<'_>) -> Result<()> {
+        let mut applied = self.applying.lock().await;
+        // Changes after this point are re-applied by the next catch-up (idempotently).
+        let start_seq = self.store.last_change_seq().await?;
+        self.writer
+            .lock()
+            .expect("the index writer lock is not poisoned")
+            .delete_all_documents()
+            .map_err(index_error("clearing"))?;
+        let workspaces = self.store.workspaces().await?;
+        let mut done = 0;
+        let total = self.reader.searcher().num_docs();
+        for workspace in workspaces {
+            let mut after = 0;
+            loop {
+                let contacts = self
+                    .store
+                    .scan_contacts(workspace.id, after, SCAN_BATCH)
+                    .await?;
+                let Some(last) = contacts.last() else { break };
+                after = last.id.get();
+                let names = self
+                    .organization_names(
+                        workspace.id,
+                        contacts
+                            .iter()
+                            .flat_map(|c| c.data.organization_ids.iter().copied()),
+                    )
+                    .await?;
+                let docs: Vec<TantivyDocument> = contacts
+                    .iter()
+                    .map(|c| document::contact(&self.fields, workspace.id, c, &names))
+                    .collect();
+                done += docs.len() as u64;
+                self.add_all(docs)?;
+                progress(done, total.max(done));
+            }
+            let mut after = 0;
+            loop {
+                let organizations = self
+                    .store
+                    .scan_organizations(workspace.id, after, SCAN_BATCH)
+                    .await?;
+                let Some(last) = organizations.last() else {
+                    break;
+                };
+                after = last.id.get();
+                let docs: Vec<TantivyDocument> = organizations
+                    .iter()
+                    .map(|o| document::organization(&self.fields, workspace.id, o))
+                    .collect();
+                done += docs.len() as u64;
+                self.add_all(docs)?;
+                progress(done, total.max(done));
+            }
+        }
+        self.commit(start_seq).await?;
+        *applied = start_seq;
+        drop(applied);
+        self.catch_up().await?;
+        Ok(())
+    }
+
+    fn add_all(&self, docs: Vec<TantivyDocument>) -> Result<()> {
+        let writer = self
+            .writer
+            .lock()
+            .expect("the index writer lock is not poisoned");
+        for doc in docs {
+            writer
+                .add_document(doc)
+                .map_err(index_error("adding a document"))?;
+        }
+        Ok(())
+    }
+
+    /// Documents of one kind in a workspace.
+    fn count(&self, workspace: WorkspaceId, kind: u64) -> Result<u64> {
+        let query = scoped(&self.fields, workspace, kind, None, &[]);
+        let searcher = self.reader.searcher();
+        let count = searcher
+            .search(&*query, &tantivy::collector::Count)
+            .map_err(index_error("counting"))?;
+        Ok(count as u64)
+    }
+
+    /// Runs a search for one kind: the ranked ids of the requested page and the facets.
+    fn run(
+        &self,
+        workspace: WorkspaceId,
+        kind: u64,
+        parsed: &ParsedQuery,
+        request: &SearchRequest,
+        facets: &[&'static str],
+        numeric: Option<&'static str>,
+    ) -> Result<(Collected, u64)> {
+        let text: Option<Box<dyn Query>> = (!parsed.match_all)
+            .then(|| text_query(parsed, &self.fields.searched(kind), self.fields.phone));
+        let query = scoped(&self.fields, workspace, kind, text, &request.hidden);
+        let collector = RankCollector {
+            limit: (request.page as usize) * (request.page_size as usize),
+            facets: facets.to_vec(),
+            numeric,
+            needs_scores: !parsed.match_all,
+        };
+        let searcher = self.reader.searcher();
+        let collected = searcher
+            .search(&*query, &collector)
+            .map_err(index_error("searching"))?;
+        let out_of = self.count(workspace, kind)?;
+        Ok((collected, out_of))
+    }
+}
+
+/// The largest seq up to which the log has no holes, given changes fetched after
+/// `applied`. A hole younger than `GAP_PATIENCE_MICROS` may be a write still committing
+/// (PostgreSQL hands out seqs before commit), so the cursor waits for it; an older one
+/// was rolled back.
+fn contiguous_until(applied: i64, changes: &[Change], now: Timestamp) -> i64 {
+    let mut safe = applied;
+    for change in changes {
+        if change.seq != safe + 1 && now.micros() - change.at.micros() < GAP_PATIENCE_MICROS {
+            break;
+        }
+        safe = change.seq;
+    }
+    safe
+}
+
+fn open_or_create(dir: &Path, schema: Schema) -> Result<(Index, bool)> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+    let directory = MmapDirectory::open(dir)
+        .map_err(|e| Error::internal(format!("opening {}: {e}", dir.display())))?;
+    let existing = Index::exists(&directory).unwrap_or(false);
+    if existing {
+        match Index::open(directory) {
+            Ok(index) if index.schema() == schema => return Ok((index, false)),
+            Ok(_) => tracing::warn!("search index schema changed; rebuilding"),
+            Err(err) => tracing::warn!(%err, "search index unreadable; rebuilding"),
+        }
+        // Start over in a clean directory.
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| Error::internal(format!("clearing {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+    }
+    let directory = MmapDirectory::open(dir)
+        .map_err(|e| Error::internal(format!("opening {}: {e}", dir.display())))?;
+    let index = Index::create(directory, schema, tantivy::IndexSettings::default())
+        .map_err(index_error("creating"))?;
+    Ok((index, true))
+}
+
+fn committed_seq(index: &Index) -> Option<i64> {
+    index.load_metas().ok()?.payload?.parse().ok()
+}
+
+fn facet_counts(field: FacetField, counts: HashMap<String, u64>) -> FacetCounts {
+    let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    FacetCounts {
+        field,
+        counts,
+        stats: None,
+    }
+}
+
+/// The ids on the requested page, best first.
+fn page_of(request: &SearchRequest, collected: &Collected) -> Vec<i64> {
+    let skip = (request.page.saturating_sub(1) as usize) * request.page_size as usize;
+    collected
+        .top
+        .iter()
+        .skip(skip)
+        .map(|rank| rank.id as i64)
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl SearchEngine for SearchIndex {
+    /// Wakes the follower at once, so a local write is searchable within a commit.
+    fn written(&self) {
+        self.nudge.notify_one();
+    }
+
+    async fn search_contacts(
+        &self,
+        workspace: WorkspaceId,
+        request: &SearchRequest,
+    ) -> Result<SearchPage<roster_core::model::Contact>> {
+        let started = Instant::now();
+        let parsed = ParsedQuery::parse(&request.query);
+        let (collected, out_of) = self.run(
+            workspace,
+            CONTACT,
+            &parsed,
+            request,
+            &[
+                "facet_organization",
+                "facet_language",
+                "facet_country",
+                "facet_channel",
+            ],
+            None,
+        )?;
+        let ids: Vec<ContactId> = page_of(request, &collected)
+            .into_iter()
+            .map(ContactId::from_stored)
+            .collect();
+        let mut contacts: HashMap<i64, roster_core::model::Contact> = self
+            .store
+            .contacts_by_ids(workspace, &ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.get(), c))
+            .collect();
+        let names = self
+            .organization_names(
+                workspace,
+                contacts
+                    .values()
+                    .flat_map(|c| c.data.organization_ids.iter().copied()),
+            )
+            .await?;
+        let scores: HashMap<u64, f32> = collected.top.iter().map(|r| (r.id, r.score)).collect();
+        let hits = ids
+            .iter()
+            .filter_map(|id| contacts.remove(&id.get()))
+            .map(|contact| {
+                let organization_names: Vec<String> = contact
+                    .data
+                    .organization_ids
+                    .iter()
+                    .filter_map(|id| names.get(&id.get()).cloned())
+                    .collect();
+                Hit {
+                    highlights: highlight::contact(&contact, &organization_names, &parsed),
+                    text_match: scores
+                        .get(&(contact.id.get() as u64))
+                        .map_or(0, |s| *s as u64),
+                    record: contact,
+                }
+            })
+            .collect();
+        let mut facets = collected.facets.into_iter();
+        let mut next = |field| facet_counts(field, facets.next().unwrap_or_default());
+        let facets = vec![
+            next(FacetField::Organization),
+            next(FacetField::Language),
+            next(FacetField::Country),
+            next(FacetField::Channel),
+        ];
+        Ok(SearchPage {
+            found: collected.found,
+            out_of,
+            page: request.page,
+            search_time_ms: started.elapsed().as_millis() as u64,
+            hits,
+            facets,
+        })
+    }
+
+    async fn search_organizations(
+        &self,
+        workspace: WorkspaceId,
+        request: &SearchRequest,
+    ) -> Result<SearchPage<roster_core::model::Organization>> {
+        let started = Instant::now();
+        let parsed = ParsedQuery::parse(&request.query);
+        let (collected, out_of) = self.run(
+            workspace,
+            ORGANIZATION,
+            &parsed,
+            request,
+            &["facet_industry", "facet_country"],
+            Some("facet_size"),
+        )?;
+        let ids: Vec<OrganizationId> = page_of(request, &collected)
+            .into_iter()
+            .map(OrganizationId::from_stored)
+            .collect();
+        let mut organizations: HashMap<i64, roster_core::model::Organization> = self
+            .store
+            .organizations_by_ids(workspace, &ids)
+            .await?
+            .into_iter()
+            .map(|o| (o.id.get(), o))
+            .collect();
+        let scores: HashMap<u64, f32> = collected.top.iter().map(|r| (r.id, r.score)).collect();
+        let hits = ids
+            .iter()
+            .filter_map(|id| organizations.remove(&id.get()))
+            .map(|organization| Hit {
+                highlights: highlight::organization(&organization, &parsed),
+                text_match: scores
+                    .get(&(organization.id.get() as u64))
+                    .map_or(0, |s| *s as u64),
+                record: organization,
+            })
+            .collect();
+        let mut string_facets = collected.facets.into_iter();
+        let industry = facet_counts(
+            FacetField::Industry,
+            string_facets.next().unwrap_or_default(),
+        );
+        let country = facet_counts(
+            FacetField::Country,
+            string_facets.next().unwrap_or_default(),
+        );
+        let numeric = collected.numeric.unwrap_or_default();
+        let total: u64 = numeric.counts.values().sum();
+        let mut size = facet_counts(
+            FacetField::Size,
+            numeric
+                .counts
+                .iter()
+                .map(|(v, c)| (v.to_string(), *c))
+                .collect(),
+        );
+        size.stats = (total > 0).then(|| FacetStats {
+            min: numeric.min.unwrap_or(0) as f64,
+            max: numeric.max.unwrap_or(0) as f64,
+            avg: numeric.sum / total as f64,
+            sum: numeric.sum,
+        });
+        Ok(SearchPage {
+            found: collected.found,
+            out_of,
+            page: request.page,
+            search_time_ms: started.elapsed().as_millis() as u64,
+            hits,
+            facets: vec![industry, country, size],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(seq: i64, age_micros: i64, now: Timestamp) -> Change {
+        Change {
+            seq,
+            workspace: WorkspaceId::from_stored(1),
+            kind: RecordKind::Contact,
+            id: seq,
+            at: Timestamp::from_micros(now.micros() - age_micros),
+        }
+    }
+
+    #[test]
+    fn the_cursor_waits_at_a_young_hole_and_skips_an_old_one() {
+        let now = Timestamp::now();
+        let young = [change(1, 0, now), change(2, 0, now), change(4, 0, now)];
+        assert_eq!(contiguous_until(0, &young, now), 2);
+        let old = [
+            change(1, 0, now),
+            change(3, 10_000_000, now),
+            change(4, 0, now),
+        ];
+        assert_eq!(contiguous_until(0, &old, now), 4);
+        assert_eq!(contiguous_until(5, &[change(6, 0, now)], now), 6);
+    }
+}
