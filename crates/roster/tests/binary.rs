@@ -256,18 +256,19 @@ async fn acknowledged_writes_survive_kill_9_and_restart() {
 }
 
 #[tokio::test]
-async fn two_servers_on_one_postgres_database_see_each_others_writes() {
+async fn two_servers_on_one_postgres_database_see_each_others_writes_and_searches() {
     let database = roster_store::testing::postgres().await;
     let url = database.database_url.as_str();
-    let dir = tempfile::tempdir().unwrap();
+    // Each node has a data directory (and search index) of its own.
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let workspace = cli(
-        dir.path(),
+        dir_a.path(),
         Some(url),
         &["workspace", "create", "--name", "Shared"],
     );
     let id = workspace["id"].to_string();
     let key = cli(
-        dir.path(),
+        dir_a.path(),
         Some(url),
         &[
             "key",
@@ -282,17 +283,17 @@ async fn two_servers_on_one_postgres_database_see_each_others_writes() {
     );
     let secret = key["key"].as_str().unwrap();
 
-    let node_a = Server::start(dir.path(), Some(url));
-    let node_b = Server::start(dir.path(), Some(url));
+    let node_a = Server::start(dir_a.path(), Some(url));
+    let node_b = Server::start(dir_b.path(), Some(url));
     let (status, created) = request(
         reqwest::Method::POST,
         format!("{}/v1/chatbots/{id}/contacts", node_a.base),
         Some(secret),
-        Some(json!({"language": "EN", "name": "Seen everywhere"})),
+        Some(json!({"language": "EN", "name": "Seen Everywhere"})),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let contact_id = created["contact"]["id"].as_str().unwrap();
+    let contact_id = created["contact"]["id"].as_str().unwrap().to_owned();
     let (status, fetched) = request(
         reqwest::Method::GET,
         format!("{}/v1/chatbots/{id}/contacts/{contact_id}", node_b.base),
@@ -302,5 +303,120 @@ async fn two_servers_on_one_postgres_database_see_each_others_writes() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched["contact"], created["contact"]);
+
+    // Node B's search shows node A's create, change and delete within a second each.
+    let search_b = format!(
+        "{}/v1/chatbots/{id}/contacts/search?page=1&pageSize=10&query=",
+        node_b.base
+    );
+    let found_on_b = |query: &'static str| {
+        let url = format!("{search_b}{query}");
+        async move {
+            let (_, body) = request(reqwest::Method::GET, url, Some(secret), None).await;
+            body["results"]["found"].as_u64().unwrap_or(0)
+        }
+    };
+    within_a_second(|| found_on_b("everywhere"), 1).await;
+    let contact_url = format!("{}/v1/chatbots/{id}/contacts/{contact_id}", node_a.base);
+    let patch = json!({"contact": {"name": "Renamed Elsewhere"}});
+    let (status, _) = request(
+        reqwest::Method::PATCH,
+        contact_url.clone(),
+        Some(secret),
+        Some(patch),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    within_a_second(|| found_on_b("elsewhere"), 1).await;
+    within_a_second(|| found_on_b("everywhere"), 0).await;
+    let (status, _) = request(reqwest::Method::DELETE, contact_url, Some(secret), None).await;
+    assert_eq!(status, StatusCode::OK);
+    within_a_second(|| found_on_b("elsewhere"), 0).await;
     drop((node_a, node_b));
+}
+
+/// Polls `probe` until it returns `expected`, failing after one second.
+async fn within_a_second<F, Fut>(probe: F, expected: u64)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        let got = probe().await;
+        if got == expected {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "still {got}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_lost_index_is_rebuilt_at_start_and_by_reindex() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = cli(
+        dir.path(),
+        None,
+        &["workspace", "create", "--name", "Rebuild"],
+    );
+    let id = workspace["id"].to_string();
+    let key = cli(
+        dir.path(),
+        None,
+        &[
+            "key",
+            "create",
+            "--workspace",
+            &id,
+            "--name",
+            "k",
+            "--permission",
+            "*",
+        ],
+    );
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let server = Server::start(dir.path(), None);
+    for name in ["Alpha Person", "Beta Person", "Gamma Person"] {
+        let body = json!({"language": "EN", "name": name});
+        let (status, _) = request(
+            reqwest::Method::POST,
+            format!("{}/v1/chatbots/{id}/contacts", server.base),
+            Some(&secret),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    server.kill_hard();
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+
+    let server = Server::start(dir.path(), None);
+    let search = format!(
+        "{}/v1/chatbots/{id}/contacts/search?page=1&pageSize=10&query=person",
+        server.base
+    );
+    let (status, body) = request(reqwest::Method::GET, search, Some(&secret), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["results"]["found"], 3, "{body}");
+    drop(server);
+
+    let output = roster(dir.path()).arg("reindex").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["reindexed"], true);
+    let server = Server::start(dir.path(), None);
+    let search = format!(
+        "{}/v1/chatbots/{id}/contacts/search?page=1&pageSize=10&query=alpha",
+        server.base
+    );
+    let (_, body) = request(reqwest::Method::GET, search, Some(&secret), None).await;
+    assert_eq!(body["results"]["found"], 1, "{body}");
 }
