@@ -10,7 +10,7 @@ use roster_core::domain::{
 use roster_core::error::{Error, Resource, UniqueField};
 use roster_core::model::{
     Address, AssignRequest, AssignTarget, AttributesPatch, Channel, ContactData, ContactPatch,
-    DispositionUpdate, OrganizationData, OrganizationPatch, Page, Patch,
+    DispositionUpdate, OrganizationData, OrganizationPatch, Page, Patch, RecordKind,
 };
 use roster_core::store::{NewApiKey, Store};
 use serde_json::json;
@@ -61,6 +61,7 @@ contract!(
     assignment_is_rate_limited_per_contact,
     users_groups_and_levels_are_per_workspace,
     contacts_are_found_by_phone,
+    every_write_is_logged_as_a_change,
 );
 
 async fn workspace(store: &dyn Store) -> WorkspaceId {
@@ -982,4 +983,72 @@ async fn contacts_are_found_by_phone(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn every_write_is_logged_as_a_change(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let start = store.last_change_seq().await.unwrap();
+    let org = store
+        .create_organization(ws, &organization("Org"))
+        .await
+        .unwrap();
+    let mut data = contact("a");
+    data.organization_ids = vec![org.id];
+    let member = store.create_contact(ws, &data).await.unwrap();
+    store
+        .update_contact(
+            ws,
+            member.id,
+            ContactPatch {
+                name: Patch::Set("b".into()),
+                ..ContactPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Renaming the organization touches its member's document too.
+    let rename = OrganizationPatch {
+        name: Some("Renamed".into()),
+        ..OrganizationPatch::default()
+    };
+    store.update_organization(ws, org.id, rename).await.unwrap();
+    store.delete_contact(ws, member.id).await.unwrap();
+    // A refused write logs nothing.
+    let mut taken = contact("c");
+    taken.organization_ids = vec![OrganizationId::new(999).unwrap()];
+    assert!(store.create_contact(ws, &taken).await.is_err());
+
+    let changes = store.changes_after(start, 100).await.unwrap();
+    let logged: Vec<(RecordKind, i64)> = changes.iter().map(|c| (c.kind, c.id)).collect();
+    let (o, c) = (org.id.get(), member.id.get());
+    assert_eq!(
+        logged,
+        vec![
+            (RecordKind::Organization, o),
+            (RecordKind::Contact, c),
+            (RecordKind::Contact, c),
+            (RecordKind::Organization, o),
+            (RecordKind::Contact, c),
+            (RecordKind::Contact, c),
+        ]
+    );
+    assert!(changes.iter().all(|change| change.workspace == ws));
+    assert!(changes.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    assert_eq!(
+        store.last_change_seq().await.unwrap(),
+        changes.last().unwrap().seq
+    );
+    assert_eq!(store.changes_after(start, 2).await.unwrap().len(), 2);
+
+    let everything_before_now = Timestamp::from_micros(Timestamp::now().micros() + 1);
+    assert_eq!(
+        store.prune_changes(everything_before_now).await.unwrap() as usize,
+        changes.len() + usize::try_from(start).unwrap()
+    );
+    assert_eq!(store.first_change_seq().await.unwrap(), None);
+    assert_eq!(
+        store.last_change_seq().await.unwrap(),
+        0,
+        "an empty log reports 0"
+    );
 }
