@@ -48,6 +48,12 @@ pub trait Store: Send + Sync + 'static {
     /// `Conflict` on a taken unique field, `UnknownReference` on a missing organization
     /// or governance level.
     async fn create_contact(&self, workspace: WorkspaceId, data: &ContactData) -> Result<Contact>;
+    /// Creates many contacts in one transaction (all or none), in order: bulk loads.
+    async fn create_contacts(
+        &self,
+        workspace: WorkspaceId,
+        data: &[ContactData],
+    ) -> Result<Vec<ContactId>>;
     async fn contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Option<Contact>>;
     /// Newest first.
     async fn contacts(&self, workspace: WorkspaceId, page: Page) -> Result<Vec<Contact>>;

@@ -753,6 +753,52 @@ impl Store for StoreImpl {
         })
     }
 
+    async fn create_contacts(&self, workspace: WorkspaceId, data: &[ContactData]) -> Result<Vec<ContactId>> {
+        let Ok(count) = i64::try_from(data.len()) else {
+            return Err(Error::internal("too many contacts in one batch"));
+        };
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = begin(self.writer()).await?;
+        // One clock and id range for the whole batch: row i gets last - (count - 1 - i).
+        let reserved: Option<(i64, i64)> = sqlx::query_as(
+            "UPDATE workspaces SET clock_us = CASE WHEN clock_us + $2 > $3 THEN clock_us + $2 ELSE $3 END, \
+             last_contact_id = last_contact_id + $2 WHERE id = $1 RETURNING clock_us, last_contact_id",
+        )
+        .bind(workspace.get())
+        .bind(count)
+        .bind(Timestamp::now().micros() + count - 1)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let (last_clock, last_id) = reserved.ok_or(Error::NotFound(Resource::Workspace))?;
+        let mut ids = Vec::with_capacity(data.len());
+        for (i, contact) in (0..count).zip(data) {
+            let back = count - 1 - i;
+            let id = ContactId::new(last_id - back)
+                .ok_or_else(|| Error::internal("contact ids of this workspace are exhausted"))?;
+            let at = Timestamp::from_micros(last_clock - back);
+            if let Some(level) = &contact.governance_level_id {
+                check_governance_level(&mut tx, workspace, level).await?;
+            }
+            let insert = sqlx::query(&INSERT_CONTACT)
+                .bind(workspace.get())
+                .bind(id.get())
+                .bind(at.micros())
+                .bind(at.micros());
+            bind_contact(insert, contact)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            set_memberships(&mut tx, workspace, id, &[], &contact.organization_ids).await?;
+            record_change(&mut tx, workspace, RecordKind::Contact, id.get(), at).await?;
+            ids.push(id);
+        }
+        commit(tx).await?;
+        Ok(ids)
+    }
+
     async fn contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Option<Contact>> {
         let mut tx = begin(self.reader()).await?;
         fetch_contact(&mut tx, workspace, id).await

@@ -62,6 +62,7 @@ contract!(
     users_groups_and_levels_are_per_workspace,
     contacts_are_found_by_phone,
     every_write_is_logged_as_a_change,
+    batches_are_created_in_order_or_not_at_all,
 );
 
 async fn workspace(store: &dyn Store) -> WorkspaceId {
@@ -1050,5 +1051,38 @@ async fn every_write_is_logged_as_a_change(store: &dyn Store) {
         store.last_change_seq().await.unwrap(),
         0,
         "an empty log reports 0"
+    );
+}
+
+async fn batches_are_created_in_order_or_not_at_all(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let first = store.create_contact(ws, &contact("first")).await.unwrap();
+    let batch: Vec<ContactData> = (0..50).map(|i| contact(&format!("batch {i}"))).collect();
+    let ids = store.create_contacts(ws, &batch).await.unwrap();
+    assert_eq!(ids.first().unwrap().get(), first.id.get() + 1);
+    assert!(ids
+        .windows(2)
+        .all(|pair| pair[1].get() == pair[0].get() + 1));
+    let all = store.contacts(ws, ALL).await.unwrap();
+    assert_eq!(all.len(), 51);
+    assert!(
+        all.windows(2).all(|pair| pair[0].created > pair[1].created),
+        "created strictly increasing"
+    );
+    assert_eq!(all[0].data.name.as_deref(), Some("batch 49"));
+    let after = store.create_contact(ws, &contact("after")).await.unwrap();
+    assert!(after.created > all[0].created);
+
+    let mut clash = vec![contact("ok"), contact("dup"), contact("dup2")];
+    clash[1].email = Some(Email::parse("same@example.com").unwrap());
+    clash[2].email = Some(Email::parse("same@example.com").unwrap());
+    assert_eq!(
+        store.create_contacts(ws, &clash).await,
+        Err(Error::Conflict(UniqueField::Email))
+    );
+    assert_eq!(
+        store.contacts(ws, ALL).await.unwrap().len(),
+        52,
+        "a failed batch writes nothing"
     );
 }
