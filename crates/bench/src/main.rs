@@ -1,0 +1,690 @@
+//! `roster-bench`: generates N synthetic contacts deterministically, loads them through
+//! Roster's write path into a fresh SQLite data directory, builds the search index, starts
+//! the real `roster serve`, and runs a fixed query mix over HTTP with concurrent clients.
+//! Then it loads the same contacts into PostgreSQL and runs the same queries the way
+//! Chatwoot searches (`ILIKE '%q%'`), without and with a pg_trgm GIN index.
+//!
+//! Run it through `scripts/bench.sh`, which builds both binaries in release mode.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use roster_core::domain::{OrganizationId, WorkspaceId};
+use roster_core::model::OrganizationData;
+use roster_core::Roster;
+use roster_search::SearchIndex;
+use serde_json::Value;
+
+mod data;
+
+use data::{company_name, contact_data, person, with_typo, workspace_sizes, Person, Rng};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Contacts to generate.
+    #[arg(long, default_value_t = 100_000)]
+    contacts: u64,
+    /// Workspaces (tenants) to spread them over; the largest holds 10%.
+    #[arg(long, default_value_t = 200)]
+    workspaces: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Searches to run against Roster (after 500 warm-up searches).
+    #[arg(long, default_value_t = 20_000)]
+    queries: usize,
+    /// Searches to run against each PostgreSQL variant.
+    #[arg(long, default_value_t = 2_000)]
+    postgres_queries: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// PostgreSQL server for the comparison (a database `roster_bench` is created on it).
+    #[arg(
+        long,
+        env = "ROSTER_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
+    /// Skip the PostgreSQL comparison.
+    #[arg(long)]
+    skip_postgres: bool,
+    /// Where to put the data directory (default: a temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+/// What a query looks for, and so how it is scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Word,
+    Prefix,
+    OneTypo,
+    TwoTypos,
+    Phone,
+    Email,
+}
+
+#[derive(Debug, Clone)]
+struct Probe {
+    workspace: usize,
+    text: String,
+    kind: Kind,
+    /// The display name the query aims at (typo queries count whether it came back).
+    target: String,
+}
+
+struct Tenant {
+    id: WorkspaceId,
+    key: String,
+    samples: Vec<Person>,
+    size: u64,
+}
+
+#[derive(Default)]
+struct Outcome {
+    latencies: Vec<Duration>,
+    typo1: (usize, usize),
+    typo2: (usize, usize),
+    wall: Duration,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let temp = tempdir_path();
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
+    std::fs::create_dir_all(&data_dir).expect("data directory");
+    println!(
+        "# roster-bench: {} contacts in {} workspaces, {} clients, seed {}",
+        args.contacts, args.workspaces, args.clients, args.seed
+    );
+
+    let started = Instant::now();
+    let (tenants, tsv) = load(&args, &data_dir).await;
+    let load_time = started.elapsed();
+    println!(
+        "loaded through the write path in {:.1} s",
+        load_time.as_secs_f64()
+    );
+
+    let store = roster_store::open(None, &data_dir)
+        .await
+        .expect("store opens");
+    let started = Instant::now();
+    let index = SearchIndex::open(&data_dir.join("index"), store.clone())
+        .await
+        .expect("index builds");
+    let index_time = started.elapsed();
+    drop(index);
+    drop(store);
+    println!("index built in {:.1} s", index_time.as_secs_f64());
+
+    let probes = probes(&tenants, args.queries + 500, args.seed);
+    let mut server = Server::start(&data_dir);
+    let roster = run_roster(&server.base, &tenants, &probes, args.clients).await;
+    let (rss, peak) = server.memory_kib();
+    server.stop();
+    let disk = dir_size(&data_dir);
+
+    let mut rows = vec![("Roster (HTTP, facets + highlights)".to_owned(), roster)];
+    if !args.skip_postgres {
+        let pg_probes: Vec<Probe> = probes
+            .iter()
+            .skip(500)
+            .take(args.postgres_queries)
+            .cloned()
+            .collect();
+        for (label, outcome) in postgres(&args, &tenants, &tsv, &pg_probes).await {
+            rows.push((label, outcome));
+        }
+    }
+
+    println!();
+    println!("| engine | p50 ms | p99 ms | searches/s | 1-typo found | 2-typo found |");
+    println!("|---|---|---|---|---|---|");
+    for (label, outcome) in &rows {
+        let (p50, p99) = percentiles(&outcome.latencies);
+        let throughput = outcome.latencies.len() as f64 / outcome.wall.as_secs_f64();
+        println!(
+            "| {label} | {p50:.2} | {p99:.2} | {throughput:.0} | {} | {} |",
+            share(outcome.typo1),
+            share(outcome.typo2)
+        );
+    }
+    println!();
+    println!(
+        "| contacts | load | index build | server RSS | server peak RSS | disk (db + index) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {} | {:.1} s | {:.1} s | {} MiB | {} MiB | {} MiB |",
+        args.contacts,
+        load_time.as_secs_f64(),
+        index_time.as_secs_f64(),
+        rss / 1024,
+        peak / 1024,
+        disk / (1024 * 1024)
+    );
+    if args.data_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+}
+
+fn tempdir_path() -> PathBuf {
+    let path = std::env::temp_dir().join(format!("roster-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    path
+}
+
+fn share((found, total): (usize, usize)) -> String {
+    if total == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}% of {total}", 100.0 * found as f64 / total as f64)
+    }
+}
+
+fn percentiles(latencies: &[Duration]) -> (f64, f64) {
+    let mut sorted: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    sorted.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        sorted
+            .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    (at(0.5), at(0.99))
+}
+
+/// Creates the workspaces, keys, organizations and contacts; returns the tenants and the
+/// same contacts as TSV rows for PostgreSQL.
+async fn load(args: &Args, data_dir: &Path) -> (Vec<Tenant>, Vec<u8>) {
+    let store = roster_store::open(None, data_dir)
+        .await
+        .expect("store opens");
+    let roster = Roster::new(store.clone()).await.expect("roster");
+    let mut rng = Rng::new(args.seed);
+    let mut tenants = Vec::new();
+    let mut tsv = Vec::new();
+    let mut serial = 0u64;
+    for (index, size) in workspace_sizes(args.contacts, args.workspaces)
+        .into_iter()
+        .enumerate()
+    {
+        let workspace = roster
+            .create_workspace(&format!("Tenant {index}"))
+            .await
+            .expect("workspace");
+        let key = roster
+            .issue_key(workspace.id, "bench", vec!["*".into()])
+            .await
+            .expect("key")
+            .secret;
+        let companies = ((size / 40) as usize).clamp(1, 500);
+        let mut organizations: Vec<OrganizationId> = Vec::with_capacity(companies);
+        for c in 0..companies {
+            let data = OrganizationData {
+                name: company_name(&mut rng, c),
+                ..OrganizationData::default()
+            };
+            organizations.push(
+                store
+                    .create_organization(workspace.id, &data)
+                    .await
+                    .expect("organization")
+                    .id,
+            );
+        }
+        let stride = (size / 1000).max(1);
+        let mut samples = Vec::new();
+        let mut batch = Vec::with_capacity(2000);
+        for i in 0..size {
+            let p = person(&mut rng, serial, companies);
+            serial += 1;
+            let organization = (rng.below(10) < 6).then(|| organizations[p.company]);
+            batch.push(contact_data(&p, &mut rng, organization));
+            let phone = p
+                .phone
+                .as_ref()
+                .map(|x| x.as_str().to_owned())
+                .unwrap_or_default();
+            tsv.extend_from_slice(
+                format!(
+                    "{}\t{} {}\t{}\t{}\t{}-{}\n",
+                    workspace.id, p.first, p.last, p.email, phone, workspace.id, i
+                )
+                .as_bytes(),
+            );
+            if i % stride == 0 {
+                samples.push(p);
+            }
+            if batch.len() == 2000 {
+                store
+                    .create_contacts(workspace.id, &batch)
+                    .await
+                    .expect("batch");
+                batch.clear();
+            }
+        }
+        store
+            .create_contacts(workspace.id, &batch)
+            .await
+            .expect("batch");
+        tenants.push(Tenant {
+            id: workspace.id,
+            key,
+            samples,
+            size,
+        });
+    }
+    (tenants, tsv)
+}
+
+/// The fixed query mix, aimed at sampled contacts of workspaces picked by size.
+fn probes(tenants: &[Tenant], count: usize, seed: u64) -> Vec<Probe> {
+    let mut rng = Rng::new(seed ^ 0x5EED);
+    let total: u64 = tenants.iter().map(|t| t.size).sum();
+    let mut probes = Vec::with_capacity(count);
+    while probes.len() < count {
+        let mut pick = rng.below(total);
+        let workspace = tenants.iter().position(|t| {
+            if pick < t.size {
+                true
+            } else {
+                pick -= t.size;
+                false
+            }
+        });
+        let Some(workspace) = workspace else { continue };
+        let Some(p) = tenants[workspace]
+            .samples
+            .get(rng.below(tenants[workspace].samples.len() as u64) as usize)
+        else {
+            continue;
+        };
+        let target = format!("{} {}", p.first, p.last);
+        let (kind, text) = match probes.len() % 8 {
+            0 => (Kind::Word, p.last.clone()),
+            1 => {
+                let take = 1 + rng.below(5) as usize;
+                (Kind::Prefix, p.first.chars().take(take).collect())
+            }
+            2 | 6 => {
+                if p.last.chars().count() >= 4 {
+                    (
+                        Kind::OneTypo,
+                        format!("{} {}", p.first, with_typo(&mut rng, &p.last)),
+                    )
+                } else {
+                    (
+                        Kind::OneTypo,
+                        format!("{} {}", with_typo(&mut rng, &p.first), p.last),
+                    )
+                }
+            }
+            3 => {
+                let (long, other, long_is_last) =
+                    if p.last.chars().count() >= p.first.chars().count() {
+                        (&p.last, &p.first, true)
+                    } else {
+                        (&p.first, &p.last, false)
+                    };
+                if long.chars().count() < 7 {
+                    continue;
+                }
+                let once = with_typo(&mut rng, long);
+                let twice = with_typo(&mut rng, &once);
+                let text = if long_is_last {
+                    format!("{other} {twice}")
+                } else {
+                    format!("{twice} {other}")
+                };
+                (Kind::TwoTypos, text)
+            }
+            4 => {
+                let Some(phone) = &p.phone else { continue };
+                let national = phone.national_digits();
+                let text = if rng.below(2) == 0 {
+                    format!(
+                        "0{} {}",
+                        &national[..3.min(national.len())],
+                        &national[3.min(national.len())..7.min(national.len())]
+                    )
+                } else {
+                    let digits = phone.digits();
+                    let cc = digits.len() - national.len();
+                    format!("+{} {}", &digits[..cc], &national[..5.min(national.len())])
+                };
+                (Kind::Phone, text)
+            }
+            5 => {
+                let local = p.email.split('@').next().unwrap_or_default();
+                (
+                    Kind::Email,
+                    local.chars().take(6 + rng.below(6) as usize).collect(),
+                )
+            }
+            _ => (Kind::Word, format!("{} {}", p.first, p.last)),
+        };
+        probes.push(Probe {
+            workspace,
+            text,
+            kind,
+            target,
+        });
+    }
+    probes
+}
+
+/// Runs the probes over HTTP with `clients` concurrent clients; the first 500 warm up.
+async fn run_roster(base: &str, tenants: &[Tenant], probes: &[Probe], clients: usize) -> Outcome {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .expect("client");
+    let targets: Arc<Vec<(String, String)>> = Arc::new(
+        tenants
+            .iter()
+            .map(|t| {
+                (
+                    format!("{base}/v1/chatbots/{}/contacts/search", t.id),
+                    t.key.clone(),
+                )
+            })
+            .collect(),
+    );
+    let probes = Arc::new(probes.to_vec());
+    let warmup = 500.min(probes.len());
+    let run = |range: std::ops::Range<usize>| {
+        let (client, targets, probes) = (client.clone(), targets.clone(), probes.clone());
+        async move {
+            let next = Arc::new(AtomicUsize::new(range.start));
+            let started = Instant::now();
+            let mut workers = Vec::new();
+            for _ in 0..clients {
+                let (client, targets, probes, next, end) = (
+                    client.clone(),
+                    targets.clone(),
+                    probes.clone(),
+                    next.clone(),
+                    range.end,
+                );
+                workers.push(tokio::spawn(async move {
+                    let mut outcome = Outcome::default();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= end {
+                            break;
+                        }
+                        let probe = &probes[i];
+                        let (url, key) = &targets[probe.workspace];
+                        let sent = Instant::now();
+                        let response = client
+                            .get(url)
+                            .header("x-chatcaptain-key", key)
+                            .query(&[
+                                ("query", probe.text.as_str()),
+                                ("page", "1"),
+                                ("pageSize", "10"),
+                            ])
+                            .send()
+                            .await
+                            .expect("roster answers");
+                        assert!(response.status().is_success(), "{}", response.status());
+                        let body: Value = response.json().await.expect("JSON");
+                        outcome.latencies.push(sent.elapsed());
+                        let found = body["results"]["hits"].as_array().is_some_and(|hits| {
+                            hits.iter()
+                                .any(|h| h["contact"]["name"] == probe.target.as_str())
+                        });
+                        tally(&mut outcome, probe.kind, found);
+                    }
+                    outcome
+                }));
+            }
+            let mut total = Outcome::default();
+            for worker in workers {
+                merge(&mut total, worker.await.expect("worker"));
+            }
+            total.wall = started.elapsed();
+            total
+        }
+    };
+    run(0..warmup).await;
+    run(warmup..probes.len()).await
+}
+
+fn tally(outcome: &mut Outcome, kind: Kind, found: bool) {
+    let slot = match kind {
+        Kind::OneTypo => &mut outcome.typo1,
+        Kind::TwoTypos => &mut outcome.typo2,
+        _ => return,
+    };
+    slot.0 += usize::from(found);
+    slot.1 += 1;
+}
+
+fn merge(total: &mut Outcome, part: Outcome) {
+    total.latencies.extend(part.latencies);
+    total.typo1 = (total.typo1.0 + part.typo1.0, total.typo1.1 + part.typo1.1);
+    total.typo2 = (total.typo2.0 + part.typo2.0, total.typo2.1 + part.typo2.1);
+}
+
+/// Chatwoot's contact search on the same data: tenant-scoped `ILIKE '%q%'` over name,
+/// email and phone and `LIKE` over the identifier, 16 rows, no order; first with the
+/// account index only, then with a pg_trgm GIN index as Chatwoot ships.
+async fn postgres(
+    args: &Args,
+    tenants: &[Tenant],
+    tsv: &[u8],
+    probes: &[Probe],
+) -> Vec<(String, Outcome)> {
+    use sqlx::{Connection, PgConnection};
+    let mut admin = PgConnection::connect(&args.postgres_url)
+        .await
+        .expect("PostgreSQL reachable");
+    sqlx::query("DROP DATABASE IF EXISTS roster_bench WITH (FORCE)")
+        .execute(&mut admin)
+        .await
+        .expect("drop");
+    sqlx::query("CREATE DATABASE roster_bench")
+        .execute(&mut admin)
+        .await
+        .expect("create");
+    let url = match args.postgres_url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/roster_bench"),
+        None => panic!("the PostgreSQL URL must end in /<database>"),
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(args.clients as u32)
+        .connect(&url)
+        .await
+        .expect("pool");
+    sqlx::query("CREATE TABLE contacts (id bigserial PRIMARY KEY, account_id bigint NOT NULL, name text, email text, phone_number text, identifier text)")
+        .execute(&pool)
+        .await
+        .expect("table");
+    let mut conn = pool.acquire().await.expect("connection");
+    let mut copy = conn
+        .copy_in_raw("COPY contacts (account_id, name, email, phone_number, identifier) FROM STDIN")
+        .await
+        .expect("copy");
+    for chunk in tsv.chunks(1 << 20) {
+        copy.send(chunk).await.expect("copy data");
+    }
+    copy.finish().await.expect("copy done");
+    drop(conn);
+    sqlx::query("CREATE INDEX ON contacts (account_id)")
+        .execute(&pool)
+        .await
+        .expect("index");
+    sqlx::query("ANALYZE contacts")
+        .execute(&pool)
+        .await
+        .expect("analyze");
+
+    let mut rows = Vec::new();
+    rows.push((
+        "PostgreSQL ILIKE (account index)".to_owned(),
+        run_postgres(&pool, tenants, probes, args.clients).await,
+    ));
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        .execute(&pool)
+        .await
+        .expect("pg_trgm");
+    sqlx::query("CREATE INDEX ON contacts USING gin (name gin_trgm_ops, email gin_trgm_ops, phone_number gin_trgm_ops, identifier gin_trgm_ops)")
+        .execute(&pool)
+        .await
+        .expect("trigram index");
+    sqlx::query("ANALYZE contacts")
+        .execute(&pool)
+        .await
+        .expect("analyze");
+    rows.push((
+        "PostgreSQL ILIKE + pg_trgm GIN".to_owned(),
+        run_postgres(&pool, tenants, probes, args.clients).await,
+    ));
+    pool.close().await;
+    sqlx::query("DROP DATABASE IF EXISTS roster_bench WITH (FORCE)")
+        .execute(&mut admin)
+        .await
+        .expect("drop");
+    rows
+}
+
+async fn run_postgres(
+    pool: &sqlx::PgPool,
+    tenants: &[Tenant],
+    probes: &[Probe],
+    clients: usize,
+) -> Outcome {
+    let probes = Arc::new(probes.to_vec());
+    let accounts: Arc<Vec<i64>> = Arc::new(tenants.iter().map(|t| t.id.get()).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..clients {
+        let (pool, probes, accounts, next) =
+            (pool.clone(), probes.clone(), accounts.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let mut outcome = Outcome::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(probe) = probes.get(i) else { break };
+                let pattern = format!("%{}%", probe.text.trim());
+                let sent = Instant::now();
+                let names: Vec<Option<String>> = sqlx::query_scalar(
+                    "SELECT name FROM contacts WHERE account_id = $1 AND (name ILIKE $2 OR email ILIKE $2 \
+                     OR phone_number ILIKE $2 OR identifier LIKE $2) LIMIT 16",
+                )
+                .bind(accounts[probe.workspace])
+                .bind(&pattern)
+                .fetch_all(&pool)
+                .await
+                .expect("query");
+                outcome.latencies.push(sent.elapsed());
+                let found = names.iter().take(15).any(|n| n.as_deref() == Some(probe.target.as_str()));
+                tally(&mut outcome, probe.kind, found);
+            }
+            outcome
+        }));
+    }
+    let mut total = Outcome::default();
+    for worker in workers {
+        merge(&mut total, worker.await.expect("worker"));
+    }
+    total.wall = started.elapsed();
+    total
+}
+
+/// The real server, as a child process.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path) -> Server {
+        let binary = std::env::current_exe()
+            .expect("own path")
+            .with_file_name("roster");
+        let mut child = Command::new(&binary)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("ROSTER_DATA_DIR", data_dir)
+            .env_remove("ROSTER_DATABASE_URL")
+            .env("RUST_LOG", "warn,roster=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "starting {}: {e} (build it with cargo build --release -p roster)",
+                    binary.display()
+                )
+            });
+        let stderr = child.stderr.take().expect("stderr");
+        let (found, address) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("address=").nth(1) {
+                    let _ = found.send(
+                        rest.split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
+                }
+            }
+        });
+        let address = address
+            .recv_timeout(Duration::from_secs(600))
+            .expect("roster serve starts");
+        Server {
+            child,
+            base: format!("http://{address}"),
+        }
+    }
+
+    /// Current and peak resident memory, in KiB.
+    fn memory_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => dir_size(&entry.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
