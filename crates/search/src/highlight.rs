@@ -3,6 +3,7 @@
 //! matching rules are the index's own (`text::matches`), so a typo or prefix match is
 //! marked exactly like an exact one.
 
+use roster_core::domain::PhoneE164;
 use roster_core::model::{Channel, Contact, Organization};
 use roster_core::search::{Highlight, SearchField};
 
@@ -44,6 +45,15 @@ fn highlight_phone(text: &str, national_digits: &str, query: &ParsedQuery) -> Op
         highlight.matched_tokens = vec![text.to_owned()];
         highlight
     })
+}
+
+/// A phone field: by digits for a phone-like query, by words otherwise.
+fn highlight_phone_field(phone: &PhoneE164, query: &ParsedQuery) -> Option<Highlight> {
+    if query.phone.is_some() {
+        highlight_phone(phone.as_str(), phone.national_digits(), query)
+    } else {
+        highlight_text(SearchField::Phone, phone.as_str(), query)
+    }
 }
 
 fn render(field: SearchField, text: &str, spans: Vec<(usize, usize)>) -> Option<Highlight> {
@@ -105,12 +115,7 @@ pub fn contact(
         ));
     }
     if let Some(phone) = &data.phone {
-        let found = if query.phone.is_some() {
-            highlight_phone(phone.as_str(), phone.national_digits(), query)
-        } else {
-            highlight_text(SearchField::Phone, phone.as_str(), query)
-        };
-        highlights.extend(found);
+        highlights.extend(highlight_phone_field(phone, query));
     }
     for channel in Channel::ALL {
         if let Some(id) = data.channels.get(channel) {
@@ -145,12 +150,7 @@ pub fn organization(organization: &Organization, query: &ParsedQuery) -> Vec<Hig
         ));
     }
     if let Some(phone) = &data.phone {
-        let found = if query.phone.is_some() {
-            highlight_phone(phone.as_str(), phone.national_digits(), query)
-        } else {
-            highlight_text(SearchField::Phone, phone.as_str(), query)
-        };
-        highlights.extend(found);
+        highlights.extend(highlight_phone_field(phone, query));
     }
     if let Some(industry) = &data.industry {
         highlights.extend(highlight_text(SearchField::Industry, industry, query));

@@ -438,6 +438,26 @@ fn facet_counts(field: FacetField, counts: HashMap<String, u64>) -> FacetCounts 
     }
 }
 
+/// The page's records in rank order, with their highlights and scores. Records the store
+/// no longer has (deleted since the index last caught up) are left out.
+fn ranked_hits<T>(
+    collected: &Collected,
+    page: impl Iterator<Item = i64>,
+    mut records: HashMap<i64, T>,
+    highlight: impl Fn(&T) -> Vec<roster_core::search::Highlight>,
+) -> Vec<Hit<T>> {
+    let scores: HashMap<u64, f32> = collected.top.iter().map(|r| (r.id, r.score)).collect();
+    page.filter_map(|id| {
+        let record = records.remove(&id)?;
+        Some(Hit {
+            highlights: highlight(&record),
+            text_match: scores.get(&(id as u64)).map_or(0, |score| *score as u64),
+            record,
+        })
+    })
+    .collect()
+}
+
 /// The ids on the requested page, best first.
 fn page_of(request: &SearchRequest, collected: &Collected) -> Vec<i64> {
     let skip = (request.page.saturating_sub(1) as usize) * request.page_size as usize;
@@ -480,7 +500,7 @@ impl SearchEngine for SearchIndex {
             .into_iter()
             .map(ContactId::from_stored)
             .collect();
-        let mut contacts: HashMap<i64, roster_core::model::Contact> = self
+        let contacts: HashMap<i64, roster_core::model::Contact> = self
             .store
             .contacts_by_ids(workspace, &ids)
             .await?
@@ -495,26 +515,20 @@ impl SearchEngine for SearchIndex {
                     .flat_map(|c| c.data.organization_ids.iter().copied()),
             )
             .await?;
-        let scores: HashMap<u64, f32> = collected.top.iter().map(|r| (r.id, r.score)).collect();
-        let hits = ids
-            .iter()
-            .filter_map(|id| contacts.remove(&id.get()))
-            .map(|contact| {
+        let hits = ranked_hits(
+            &collected,
+            ids.iter().map(|id| id.get()),
+            contacts,
+            |contact| {
                 let organization_names: Vec<String> = contact
                     .data
                     .organization_ids
                     .iter()
                     .filter_map(|id| names.get(&id.get()).cloned())
                     .collect();
-                Hit {
-                    highlights: highlight::contact(&contact, &organization_names, &parsed),
-                    text_match: scores
-                        .get(&(contact.id.get() as u64))
-                        .map_or(0, |s| *s as u64),
-                    record: contact,
-                }
-            })
-            .collect();
+                highlight::contact(contact, &organization_names, &parsed)
+            },
+        );
         let mut facets = collected.facets.into_iter();
         let mut next = |field| facet_counts(field, facets.next().unwrap_or_default());
         let facets = vec![
@@ -552,25 +566,19 @@ impl SearchEngine for SearchIndex {
             .into_iter()
             .map(OrganizationId::from_stored)
             .collect();
-        let mut organizations: HashMap<i64, roster_core::model::Organization> = self
+        let organizations: HashMap<i64, roster_core::model::Organization> = self
             .store
             .organizations_by_ids(workspace, &ids)
             .await?
             .into_iter()
             .map(|o| (o.id.get(), o))
             .collect();
-        let scores: HashMap<u64, f32> = collected.top.iter().map(|r| (r.id, r.score)).collect();
-        let hits = ids
-            .iter()
-            .filter_map(|id| organizations.remove(&id.get()))
-            .map(|organization| Hit {
-                highlights: highlight::organization(&organization, &parsed),
-                text_match: scores
-                    .get(&(organization.id.get() as u64))
-                    .map_or(0, |s| *s as u64),
-                record: organization,
-            })
-            .collect();
+        let hits = ranked_hits(
+            &collected,
+            ids.iter().map(|id| id.get()),
+            organizations,
+            |organization| highlight::organization(organization, &parsed),
+        );
         let mut string_facets = collected.facets.into_iter();
         let industry = facet_counts(
             FacetField::Industry,

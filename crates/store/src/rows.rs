@@ -113,6 +113,23 @@ pub(crate) static INSERT_ORGANIZATION: LazyLock<String> =
 pub(crate) static UPDATE_ORGANIZATION: LazyLock<String> =
     LazyLock::new(|| update_sql("organizations", &ORGANIZATION_DATA_COLUMNS));
 
+/// The address columns, in schema order.
+fn address(
+    street: Option<String>,
+    house_number: Option<String>,
+    zipcode: Option<String>,
+    location: Option<String>,
+    country: Option<String>,
+) -> Address {
+    Address {
+        street,
+        house_number,
+        zipcode,
+        location,
+        country,
+    }
+}
+
 pub(crate) struct WorkspaceRow {
     pub(crate) id: i64,
     pub(crate) name: String,
@@ -221,13 +238,13 @@ impl ContactRow {
                 },
                 language: self.language.map(Language::from_stored),
                 avatar_url: self.avatar_url.map(WebUrl::from_stored),
-                address: Address {
-                    street: self.street,
-                    house_number: self.house_number,
-                    zipcode: self.zipcode,
-                    location: self.location,
-                    country: self.country,
-                },
+                address: address(
+                    self.street,
+                    self.house_number,
+                    self.zipcode,
+                    self.location,
+                    self.country,
+                ),
                 custom_attributes: self.custom_attributes.0,
                 additional_attributes: self.additional_attributes.0,
                 blocked: self.blocked,
@@ -284,13 +301,13 @@ impl From<OrganizationRow> for Organization {
                 size: row.size,
                 industry: row.industry,
                 phone: row.phone.map(PhoneE164::from_stored),
-                address: Address {
-                    street: row.street,
-                    house_number: row.house_number,
-                    zipcode: row.zipcode,
-                    location: row.location,
-                    country: row.country,
-                },
+                address: address(
+                    row.street,
+                    row.house_number,
+                    row.zipcode,
+                    row.location,
+                    row.country,
+                ),
                 custom_attributes: row.custom_attributes.0,
             },
         }

@@ -188,11 +188,7 @@ impl UpdateContactBody {
             }
             other => parsed_patch("contact.language", other, Language::parse)?,
         };
-        let address = match c.address {
-            None => AddressPatch::default(),
-            Some(None) => AddressIn::clear_all(),
-            Some(Some(address)) => address.into_patch("contact.address")?,
-        };
+        let address = address_patch("contact.address", c.address)?;
         let channel_values = [
             (Channel::Whatsapp, c.whatsapp_id),
             (Channel::Telegram, c.telegram_id),
@@ -216,11 +212,7 @@ impl UpdateContactBody {
             language,
             avatar_url: parsed_patch("contact.avatar", c.avatar, WebUrl::parse)?,
             address,
-            custom_attributes: match c.variables {
-                None => AttributesPatch::Keep,
-                Some(None) => AttributesPatch::Replace(Attributes::new()),
-                Some(Some(v)) => AttributesPatch::Replace(variables("contact.variables", v)?),
-            },
+            custom_attributes: variables_patch("contact.variables", c.variables)?,
             organization_ids: match c.organization_ids {
                 None => None,
                 Some(None) => Some(Vec::new()),
@@ -310,16 +302,8 @@ impl UpdateOrganizationBody {
             },
             industry: text_patch("organization.industry", o.industry)?,
             phone: parsed_patch("organization.phoneNumber", o.phone_number, PhoneE164::parse)?,
-            address: match o.address {
-                None => AddressPatch::default(),
-                Some(None) => AddressIn::clear_all(),
-                Some(Some(address)) => address.into_patch("organization.address")?,
-            },
-            custom_attributes: match o.variables {
-                None => AttributesPatch::Keep,
-                Some(None) => AttributesPatch::Replace(Attributes::new()),
-                Some(Some(v)) => AttributesPatch::Replace(variables("organization.variables", v)?),
-            },
+            address: address_patch("organization.address", o.address)?,
+            custom_attributes: variables_patch("organization.variables", o.variables)?,
         })
     }
 }
@@ -558,6 +542,27 @@ fn organization_size(field: &str, size: &Value) -> Result<i64, Error> {
         })
         .filter(|n| (0..=MAX_ORGANIZATION_SIZE).contains(n))
         .ok_or_else(|| Error::invalid(field, "must be a whole number of employees, 0 or more"))
+}
+
+/// Absent keeps the address, `null` clears it, an object patches it line by line.
+fn address_patch(field: &str, value: Nullable<AddressIn>) -> Result<AddressPatch, Error> {
+    match value {
+        None => Ok(AddressPatch::default()),
+        Some(None) => Ok(AddressIn::clear_all()),
+        Some(Some(address)) => address.into_patch(field),
+    }
+}
+
+/// Absent keeps the variables, `null` empties them, an object replaces them.
+fn variables_patch(
+    field: &str,
+    value: Nullable<Map<String, Value>>,
+) -> Result<AttributesPatch, Error> {
+    match value {
+        None => Ok(AttributesPatch::Keep),
+        Some(None) => Ok(AttributesPatch::Replace(Attributes::new())),
+        Some(Some(given)) => Ok(AttributesPatch::Replace(variables(field, given)?)),
+    }
 }
 
 /// ChatCaptain variables are string values under short keys, in a bounded object.
