@@ -49,6 +49,15 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage SalesChat assignment users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage SalesChat assignment groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Manage SalesChat governance levels.
+    #[command(subcommand, name = "governance-level")]
+    GovernanceLevel(GovernanceLevelCommand),
     /// Rebuild the search index from the store (stop `roster serve` on this data
     /// directory first; a running server rebuilds by itself when its index is lost).
     Reindex,
@@ -98,5 +107,84 @@ pub enum KeyCommand {
         workspace: String,
         #[arg(long)]
         key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (an id of yours, at most 128 characters).
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List a workspace's users.
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group; assignments rotate through its members in the order given.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// A member's user id; repeat or separate with commas.
+        #[arg(long = "member", value_delimiter = ',')]
+        members: Vec<String>,
+    },
+    /// Replace a group's members.
+    SetMembers {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long = "member", value_delimiter = ',')]
+        members: Vec<String>,
+    },
+    /// List a workspace's groups.
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GovernanceLevelCommand {
+    /// Create a governance level: contacts expire this many days after opting in.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        retention_days: i64,
+    },
+    /// Change a level's name or retention.
+    Update {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        retention_days: Option<i64>,
+    },
+    /// List a workspace's governance levels.
+    List {
+        #[arg(long)]
+        workspace: String,
     },
 }

@@ -16,7 +16,10 @@ use tokio::net::TcpListener;
 
 pub mod cli;
 
-use cli::{Cli, Command, KeyCommand, ServeArgs, StorageArgs, WorkspaceCommand};
+use cli::{
+    Cli, Command, GovernanceLevelCommand, GroupCommand, KeyCommand, ServeArgs, StorageArgs,
+    UserCommand, WorkspaceCommand,
+};
 
 pub async fn run(cli: Cli) -> ExitCode {
     init_tracing();
@@ -24,6 +27,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve(&cli.storage, args).await,
         Command::Workspace(command) => workspace(&cli.storage, command).await,
         Command::Key(command) => key(&cli.storage, command).await,
+        Command::User(command) => user(&cli.storage, command).await,
+        Command::Group(command) => group(&cli.storage, command).await,
+        Command::GovernanceLevel(command) => governance_level(&cli.storage, command).await,
         Command::Reindex => reindex(&cli.storage).await,
     };
     match result {
@@ -217,6 +223,116 @@ async fn key(storage: &StorageArgs, command: KeyCommand) -> Result<(), Error> {
             let key: KeyId = key.parse().map_err(|_| Error::NotFound(Resource::ApiKey))?;
             let revoked = roster.revoke_key(workspace_id(&workspace)?, key).await?;
             print(&admin::render_key(&revoked));
+        }
+    }
+    Ok(())
+}
+
+/// Opens the store and checks that the named workspace exists.
+async fn open_workspace(
+    storage: &StorageArgs,
+    workspace: &str,
+) -> Result<(Roster, WorkspaceId), Error> {
+    let roster = open(storage).await?;
+    let workspace = roster
+        .existing_workspace(workspace_id(workspace)?)
+        .await?
+        .id;
+    Ok((roster, workspace))
+}
+
+async fn user(storage: &StorageArgs, command: UserCommand) -> Result<(), Error> {
+    match command {
+        UserCommand::Create {
+            workspace,
+            id,
+            name,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            print(&admin::render_user(
+                &roster.create_user(workspace, &id, &name).await?,
+            ));
+        }
+        UserCommand::List { workspace } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let users = roster.store().users(workspace).await?;
+            print(&Value::Array(
+                users.iter().map(admin::render_user).collect(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn group(storage: &StorageArgs, command: GroupCommand) -> Result<(), Error> {
+    match command {
+        GroupCommand::Create {
+            workspace,
+            id,
+            name,
+            members,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            print(&admin::render_group(
+                &roster.create_group(workspace, &id, &name, &members).await?,
+            ));
+        }
+        GroupCommand::SetMembers {
+            workspace,
+            id,
+            members,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            print(&admin::render_group(
+                &roster.set_group_members(workspace, &id, &members).await?,
+            ));
+        }
+        GroupCommand::List { workspace } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let groups = roster.store().groups(workspace).await?;
+            print(&Value::Array(
+                groups.iter().map(admin::render_group).collect(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn governance_level(
+    storage: &StorageArgs,
+    command: GovernanceLevelCommand,
+) -> Result<(), Error> {
+    match command {
+        GovernanceLevelCommand::Create {
+            workspace,
+            id,
+            name,
+            retention_days,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let level = roster
+                .create_governance_level(workspace, &id, &name, retention_days)
+                .await?;
+            print(&admin::render_governance_level(&level));
+        }
+        GovernanceLevelCommand::Update {
+            workspace,
+            id,
+            name,
+            retention_days,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let level = roster
+                .update_governance_level(workspace, &id, name.as_deref(), retention_days)
+                .await?;
+            print(&admin::render_governance_level(&level));
+        }
+        GovernanceLevelCommand::List { workspace } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let levels = roster.store().governance_levels(workspace).await?;
+            print(&Value::Array(
+                levels.iter().map(admin::render_governance_level).collect(),
+            ));
         }
     }
     Ok(())

@@ -169,6 +169,149 @@ async fn the_cli_creates_workspaces_and_keys_that_the_server_accepts() {
 }
 
 #[test]
+fn the_cli_manages_saleschat_users_groups_and_governance_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = cli(
+        dir.path(),
+        None,
+        &["workspace", "create", "--name", "Sales"],
+    );
+    let id = workspace["id"].to_string();
+    let user = cli(
+        dir.path(),
+        None,
+        &[
+            "user",
+            "create",
+            "--workspace",
+            &id,
+            "--id",
+            "alice",
+            "--name",
+            "Alice",
+        ],
+    );
+    assert_eq!(user["id"], "alice");
+    cli(
+        dir.path(),
+        None,
+        &[
+            "user",
+            "create",
+            "--workspace",
+            &id,
+            "--id",
+            "bob",
+            "--name",
+            "Bob",
+        ],
+    );
+    let group = cli(
+        dir.path(),
+        None,
+        &[
+            "group",
+            "create",
+            "--workspace",
+            &id,
+            "--id",
+            "sales",
+            "--name",
+            "Sales",
+            "--member",
+            "alice,bob",
+        ],
+    );
+    assert_eq!(group["members"], json!(["alice", "bob"]));
+    let group = cli(
+        dir.path(),
+        None,
+        &[
+            "group",
+            "set-members",
+            "--workspace",
+            &id,
+            "--id",
+            "sales",
+            "--member",
+            "bob",
+        ],
+    );
+    assert_eq!(group["members"], json!(["bob"]));
+    let level = cli(
+        dir.path(),
+        None,
+        &[
+            "governance-level",
+            "create",
+            "--workspace",
+            &id,
+            "--id",
+            "GL-1",
+            "--name",
+            "Std",
+            "--retention-days",
+            "30",
+        ],
+    );
+    assert_eq!(level["retention_days"], 30);
+    let level = cli(
+        dir.path(),
+        None,
+        &[
+            "governance-level",
+            "update",
+            "--workspace",
+            &id,
+            "--id",
+            "GL-1",
+            "--retention-days",
+            "60",
+        ],
+    );
+    assert_eq!(
+        (level["name"].as_str(), level["retention_days"].as_i64()),
+        (Some("Std"), Some(60))
+    );
+    assert_eq!(
+        cli(dir.path(), None, &["user", "list", "--workspace", &id])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        cli(dir.path(), None, &["group", "list", "--workspace", &id])[0]["id"],
+        "sales"
+    );
+    assert_eq!(
+        cli(
+            dir.path(),
+            None,
+            &["governance-level", "list", "--workspace", &id]
+        )[0]["id"],
+        "GL-1"
+    );
+    let output = roster(dir.path())
+        .args([
+            "group",
+            "create",
+            "--workspace",
+            &id,
+            "--id",
+            "g2",
+            "--name",
+            "G",
+            "--member",
+            "nobody",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nobody"));
+}
+
+#[test]
 fn cli_errors_are_reported_with_a_nonzero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let output = roster(dir.path())
