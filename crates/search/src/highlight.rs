@@ -7,18 +7,19 @@ use roster_core::domain::PhoneE164;
 use roster_core::model::{Channel, Contact, Organization};
 use roster_core::search::{Highlight, SearchField};
 
-use crate::query::ParsedQuery;
+use crate::query::{typo_tolerant, ParsedQuery};
 use crate::text::{matches, words};
 
 /// Marks the matched words of `text`; `None` when nothing in it matched.
 fn highlight_text(field: SearchField, text: &str, query: &ParsedQuery) -> Option<Highlight> {
+    let typos = typo_tolerant(field);
     let mut spans = Vec::new();
     for word in words(text) {
         let hit = query.words.iter().any(|q| {
             let candidates = std::iter::once(&q.whole).chain(q.parts.iter());
             candidates.enumerate().any(|(i, candidate)| {
                 let is_last_part = i == 0 || i == q.parts.len();
-                matches(candidate, &word.folded, q.last && is_last_part).is_some()
+                matches(candidate, &word.folded, q.last && is_last_part, typos).is_some()
             })
         });
         if hit {

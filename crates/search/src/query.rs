@@ -14,6 +14,7 @@ use tantivy::Term;
 
 use crate::schema::Fields;
 use crate::text::{allowed_typos, fold_whole, phone_digits, words};
+use roster_core::search::SearchField;
 
 /// More words than this are ignored: they add little but cost a lot.
 pub const MAX_WORDS: usize = 10;
@@ -82,8 +83,19 @@ fn scored(query: Box<dyn Query>, score: f32) -> Box<dyn Query> {
     Box::new(ConstScoreQuery::new(query, score))
 }
 
+/// Whether typos are tried in a field. Names and company words are; emails, ids, phones
+/// and channel ids are unique per record, so their term dictionaries are as large as the
+/// tenant, and a typo there is rarely what a user means: they match as typed or by prefix.
+pub fn typo_tolerant(field: SearchField) -> bool {
+    matches!(
+        field,
+        SearchField::Name | SearchField::Organizations | SearchField::Industry
+    )
+}
+
 /// Every way one term can match in one field, each scored by how good a match it is.
 fn term_alternatives(
+    field_kind: SearchField,
     field: Field,
     weight: f32,
     text: &str,
@@ -96,7 +108,12 @@ fn term_alternatives(
         let starts = Box::new(FuzzyTermQuery::new_prefix(term(field, text), 0, true));
         out.push(scored(starts, WORD - PREFIX + weight));
     }
-    for typos in 1..=allowed_typos(text) {
+    let budget = if typo_tolerant(field_kind) {
+        allowed_typos(text)
+    } else {
+        0
+    };
+    for typos in 1..=budget {
         let penalty = f32::from(typos) * TYPO;
         let fuzzy = Box::new(FuzzyTermQuery::new(term(field, text), typos, true));
         out.push(scored(fuzzy, WORD - penalty + weight));
@@ -116,8 +133,9 @@ pub fn text_query(
     let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for word in &parsed.words {
         let mut alternatives = Vec::new();
-        for &(field, weight, _) in searched {
+        for &(field, weight, field_kind) in searched {
             term_alternatives(
+                field_kind,
                 field,
                 weight as f32,
                 &word.whole,

@@ -116,14 +116,14 @@ pub enum Match {
 /// Whether `candidate` (a folded document word) matches `query` (a folded query word),
 /// under the same rules the index uses: as typed, as a prefix when `prefix` is allowed,
 /// or within the word's typo budget (also as a prefix with typos).
-pub fn matches(query: &str, candidate: &str, prefix: bool) -> Option<Match> {
+pub fn matches(query: &str, candidate: &str, prefix: bool, typos: bool) -> Option<Match> {
     if candidate == query {
         return Some(Match::Exact);
     }
     if prefix && candidate.starts_with(query) {
         return Some(Match::Prefix);
     }
-    let budget = allowed_typos(query);
+    let budget = if typos { allowed_typos(query) } else { 0 };
     if budget == 0 {
         return None;
     }
@@ -203,16 +203,24 @@ mod tests {
 
     #[test]
     fn matching_knows_exact_prefix_and_typos() {
-        assert_eq!(matches("john", "john", false), Some(Match::Exact));
-        assert_eq!(matches("joh", "johnson", true), Some(Match::Prefix));
-        assert_eq!(matches("joh", "johnson", false), None);
-        assert_eq!(matches("jhon", "john", false), Some(Match::Typo(1)));
+        assert_eq!(matches("john", "john", false, true), Some(Match::Exact));
+        assert_eq!(matches("joh", "johnson", true, true), Some(Match::Prefix));
+        assert_eq!(matches("joh", "johnson", false, true), None);
+        assert_eq!(matches("jhon", "john", false, true), Some(Match::Typo(1)));
         assert_eq!(
-            matches("jon", "john", false),
+            matches("jon", "john", false, true),
             None,
             "3 letters allow no typo"
         );
-        assert_eq!(matches("jhonson", "johnson", false), Some(Match::Typo(1)));
+        assert_eq!(
+            matches("jhonson", "johnson", false, true),
+            Some(Match::Typo(1))
+        );
+        assert_eq!(
+            matches("jhon", "john", false, false),
+            None,
+            "a field without typos"
+        );
     }
 
     #[test]
