@@ -37,6 +37,31 @@ fn cli(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("the CLI prints JSON")
 }
 
+/// A workspace and a key with every permission, made through the CLI: (id, secret).
+fn cli_tenant(data_dir: &Path, database_url: Option<&str>, name: &str) -> (String, String) {
+    let workspace = cli(
+        data_dir,
+        database_url,
+        &["workspace", "create", "--name", name],
+    );
+    let id = workspace["id"].to_string();
+    let key = cli(
+        data_dir,
+        database_url,
+        &[
+            "key",
+            "create",
+            "--workspace",
+            &id,
+            "--name",
+            "k",
+            "--permission",
+            "*",
+        ],
+    );
+    (id, key["key"].as_str().unwrap().to_owned())
+}
+
 /// A `roster serve` process on an ephemeral port; killed when dropped.
 struct Server {
     child: Child,
@@ -404,27 +429,8 @@ async fn two_servers_on_one_postgres_database_see_each_others_writes_and_searche
     let url = database.database_url.as_str();
     // Each node has a data directory (and search index) of its own.
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let workspace = cli(
-        dir_a.path(),
-        Some(url),
-        &["workspace", "create", "--name", "Shared"],
-    );
-    let id = workspace["id"].to_string();
-    let key = cli(
-        dir_a.path(),
-        Some(url),
-        &[
-            "key",
-            "create",
-            "--workspace",
-            &id,
-            "--name",
-            "k",
-            "--permission",
-            "*",
-        ],
-    );
-    let secret = key["key"].as_str().unwrap();
+    let (id, secret) = cli_tenant(dir_a.path(), Some(url), "Shared");
+    let secret = secret.as_str();
 
     let node_a = Server::start(dir_a.path(), Some(url));
     let node_b = Server::start(dir_b.path(), Some(url));
@@ -501,27 +507,7 @@ where
 #[tokio::test]
 async fn a_lost_index_is_rebuilt_at_start_and_by_reindex() {
     let dir = tempfile::tempdir().unwrap();
-    let workspace = cli(
-        dir.path(),
-        None,
-        &["workspace", "create", "--name", "Rebuild"],
-    );
-    let id = workspace["id"].to_string();
-    let key = cli(
-        dir.path(),
-        None,
-        &[
-            "key",
-            "create",
-            "--workspace",
-            &id,
-            "--name",
-            "k",
-            "--permission",
-            "*",
-        ],
-    );
-    let secret = key["key"].as_str().unwrap().to_owned();
+    let (id, secret) = cli_tenant(dir.path(), None, "Rebuild");
     let server = Server::start(dir.path(), None);
     for name in ["Alpha Person", "Beta Person", "Gamma Person"] {
         let body = json!({"language": "EN", "name": name});

@@ -102,3 +102,106 @@ async fn keys_show_their_secret_once_and_are_stored_hashed() {
     let (status, body) = send(app.admin(Method::DELETE, &format!("{path}/999"))).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "API key");
 }
+
+#[tokio::test]
+async fn users_groups_and_levels_refuse_bad_input_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    let base = format!("/admin/v1/workspaces/{}", tenant.id);
+    let post = |path: &str, body: serde_json::Value| {
+        app.admin(Method::POST, &format!("{base}{path}"))
+            .json(&body)
+    };
+    let (status, _) = send(post("/users", json!({"id": "alice", "name": "Alice"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let refused = [
+        (
+            post("/users", json!({"id": "alice", "name": "Again"})),
+            StatusCode::CONFLICT,
+            "id",
+        ),
+        (
+            post("/users", json!({"id": "", "name": "Empty"})),
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+        (
+            post("/users", json!({"id": "a b", "name": "Space"})),
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+        (
+            post("/users", json!({"id": 7, "name": "Number"})),
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+        (
+            post(
+                "/groups",
+                json!({"id": "g", "name": "G", "members": ["nobody"]}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "nobody",
+        ),
+        (
+            post(
+                "/groups",
+                json!({"id": "g", "name": "G", "members": ["alice", "alice"]}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "members",
+        ),
+        (
+            post(
+                "/governance-levels",
+                json!({"id": "L", "name": "L", "retention_days": -1}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "retention_days",
+        ),
+        (
+            post("/governance-levels", json!({"id": "L", "name": "L"})),
+            StatusCode::BAD_REQUEST,
+            "retention_days",
+        ),
+        (
+            app.admin(Method::POST, &format!("{base}/users"))
+                .body("{not json"),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            app.admin(Method::PATCH, &format!("{base}/governance-levels/missing"))
+                .json(&json!({"name": "x"})),
+            StatusCode::NOT_FOUND,
+            "governance level",
+        ),
+        (
+            app.admin(Method::PUT, &format!("{base}/groups/missing/members"))
+                .json(&json!({"members": []})),
+            StatusCode::NOT_FOUND,
+            "group",
+        ),
+        (
+            app.admin(Method::GET, &format!("{base}/contacts/99/stage-history")),
+            StatusCode::NOT_FOUND,
+            "contact",
+        ),
+        (
+            app.admin(Method::GET, "/admin/v1/workspaces/999/users"),
+            StatusCode::NOT_FOUND,
+            "workspace",
+        ),
+    ];
+    for (request, expected, needle) in refused {
+        let (status, body) = send(request).await;
+        assert_error(status, &body, expected, needle);
+    }
+    let (_, users) = send(app.admin(Method::GET, &format!("{base}/users"))).await;
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["name"], "Alice");
+    let (_, groups) = send(app.admin(Method::GET, &format!("{base}/groups"))).await;
+    assert_eq!(groups, json!([]));
+    let (_, levels) = send(app.admin(Method::GET, &format!("{base}/governance-levels"))).await;
+    assert_eq!(levels, json!([]));
+}

@@ -575,3 +575,67 @@ async fn contacts_are_shared_with_the_chatcaptain_dialect() {
     assert_eq!(found[0]["crm_id"], Value::Null);
     assert_eq!(found[0]["create_date"], cc["created"]);
 }
+
+#[tokio::test]
+async fn another_orgs_contacts_cannot_be_reached_by_id() {
+    let app = TestApp::spawn().await;
+    let mine = app.tenant().await;
+    let theirs = app.tenant().await;
+    admin_post(&app, &mine, "/users", json!({"id": "u", "name": "U"})).await;
+    for i in 0..3 {
+        create(&app, &theirs, json!({"crm_id": format!("T{i}"), "phone_number": "+4917612345678", "opt_in_date": 1704067200})).await;
+    }
+    let target = create(
+        &app,
+        &theirs,
+        json!({"crm_id": "SECRET", "phone_number": "+447911123456", "opt_in_date": 1704067200}),
+    )
+    .await;
+    let id = target["id"].as_str().unwrap();
+    let attempts = [
+        (
+            Method::PUT,
+            format!("/v1/orgs/{}/contact/{id}", mine.id),
+            json!({"crm_id": "STOLEN"}),
+        ),
+        (
+            Method::PUT,
+            format!("/v2/orgs/{}/contact/{id}/disposition", mine.id),
+            json!({"stage": "X"}),
+        ),
+        (
+            Method::POST,
+            format!("/v3/orgs/{}/contacts/{id}/assign", mine.id),
+            json!({"user_id": "u"}),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let (status, response) = send(sc(&app, &mine, method, &path).json(&body)).await;
+        assert_sc_error(status, &response, 4040001, None);
+    }
+    let (status, found) = send(sc(
+        &app,
+        &mine,
+        Method::GET,
+        &format!("/v2/org/{}/contact/pn/+447911123456", mine.id),
+    ))
+    .await;
+    assert_eq!((status, found), (StatusCode::OK, json!([])));
+    let (_, theirs_found) = send(sc(
+        &app,
+        &theirs,
+        Method::GET,
+        &format!("/v2/org/{}/contact/pn/+447911123456", theirs.id),
+    ))
+    .await;
+    assert_eq!(theirs_found[0]["crm_id"], "SECRET");
+    let (_, history) = send(app.admin(
+        Method::GET,
+        &format!(
+            "/admin/v1/workspaces/{}/contacts/{id}/stage-history",
+            theirs.id
+        ),
+    ))
+    .await;
+    assert_eq!(history, json!([]));
+}
