@@ -1,5 +1,6 @@
 //! Roster's native admin API under `/admin/v1`, for operators: workspaces and their API
-//! keys, SalesChat's users, groups and governance levels, and contacts' stage history. Authenticated by `Authorization: Bearer $ROSTER_ADMIN_TOKEN`; disabled (404) when
+//! keys, SalesChat's users, groups and governance levels, contacts' stage history,
+//! Chatwoot's inboxes and the record of contact merges. Authenticated by `Authorization: Bearer $ROSTER_ADMIN_TOKEN`; disabled (404) when
 //! no token is configured. The CLI prints the same JSON (`render_*`).
 
 use axum::extract::{FromRequestParts, Path, State};
@@ -11,7 +12,9 @@ use axum::{Json, Router};
 use roster_core::domain::ContactId;
 use roster_core::domain::{KeyId, WorkspaceId};
 use roster_core::error::{Resource, UniqueField};
-use roster_core::model::{ApiKey, GovernanceLevel, Group, StageChange, User, Workspace};
+use roster_core::model::{
+    ApiKey, GovernanceLevel, Group, Inbox, MergeRecord, StageChange, User, Workspace,
+};
 use roster_core::service::IssuedKey;
 use roster_core::Error;
 use serde::Deserialize;
@@ -56,6 +59,14 @@ pub fn routes() -> Router<AppState> {
             patch(update_governance_level),
         )
         .route(
+            "/admin/v1/workspaces/{workspaceId}/inboxes",
+            get(list_inboxes).post(create_inbox),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/merges",
+            get(list_merges),
+        )
+        .route(
             "/admin/v1/workspaces/{workspaceId}/contacts/{contactId}/stage-history",
             get(stage_history),
         )
@@ -67,6 +78,25 @@ pub fn render_user(user: &User) -> Value {
 
 pub fn render_group(group: &Group) -> Value {
     json!({"id": group.id, "name": group.name, "members": group.members, "created": group.created.to_rfc3339()})
+}
+
+pub fn render_inbox(inbox: &Inbox) -> Value {
+    json!({
+        "id": inbox.id,
+        "name": inbox.name,
+        "channel_type": inbox.channel.as_str(),
+        "provider": inbox.provider,
+        "created": inbox.created.to_rfc3339(),
+    })
+}
+
+pub fn render_merge(merge: &MergeRecord) -> Value {
+    json!({
+        "id": merge.id,
+        "base_contact_id": merge.base_contact_id.get(),
+        "mergee_contact_id": merge.mergee_contact_id.get(),
+        "merged": merge.merged.to_rfc3339(),
+    })
 }
 
 pub fn render_governance_level(level: &GovernanceLevel) -> Value {
@@ -167,6 +197,8 @@ fn unique_field_name(field: UniqueField) -> &'static str {
         UniqueField::Email => "email",
         UniqueField::ExternalId => "external_id",
         UniqueField::Channel(_) => "channel id",
+        UniqueField::Phone => "phone",
+        UniqueField::SourceId => "source_id",
         UniqueField::RecordId => "id",
     }
 }
@@ -314,6 +346,15 @@ struct CreateGovernanceLevel {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct CreateInbox {
+    name: String,
+    channel_type: String,
+    #[serde(default)]
+    provider: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct UpdateGovernanceLevel {
     name: Option<String>,
     retention_days: Option<i64>,
@@ -426,6 +467,48 @@ async fn update_governance_level(
         )
         .await?;
     Ok(Json(render_governance_level(&level)))
+}
+
+async fn create_inbox(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body, _): JsonBody<CreateInbox, AdminError>,
+) -> AdminResult<(StatusCode, Json<Value>)> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let inbox = state
+        .roster
+        .create_inbox(
+            workspace.id,
+            &body.name,
+            &body.channel_type,
+            body.provider.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(render_inbox(&inbox))))
+}
+
+async fn list_inboxes(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let inboxes = state.roster.store().inboxes(workspace.id).await?;
+    let inboxes: Vec<Value> = inboxes.iter().map(render_inbox).collect();
+    Ok(Json(json!({ "inboxes": inboxes })))
+}
+
+/// Which contact was merged into which, oldest first (Chatwoot's merges leave these).
+async fn list_merges(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let merges = state.roster.store().merges(workspace.id).await?;
+    let merges: Vec<Value> = merges.iter().map(render_merge).collect();
+    Ok(Json(json!({ "merges": merges })))
 }
 
 async fn stage_history(

@@ -49,6 +49,7 @@ required!(
     EditContact => ContactsEdit,
     DeleteContact => ContactsDelete,
     AssignContact => ContactsAssign,
+    MergeContacts => ContactsMerge,
     ListOrganizations => OrganizationsList,
     GetOrganization => OrganizationsGet,
     CreateOrganization => OrganizationsCreate,

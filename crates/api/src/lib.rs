@@ -17,6 +17,7 @@ pub mod admin;
 mod auth;
 mod body;
 pub mod chatcaptain;
+pub mod chatwoot;
 pub mod saleschat;
 
 /// What every handler can reach.
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .merge(chatcaptain::routes())
+        .merge(chatwoot::routes())
         .merge(saleschat::routes())
         .merge(admin::routes())
         .fallback(unknown_route)

@@ -17,6 +17,7 @@ pub enum Resource {
     User,
     Group,
     GovernanceLevel,
+    Inbox,
 }
 
 impl fmt::Display for Resource {
@@ -29,6 +30,7 @@ impl fmt::Display for Resource {
             Resource::User => "user",
             Resource::Group => "group",
             Resource::GovernanceLevel => "governance level",
+            Resource::Inbox => "inbox",
         })
     }
 }
@@ -40,6 +42,10 @@ pub enum UniqueField {
     Email,
     ExternalId,
     Channel(Channel),
+    /// A phone number, where a dialect's rule makes it unique (Chatwoot).
+    Phone,
+    /// A contact's id in an inbox (Chatwoot `source_id`), unique per inbox.
+    SourceId,
     /// The client-chosen id of a user, group or governance level.
     RecordId,
 }

@@ -241,6 +241,8 @@ pub enum AttributesPatch {
     Replace(Attributes),
     /// Top-level keys are replaced or added, others kept (Chatwoot).
     Merge(Attributes),
+    /// These top-level keys are removed (Chatwoot `destroy_custom_attributes`).
+    Remove(Vec<String>),
 }
 
 impl AttributesPatch {
@@ -249,6 +251,7 @@ impl AttributesPatch {
             AttributesPatch::Keep => {}
             AttributesPatch::Replace(new) => *attributes = new,
             AttributesPatch::Merge(new) => attributes.extend(new),
+            AttributesPatch::Remove(keys) => attributes.retain(|key, _| !keys.contains(key)),
         }
     }
 }
@@ -436,6 +439,103 @@ pub struct AssignRequest {
     pub on_handover: bool,
     pub remote_waba_id: Option<String>,
     pub remote_phone_id: Option<String>,
+}
+
+/// The kind of channel an inbox receives messages on, by Chatwoot's class names (which
+/// is how clients name them). It decides how a contact's `source_id` in the inbox is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InboxChannel {
+    Api,
+    WebWidget,
+    Email,
+    Sms,
+    Whatsapp,
+    TwilioSms,
+    FacebookPage,
+    Telegram,
+    Line,
+    Instagram,
+}
+
+impl InboxChannel {
+    pub const ALL: [InboxChannel; 10] = [
+        InboxChannel::Api,
+        InboxChannel::WebWidget,
+        InboxChannel::Email,
+        InboxChannel::Sms,
+        InboxChannel::Whatsapp,
+        InboxChannel::TwilioSms,
+        InboxChannel::FacebookPage,
+        InboxChannel::Telegram,
+        InboxChannel::Line,
+        InboxChannel::Instagram,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InboxChannel::Api => "Channel::Api",
+            InboxChannel::WebWidget => "Channel::WebWidget",
+            InboxChannel::Email => "Channel::Email",
+            InboxChannel::Sms => "Channel::Sms",
+            InboxChannel::Whatsapp => "Channel::Whatsapp",
+            InboxChannel::TwilioSms => "Channel::TwilioSms",
+            InboxChannel::FacebookPage => "Channel::FacebookPage",
+            InboxChannel::Telegram => "Channel::Telegram",
+            InboxChannel::Line => "Channel::Line",
+            InboxChannel::Instagram => "Channel::Instagram",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|channel| channel.as_str() == input)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+                format!("must be one of {}", known.join(", "))
+            })
+    }
+}
+
+/// Longest inbox name or provider, and longest `source_id`.
+pub const MAX_INBOX_TEXT_LEN: usize = 255;
+
+/// A Chatwoot inbox: where conversations with contacts arrive. Contacts are linked to
+/// inboxes with a `source_id` (their id in that inbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbox {
+    pub id: i64,
+    pub name: String,
+    pub channel: InboxChannel,
+    /// The provider behind the channel (`whatsapp_cloud`, `default`…), if any.
+    pub provider: Option<String>,
+    pub created: Timestamp,
+}
+
+/// A contact's link to an inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactInbox {
+    pub contact_id: ContactId,
+    pub inbox: Inbox,
+    pub source_id: String,
+    pub created: Timestamp,
+}
+
+/// Extra rules a dialect asks a contact write to keep, checked inside the write's own
+/// transaction so concurrent writes cannot both pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteRules {
+    /// At most one contact of the workspace per phone number (Chatwoot).
+    pub unique_phone: bool,
+}
+
+/// What a merge left behind: which contact was merged into which, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeRecord {
+    pub id: i64,
+    pub base_contact_id: ContactId,
+    pub mergee_contact_id: ContactId,
+    pub merged: Timestamp,
 }
 
 /// Which kind of record a change touched.

@@ -12,6 +12,7 @@ pub enum Permission {
     ContactsEdit,
     ContactsDelete,
     ContactsAssign,
+    ContactsMerge,
     OrganizationsList,
     OrganizationsGet,
     OrganizationsCreate,
@@ -21,13 +22,14 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ContactsList,
         Permission::ContactsGet,
         Permission::ContactsCreate,
         Permission::ContactsEdit,
         Permission::ContactsDelete,
         Permission::ContactsAssign,
+        Permission::ContactsMerge,
         Permission::OrganizationsList,
         Permission::OrganizationsGet,
         Permission::OrganizationsCreate,
@@ -44,6 +46,7 @@ impl Permission {
             Permission::ContactsEdit => "chatbots.contacts.edit",
             Permission::ContactsDelete => "chatbots.contacts.delete",
             Permission::ContactsAssign => "chatbots.contacts.assign",
+            Permission::ContactsMerge => "chatbots.contacts.merge",
             Permission::OrganizationsList => "chatbots.organizations.list",
             Permission::OrganizationsGet => "chatbots.organizations.get",
             Permission::OrganizationsCreate => "chatbots.organizations.create",

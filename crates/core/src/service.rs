@@ -7,7 +7,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::{bounded_text, ContactId, KeyId, WorkspaceId, MAX_TEXT_LEN};
 use crate::error::{Error, Resource, Result};
 use crate::keys;
-use crate::model::{ApiKey, AssignRequest, Contact, GovernanceLevel, Group, User, Workspace};
+use crate::model::{
+    ApiKey, AssignRequest, Contact, GovernanceLevel, Group, Inbox, InboxChannel, User, Workspace,
+    MAX_INBOX_TEXT_LEN,
+};
 use crate::permission::{validate_grant, Permission};
 use crate::search::SearchEngine;
 use crate::store::{NewApiKey, Store};
@@ -274,6 +277,30 @@ impl Roster {
         }
         self.store
             .update_governance_level(workspace, id, name.as_deref(), retention_days)
+            .await
+    }
+}
+
+impl Roster {
+    /// Creates a Chatwoot inbox: a name, a channel type (`Channel::Api`…), and optionally
+    /// the provider behind it.
+    pub async fn create_inbox(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+        channel_type: &str,
+        provider: Option<&str>,
+    ) -> Result<Inbox> {
+        let name = workspace_or_key_name(name)?;
+        let channel = InboxChannel::parse(channel_type)
+            .map_err(|reason| Error::invalid("channel_type", reason))?;
+        let provider = provider
+            .map(|provider| bounded_text(provider, MAX_INBOX_TEXT_LEN))
+            .transpose()
+            .map_err(|reason| Error::invalid("provider", reason))?
+            .filter(|provider| !provider.is_empty());
+        self.store
+            .create_inbox(workspace, &name, channel, provider.as_deref())
             .await
     }
 }

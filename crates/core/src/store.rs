@@ -11,12 +11,16 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{ContactId, KeyId, OrganizationId, PhoneE164, Timestamp, WorkspaceId};
-use crate::model::{
-    ApiKey, AssignRequest, Change, Contact, ContactData, ContactPatch, DispositionUpdate,
-    GovernanceLevel, Group, Organization, OrganizationData, OrganizationPatch, Page, StageChange,
-    StoredApiKey, User, Workspace,
+use crate::domain::{
+    ContactId, Email, ExternalId, KeyId, OrganizationId, PhoneE164, Timestamp, WorkspaceId,
 };
+use crate::model::{
+    ApiKey, AssignRequest, Change, Contact, ContactData, ContactInbox, ContactPatch,
+    DispositionUpdate, GovernanceLevel, Group, Inbox, InboxChannel, MergeRecord, Organization,
+    OrganizationData, OrganizationPatch, Page, StageChange, StoredApiKey, User, Workspace,
+    WriteRules,
+};
+use crate::query::ContactQuery;
 use crate::Result;
 
 /// A new API key as the store receives it: the secret is already hashed.
@@ -25,6 +29,13 @@ pub struct NewApiKey {
     pub name: String,
     pub permissions: Vec<String>,
     pub secret_hash: Vec<u8>,
+}
+
+/// A link of a contact to an inbox, as a write names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewContactInbox {
+    pub inbox_id: i64,
+    pub source_id: String,
 }
 
 #[async_trait]
@@ -47,7 +58,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// `Conflict` on a taken unique field, `UnknownReference` on a missing organization
     /// or governance level.
-    async fn create_contact(&self, workspace: WorkspaceId, data: &ContactData) -> Result<Contact>;
+    async fn create_contact(&self, workspace: WorkspaceId, data: &ContactData) -> Result<Contact> {
+        let (contact, _) = self
+            .create_contact_with(workspace, data, WriteRules::default(), None)
+            .await?;
+        Ok(contact)
+    }
+    /// Like `create_contact`, also keeping `rules` and, when `link` is given, linking the
+    /// new contact to that inbox, all in one transaction (`NotFound(Inbox)` rolls it back).
+    async fn create_contact_with(
+        &self,
+        workspace: WorkspaceId,
+        data: &ContactData,
+        rules: WriteRules,
+        link: Option<&NewContactInbox>,
+    ) -> Result<(Contact, Option<ContactInbox>)>;
     /// Creates many contacts in one transaction (all or none), in order: bulk loads.
     async fn create_contacts(
         &self,
@@ -63,6 +88,17 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         id: ContactId,
         patch: ContactPatch,
+    ) -> Result<Contact> {
+        self.update_contact_with(workspace, id, patch, WriteRules::default())
+            .await
+    }
+    /// Like `update_contact`, also keeping `rules`.
+    async fn update_contact_with(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+        rules: WriteRules,
     ) -> Result<Contact>;
     /// Removes the contact and its memberships; `NotFound(Contact)` if there is none.
     async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<()>;
@@ -198,6 +234,78 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> Result<Vec<Organization>>;
+
+    /// One page of contacts matching a query (see `ContactQuery`).
+    async fn query_contacts(
+        &self,
+        workspace: WorkspaceId,
+        query: &ContactQuery,
+    ) -> Result<Vec<Contact>>;
+    /// How many contacts match the query's conditions and labels (paging ignored).
+    async fn count_contacts(&self, workspace: WorkspaceId, query: &ContactQuery) -> Result<u64>;
+    /// Contacts whose email, external id (case-sensitive) or phone is exactly one of
+    /// those given, by id.
+    async fn contacts_matching_exactly(
+        &self,
+        workspace: WorkspaceId,
+        email: Option<&Email>,
+        external_id: Option<&ExternalId>,
+        phone: Option<&PhoneE164>,
+    ) -> Result<Vec<Contact>>;
+    /// Whether any contact of the workspace has this custom attribute key.
+    async fn custom_attribute_in_use(&self, workspace: WorkspaceId, key: &str) -> Result<bool>;
+
+    async fn create_inbox(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+        channel: InboxChannel,
+        provider: Option<&str>,
+    ) -> Result<Inbox>;
+    async fn inbox(&self, workspace: WorkspaceId, id: i64) -> Result<Option<Inbox>>;
+    /// By id.
+    async fn inboxes(&self, workspace: WorkspaceId) -> Result<Vec<Inbox>>;
+    /// The inbox links of these contacts, by contact then link age.
+    async fn contact_inboxes(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[ContactId],
+    ) -> Result<Vec<ContactInbox>>;
+    /// Links a contact to an inbox under `source_id`; an identical link is returned as it
+    /// is. `NotFound(Contact | Inbox)`; `Conflict(SourceId)` if another contact has it.
+    async fn link_contact_inbox(
+        &self,
+        workspace: WorkspaceId,
+        contact: ContactId,
+        link: &NewContactInbox,
+    ) -> Result<ContactInbox>;
+
+    /// The labels of these contacts, as (contact, label) sorted by contact then label.
+    async fn labels(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[ContactId],
+    ) -> Result<Vec<(ContactId, String)>>;
+    /// Replaces a contact's labels; returns them sorted. `NotFound(Contact)`.
+    async fn set_labels(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        labels: &[String],
+    ) -> Result<Vec<String>>;
+
+    /// Merges `mergee` into `base` in one transaction (`crate::merge` says how the data
+    /// combine); the mergee's inbox links, labels and memberships move to the base, the
+    /// mergee is deleted and a `MergeRecord` kept. `base == mergee` changes nothing.
+    async fn merge_contacts(
+        &self,
+        workspace: WorkspaceId,
+        base: ContactId,
+        mergee: ContactId,
+        rules: WriteRules,
+    ) -> Result<Contact>;
+    /// Oldest first.
+    async fn merges(&self, workspace: WorkspaceId) -> Result<Vec<MergeRecord>>;
 
     /// Change log entries with `seq > after`, by seq. Every write to a contact or an
     /// organization (and to the contacts an organization change touches) appends one in

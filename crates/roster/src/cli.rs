@@ -58,6 +58,14 @@ pub enum Command {
     /// Manage SalesChat governance levels.
     #[command(subcommand, name = "governance-level")]
     GovernanceLevel(GovernanceLevelCommand),
+    /// Manage Chatwoot inboxes.
+    #[command(subcommand)]
+    Inbox(InboxCommand),
+    /// List the contact merges of a workspace (Chatwoot `contact_merge`), oldest first.
+    Merges {
+        #[arg(long)]
+        workspace: String,
+    },
     /// Rebuild the search index from the store (stop `roster serve` on this data
     /// directory first; a running server rebuilds by itself when its index is lost).
     Reindex,
@@ -183,6 +191,28 @@ pub enum GovernanceLevelCommand {
         retention_days: Option<i64>,
     },
     /// List a workspace's governance levels.
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// Create an inbox that contacts can be linked to (Chatwoot `inbox_id`).
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+        /// Chatwoot's channel class, e.g. `Channel::Api`, `Channel::Email`, `Channel::Whatsapp`.
+        #[arg(long)]
+        channel_type: String,
+        /// The provider behind the channel, e.g. `whatsapp_cloud`.
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// List a workspace's inboxes.
     List {
         #[arg(long)]
         workspace: String,

@@ -17,8 +17,8 @@ use tokio::net::TcpListener;
 pub mod cli;
 
 use cli::{
-    Cli, Command, GovernanceLevelCommand, GroupCommand, KeyCommand, ServeArgs, StorageArgs,
-    UserCommand, WorkspaceCommand,
+    Cli, Command, GovernanceLevelCommand, GroupCommand, InboxCommand, KeyCommand, ServeArgs,
+    StorageArgs, UserCommand, WorkspaceCommand,
 };
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -30,6 +30,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::User(command) => user(&cli.storage, command).await,
         Command::Group(command) => group(&cli.storage, command).await,
         Command::GovernanceLevel(command) => governance_level(&cli.storage, command).await,
+        Command::Inbox(command) => inbox(&cli.storage, command).await,
+        Command::Merges { workspace } => merges(&cli.storage, &workspace).await,
         Command::Reindex => reindex(&cli.storage).await,
     };
     match result {
@@ -295,6 +297,40 @@ async fn group(storage: &StorageArgs, command: GroupCommand) -> Result<(), Error
             ));
         }
     }
+    Ok(())
+}
+
+async fn inbox(storage: &StorageArgs, command: InboxCommand) -> Result<(), Error> {
+    match command {
+        InboxCommand::Create {
+            workspace,
+            name,
+            channel_type,
+            provider,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let inbox = roster
+                .create_inbox(workspace, &name, &channel_type, provider.as_deref())
+                .await?;
+            print(&admin::render_inbox(&inbox));
+        }
+        InboxCommand::List { workspace } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let inboxes = roster.store().inboxes(workspace).await?;
+            print(&Value::Array(
+                inboxes.iter().map(admin::render_inbox).collect(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn merges(storage: &StorageArgs, workspace: &str) -> Result<(), Error> {
+    let (roster, workspace) = open_workspace(storage, workspace).await?;
+    let merges = roster.store().merges(workspace).await?;
+    print(&Value::Array(
+        merges.iter().map(admin::render_merge).collect(),
+    ));
     Ok(())
 }
 

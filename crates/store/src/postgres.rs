@@ -26,6 +26,11 @@ const MIGRATIONS: &[Embedded] = &[
         "changes",
         include_str!("../migrations/postgres/0003_changes.sql"),
     ),
+    (
+        4,
+        "chatwoot",
+        include_str!("../migrations/postgres/0004_chatwoot.sql"),
+    ),
 ];
 
 const MAX_CONNECTIONS: u32 = 16;
@@ -67,5 +72,39 @@ mod queries {
     use super::PostgresStore as StoreImpl;
     type Db = sqlx::Postgres;
     type DbRow = sqlx::postgres::PgRow;
+
+    /// The SQL that differs between the backends.
+    mod dialect {
+        use sqlx::QueryBuilder;
+
+        /// Text sorts compare bytes, whatever the database's collation, so both backends
+        /// order alike.
+        pub(super) const TEXT_ORDER: &str = " COLLATE \"C\"";
+
+        /// A top-level key of a JSONB column as text.
+        pub(super) fn push_json_text(
+            query: &mut QueryBuilder<'_, sqlx::Postgres>,
+            column: &str,
+            key: &str,
+        ) {
+            query
+                .push(format!("({column} ->> "))
+                .push_bind(key.to_owned())
+                .push("::text)");
+        }
+
+        /// A top-level key of a JSONB column as a number; NULL unless it holds one.
+        pub(super) fn push_json_number(
+            query: &mut QueryBuilder<'_, sqlx::Postgres>,
+            column: &str,
+            key: &str,
+        ) {
+            query.push(format!("(CASE WHEN jsonb_typeof({column} -> "));
+            query.push_bind(key.to_owned());
+            query.push(format!("::text) = 'number' THEN ({column} ->> "));
+            query.push_bind(key.to_owned());
+            query.push("::text)::double precision END)");
+        }
+    }
     include!("sql_store.rs");
 }

@@ -21,7 +21,11 @@ use roster_core::model::{
     Change, DispositionUpdate, GovernanceLevel, Group, Organization, OrganizationData, OrganizationPatch,
     Page, RecordKind, StageChange, StoredApiKey, User, Workspace,
 };
-use roster_core::store::{NewApiKey, Store};
+use roster_core::store::{NewApiKey, NewContactInbox, Store};
+use roster_core::model::{ContactInbox, Inbox, InboxChannel, MergeRecord, WriteRules};
+use roster_core::query::{Bound, Condition, ContactQuery, Join, NumberBound, SortField, TextField, TextOp, TimeField};
+use roster_core::domain::{Email, ExternalId};
+use roster_core::error::UniqueField;
 use sqlx::types::Json;
 use sqlx::{Database, FromRow, Pool, QueryBuilder, Row, Transaction};
 
@@ -610,6 +614,311 @@ async fn pick_assignee(
     }
 }
 
+/// `Conflict(Phone)` if another contact of the workspace has this number (a dialect's
+/// rule; the workspace clock row taken by `tick` keeps the check and the write atomic).
+async fn check_phone_free(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    phone: Option<&PhoneE164>,
+    except: Option<ContactId>,
+) -> Result<()> {
+    let Some(phone) = phone else {
+        return Ok(());
+    };
+    let taken: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM contacts WHERE workspace_id = $1 AND phone = $2 AND id <> $3 LIMIT 1",
+    )
+    .bind(workspace.get())
+    .bind(phone.as_str())
+    .bind(except.map_or(0, ContactId::get))
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    match taken {
+        Some(_) => Err(Error::Conflict(UniqueField::Phone)),
+        None => Ok(()),
+    }
+}
+
+const INBOX_COLUMNS: &str = "id, name, channel_type, provider, created_us";
+
+fn decode_inbox(row: &DbRow, prefix: &str) -> Result<Inbox> {
+    let get = |column: &str| format!("{prefix}{column}");
+    let decoded = (|| -> Decoded<Inbox> {
+        let channel: String = row.try_get(get("channel_type").as_str())?;
+        Ok(Inbox {
+            id: row.try_get(get("id").as_str())?,
+            name: row.try_get(get("name").as_str())?,
+            channel: InboxChannel::parse(&channel).map_err(|reason| sqlx::Error::Decode(reason.into()))?,
+            provider: row.try_get(get("provider").as_str())?,
+            created: Timestamp::from_micros(row.try_get(get("created_us").as_str())?),
+        })
+    })();
+    decoded.map_err(db_error)
+}
+
+async fn fetch_inbox(conn: &mut <Db as Database>::Connection, workspace: WorkspaceId, id: i64) -> Result<Option<Inbox>> {
+    let row: Option<DbRow> = sqlx::query(&format!("SELECT {INBOX_COLUMNS} FROM inboxes WHERE workspace_id = $1 AND id = $2"))
+        .bind(workspace.get())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    row.map(|row| decode_inbox(&row, "")).transpose()
+}
+
+/// Links a contact to an inbox inside a write transaction: an identical link is kept,
+/// a `source_id` another contact holds in that inbox is a conflict.
+async fn insert_contact_inbox(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    contact: ContactId,
+    link: &NewContactInbox,
+    now: Timestamp,
+) -> Result<ContactInbox> {
+    let inbox = fetch_inbox(tx, workspace, link.inbox_id)
+        .await?
+        .ok_or(Error::NotFound(Resource::Inbox))?;
+    let holder: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT contact_id, created_us FROM contact_inboxes WHERE workspace_id = $1 AND inbox_id = $2 AND source_id = $3",
+    )
+    .bind(workspace.get())
+    .bind(link.inbox_id)
+    .bind(link.source_id.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let created = match holder {
+        Some((holder, created)) if holder == contact.get() => Timestamp::from_micros(created),
+        Some(_) => return Err(Error::Conflict(UniqueField::SourceId)),
+        None => {
+            sqlx::query(
+                "INSERT INTO contact_inboxes (workspace_id, inbox_id, source_id, contact_id, created_us) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(workspace.get())
+            .bind(link.inbox_id)
+            .bind(link.source_id.as_str())
+            .bind(contact.get())
+            .bind(now.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+            now
+        }
+    };
+    Ok(ContactInbox {
+        contact_id: contact,
+        inbox,
+        source_id: link.source_id.clone(),
+        created,
+    })
+}
+
+/// `LIKE` pattern text matching `value` literally (`%`, `_` and `\` escaped).
+fn like_literal(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+fn push_text_field(query: &mut QueryBuilder<'_, Db>, field: &TextField) {
+    let lower = field.case_insensitive();
+    if lower {
+        query.push("LOWER(");
+    }
+    match field {
+        TextField::Name => {
+            query.push("name");
+        }
+        TextField::Email => {
+            query.push("email");
+        }
+        TextField::Phone => {
+            query.push("phone");
+        }
+        TextField::ExternalId => {
+            query.push("external_id");
+        }
+        TextField::Additional(key) => dialect::push_json_text(query, "additional_attributes", key),
+        TextField::Custom(key) => dialect::push_json_text(query, "custom_attributes", key),
+    }
+    if lower {
+        query.push(")");
+    }
+}
+
+fn push_label_exists(query: &mut QueryBuilder<'_, Db>, negated: bool, label: Option<&str>) {
+    if negated {
+        query.push("NOT ");
+    }
+    query.push(
+        "EXISTS (SELECT 1 FROM contact_labels l WHERE l.workspace_id = contacts.workspace_id \
+         AND l.contact_id = contacts.id",
+    );
+    if let Some(label) = label {
+        query.push(" AND l.label = ").push_bind(label.to_owned());
+    }
+    query.push(")");
+}
+
+fn push_condition(query: &mut QueryBuilder<'_, Db>, condition: &Condition) {
+    match condition {
+        Condition::Text { field, op, values } => {
+            let first = values.first().cloned().unwrap_or_default();
+            query.push("(");
+            match op {
+                TextOp::Equal | TextOp::NotEqual => {
+                    push_text_field(query, field);
+                    query.push(if *op == TextOp::Equal { " = " } else { " <> " });
+                    query.push_bind(first);
+                }
+                TextOp::Contains | TextOp::DoesNotContain => {
+                    if *op == TextOp::DoesNotContain {
+                        query.push("NOT ");
+                    }
+                    query.push("(1 = 0");
+                    for value in values {
+                        query.push(" OR ");
+                        push_text_field(query, field);
+                        query.push(" LIKE ").push_bind(format!("%{}%", like_literal(value))).push(" ESCAPE '\\'");
+                    }
+                    query.push(")");
+                }
+                TextOp::StartsWith => {
+                    push_text_field(query, field);
+                    query.push(" LIKE ").push_bind(format!("{}%", like_literal(&first))).push(" ESCAPE '\\'");
+                }
+                TextOp::Present | TextOp::NotPresent => {
+                    let present = *op == TextOp::Present;
+                    push_text_field(query, field);
+                    query.push(if present { " IS NOT NULL AND " } else { " IS NULL OR " });
+                    push_text_field(query, field);
+                    query.push(if present { " <> ''" } else { " = ''" });
+                }
+            }
+            query.push(")");
+        }
+        Condition::Number { key, bound } => {
+            dialect::push_json_number(query, "custom_attributes", key);
+            match bound {
+                NumberBound::Greater(value) => query.push(" > ").push_bind(*value),
+                NumberBound::Less(value) => query.push(" < ").push_bind(*value),
+            };
+        }
+        Condition::TextOrder { key, after, value } => {
+            dialect::push_json_text(query, "custom_attributes", key);
+            query.push(if *after { " > " } else { " < " }).push_bind(value.clone());
+        }
+        Condition::Time { field, bound } => {
+            query.push(match field {
+                TimeField::Created => "created_us",
+                TimeField::LastActivity => "last_activity_us",
+            });
+            match bound {
+                Bound::After(at) => query.push(" > ").push_bind(at.micros()),
+                Bound::Before(at) => query.push(" < ").push_bind(at.micros()),
+            };
+        }
+        Condition::Blocked(blocked) => {
+            query.push("blocked = ").push_bind(*blocked);
+        }
+        Condition::HasLabel(label) => push_label_exists(query, false, Some(label)),
+        Condition::LacksLabel(label) => push_label_exists(query, true, Some(label)),
+        Condition::HasAnyLabel => push_label_exists(query, false, None),
+        Condition::HasNoLabel => push_label_exists(query, true, None),
+    }
+}
+
+/// `FROM contacts WHERE …` for a query's workspace, conditions and labels.
+fn push_contact_filter(query: &mut QueryBuilder<'_, Db>, workspace: WorkspaceId, wanted: &ContactQuery) {
+    query.push(" FROM contacts WHERE workspace_id = ").push_bind(workspace.get());
+    if !wanted.conditions.is_empty() {
+        query.push(" AND (");
+        let mut joins = wanted.conditions.iter().map(|(_, join)| join);
+        for (i, (condition, _)) in wanted.conditions.iter().enumerate() {
+            if i > 0 {
+                query.push(match joins.next() {
+                    Some(Join::Or) => " OR ",
+                    _ => " AND ",
+                });
+            }
+            push_condition(query, condition);
+        }
+        query.push(")");
+    }
+    if !wanted.labels.is_empty() {
+        query.push(
+            " AND EXISTS (SELECT 1 FROM contact_labels l WHERE l.workspace_id = contacts.workspace_id \
+             AND l.contact_id = contacts.id AND l.label IN (",
+        );
+        let mut labels = query.separated(", ");
+        for label in &wanted.labels {
+            labels.push_bind(label.clone());
+        }
+        query.push("))");
+    }
+}
+
+fn push_sort_expression(query: &mut QueryBuilder<'_, Db>, field: SortField) {
+    match field {
+        SortField::Name => query.push("LOWER(name)"),
+        SortField::Email => query.push("email"),
+        SortField::Phone => query.push("phone"),
+        SortField::LastActivity => query.push("last_activity_us"),
+        SortField::Created => query.push("created_us"),
+        SortField::CompanyName | SortField::City | SortField::Country => {
+            let key = match field {
+                SortField::CompanyName => "company_name",
+                SortField::City => "city",
+                _ => "country",
+            };
+            dialect::push_json_text(query, "additional_attributes", key);
+            query
+        }
+    };
+}
+
+/// Missing values last in both directions, then by id, so pages never overlap.
+fn push_contact_order(query: &mut QueryBuilder<'_, Db>, wanted: &ContactQuery) {
+    if wanted.sort.is_empty() {
+        query.push(" ORDER BY id DESC");
+        return;
+    }
+    query.push(" ORDER BY ");
+    for key in &wanted.sort {
+        push_sort_expression(query, key.field);
+        query.push(" IS NULL, ");
+        push_sort_expression(query, key.field);
+        if !matches!(key.field, SortField::LastActivity | SortField::Created) {
+            query.push(dialect::TEXT_ORDER);
+        }
+        query.push(if key.descending { " DESC, " } else { " ASC, " });
+    }
+    query.push("id ASC");
+}
+
+/// Adds labels a contact does not have yet.
+async fn add_labels(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId, id: ContactId, labels: &[String]) -> Result<()> {
+    for label in labels {
+        sqlx::query(
+            "INSERT INTO contact_labels (workspace_id, contact_id, label) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(workspace.get())
+        .bind(id.get())
+        .bind(label.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 async fn begin(pool: &Pool<Db>) -> Result<Transaction<'static, Db>> {
     pool.begin().await.map_err(db_error)
 }
@@ -726,9 +1035,18 @@ impl Store for StoreImpl {
             .ok_or(Error::NotFound(Resource::ApiKey))
     }
 
-    async fn create_contact(&self, workspace: WorkspaceId, data: &ContactData) -> Result<Contact> {
+    async fn create_contact_with(
+        &self,
+        workspace: WorkspaceId,
+        data: &ContactData,
+        rules: WriteRules,
+        link: Option<&NewContactInbox>,
+    ) -> Result<(Contact, Option<ContactInbox>)> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace).await?;
+        if rules.unique_phone {
+            check_phone_free(&mut tx, workspace, data.phone.as_ref(), None).await?;
+        }
         let id = next_contact_id(&mut tx, workspace).await?;
         if let Some(level) = &data.governance_level_id {
             check_governance_level(&mut tx, workspace, level).await?;
@@ -743,14 +1061,19 @@ impl Store for StoreImpl {
             .await
             .map_err(db_error)?;
         set_memberships(&mut tx, workspace, id, &[], &data.organization_ids).await?;
+        let linked = match link {
+            Some(link) => Some(insert_contact_inbox(&mut tx, workspace, id, link, now).await?),
+            None => None,
+        };
         record_change(&mut tx, workspace, RecordKind::Contact, id.get(), now).await?;
         commit(tx).await?;
-        Ok(Contact {
+        let contact = Contact {
             id,
             created: now,
             updated: now,
             data: data.clone(),
-        })
+        };
+        Ok((contact, linked))
     }
 
     async fn create_contacts(&self, workspace: WorkspaceId, data: &[ContactData]) -> Result<Vec<ContactId>> {
@@ -821,17 +1144,22 @@ impl Store for StoreImpl {
         with_memberships(&mut tx, workspace, rows).await
     }
 
-    async fn update_contact(
+    async fn update_contact_with(
         &self,
         workspace: WorkspaceId,
         id: ContactId,
         patch: ContactPatch,
+        rules: WriteRules,
     ) -> Result<Contact> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace).await?;
         let current = locked_contact(&mut tx, workspace, id).await?;
         let mut data = current.data.clone();
         patch.apply_to(&mut data);
+        // A number the contact already had stays allowed: the rule is about new duplicates.
+        if rules.unique_phone && data.phone != current.data.phone {
+            check_phone_free(&mut tx, workspace, data.phone.as_ref(), Some(id)).await?;
+        }
         let updated = write_contact(&mut tx, workspace, current, data, now).await?;
         commit(tx).await?;
         Ok(updated)
@@ -1320,6 +1648,256 @@ impl Store for StoreImpl {
         .await
         .map_err(db_error)?;
         Ok(rows.into_iter().map(Organization::from).collect())
+    }
+
+    async fn query_contacts(&self, workspace: WorkspaceId, wanted: &ContactQuery) -> Result<Vec<Contact>> {
+        let mut tx = begin(self.reader()).await?;
+        let mut query = QueryBuilder::<Db>::new(format!("SELECT {}", *CONTACT_COLUMNS));
+        push_contact_filter(&mut query, workspace, wanted);
+        push_contact_order(&mut query, wanted);
+        query
+            .push(" LIMIT ")
+            .push_bind(i64::from(wanted.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(wanted.offset).unwrap_or(i64::MAX));
+        let rows: Vec<ContactRow> = query.build_query_as().fetch_all(&mut *tx).await.map_err(db_error)?;
+        with_memberships(&mut tx, workspace, rows).await
+    }
+
+    async fn count_contacts(&self, workspace: WorkspaceId, wanted: &ContactQuery) -> Result<u64> {
+        let mut query = QueryBuilder::<Db>::new("SELECT COUNT(*)");
+        push_contact_filter(&mut query, workspace, wanted);
+        let count: i64 = query.build_query_scalar().fetch_one(self.reader()).await.map_err(db_error)?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn contacts_matching_exactly(
+        &self,
+        workspace: WorkspaceId,
+        email: Option<&Email>,
+        external_id: Option<&ExternalId>,
+        phone: Option<&PhoneE164>,
+    ) -> Result<Vec<Contact>> {
+        let mut tx = begin(self.reader()).await?;
+        let rows: Vec<ContactRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM contacts WHERE workspace_id = $1 AND (email = $2 OR external_id = $3 OR phone = $4) \
+             ORDER BY id",
+            *CONTACT_COLUMNS
+        ))
+        .bind(workspace.get())
+        .bind(email.map(Email::as_str))
+        .bind(external_id.map(ExternalId::as_str))
+        .bind(phone.map(PhoneE164::as_str))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        with_memberships(&mut tx, workspace, rows).await
+    }
+
+    async fn custom_attribute_in_use(&self, workspace: WorkspaceId, key: &str) -> Result<bool> {
+        let mut query = QueryBuilder::<Db>::new("SELECT 1 FROM contacts WHERE workspace_id = ");
+        query.push_bind(workspace.get()).push(" AND ");
+        dialect::push_json_text(&mut query, "custom_attributes", key);
+        query.push(" IS NOT NULL LIMIT 1");
+        let found: Option<i32> = query.build_query_scalar().fetch_optional(self.reader()).await.map_err(db_error)?;
+        Ok(found.is_some())
+    }
+
+    async fn create_inbox(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+        channel: InboxChannel,
+        provider: Option<&str>,
+    ) -> Result<Inbox> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let row: DbRow = sqlx::query(&format!(
+            "INSERT INTO inboxes (workspace_id, name, channel_type, provider, created_us) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING {INBOX_COLUMNS}"
+        ))
+        .bind(workspace.get())
+        .bind(name)
+        .bind(channel.as_str())
+        .bind(provider)
+        .bind(now.micros())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let inbox = decode_inbox(&row, "")?;
+        commit(tx).await?;
+        Ok(inbox)
+    }
+
+    async fn inbox(&self, workspace: WorkspaceId, id: i64) -> Result<Option<Inbox>> {
+        let mut conn = self.reader().acquire().await.map_err(db_error)?;
+        fetch_inbox(&mut conn, workspace, id).await
+    }
+
+    async fn inboxes(&self, workspace: WorkspaceId) -> Result<Vec<Inbox>> {
+        let rows: Vec<DbRow> = sqlx::query(&format!("SELECT {INBOX_COLUMNS} FROM inboxes WHERE workspace_id = $1 ORDER BY id"))
+            .bind(workspace.get())
+            .fetch_all(self.reader())
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|row| decode_inbox(row, "")).collect()
+    }
+
+    async fn contact_inboxes(&self, workspace: WorkspaceId, ids: &[ContactId]) -> Result<Vec<ContactInbox>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT ci.contact_id, ci.source_id, ci.created_us AS link_created_us, i.id AS inbox_id, \
+             i.name AS inbox_name, i.channel_type AS inbox_channel_type, i.provider AS inbox_provider, \
+             i.created_us AS inbox_created_us \
+             FROM contact_inboxes ci JOIN inboxes i ON i.workspace_id = ci.workspace_id AND i.id = ci.inbox_id \
+             WHERE ci.workspace_id = ",
+        );
+        query.push_bind(workspace.get()).push(" AND ci.contact_id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(id.get());
+        }
+        query.push(") ORDER BY ci.contact_id, ci.created_us, ci.inbox_id, ci.source_id");
+        let rows: Vec<DbRow> = query.build().fetch_all(self.reader()).await.map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let decoded = (|| -> Decoded<(i64, String, i64)> {
+                    Ok((row.try_get("contact_id")?, row.try_get("source_id")?, row.try_get("link_created_us")?))
+                })();
+                let (contact, source_id, created) = decoded.map_err(db_error)?;
+                Ok(ContactInbox {
+                    contact_id: ContactId::from_stored(contact),
+                    inbox: decode_inbox(row, "inbox_")?,
+                    source_id,
+                    created: Timestamp::from_micros(created),
+                })
+            })
+            .collect()
+    }
+
+    async fn link_contact_inbox(
+        &self,
+        workspace: WorkspaceId,
+        contact: ContactId,
+        link: &NewContactInbox,
+    ) -> Result<ContactInbox> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        locked_contact(&mut tx, workspace, contact).await?;
+        let linked = insert_contact_inbox(&mut tx, workspace, contact, link, now).await?;
+        commit(tx).await?;
+        Ok(linked)
+    }
+
+    async fn labels(&self, workspace: WorkspaceId, ids: &[ContactId]) -> Result<Vec<(ContactId, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Db>::new("SELECT contact_id, label FROM contact_labels WHERE workspace_id = ");
+        query.push_bind(workspace.get()).push(" AND contact_id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(id.get());
+        }
+        query.push(format!(") ORDER BY contact_id, label{}", dialect::TEXT_ORDER));
+        let pairs: Vec<(i64, String)> = query.build_query_as().fetch_all(self.reader()).await.map_err(db_error)?;
+        Ok(pairs.into_iter().map(|(id, label)| (ContactId::from_stored(id), label)).collect())
+    }
+
+    async fn set_labels(&self, workspace: WorkspaceId, id: ContactId, labels: &[String]) -> Result<Vec<String>> {
+        let mut labels = labels.to_vec();
+        labels.sort_unstable();
+        labels.dedup();
+        let mut tx = begin(self.writer()).await?;
+        tick(&mut tx, workspace).await?;
+        locked_contact(&mut tx, workspace, id).await?;
+        sqlx::query("DELETE FROM contact_labels WHERE workspace_id = $1 AND contact_id = $2")
+            .bind(workspace.get())
+            .bind(id.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        add_labels(&mut tx, workspace, id, &labels).await?;
+        commit(tx).await?;
+        Ok(labels)
+    }
+
+    async fn merge_contacts(
+        &self,
+        workspace: WorkspaceId,
+        base: ContactId,
+        mergee: ContactId,
+        rules: WriteRules,
+    ) -> Result<Contact> {
+        let mut tx = begin(self.writer()).await?;
+        let now = tick(&mut tx, workspace).await?;
+        let base_contact = locked_contact(&mut tx, workspace, base).await?;
+        let mergee_contact = locked_contact(&mut tx, workspace, mergee).await?;
+        if base == mergee {
+            return Ok(base_contact);
+        }
+        let merged = roster_core::merge::merge_contact_data(&base_contact.data, &mergee_contact.data);
+        let mergee_labels: Vec<String> =
+            sqlx::query_scalar("SELECT label FROM contact_labels WHERE workspace_id = $1 AND contact_id = $2")
+                .bind(workspace.get())
+                .bind(mergee.get())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        sqlx::query("UPDATE contact_inboxes SET contact_id = $3 WHERE workspace_id = $1 AND contact_id = $2")
+            .bind(workspace.get())
+            .bind(mergee.get())
+            .bind(base.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        // The mergee goes first (with its labels and memberships), so its unique values
+        // can move to the base without colliding with themselves.
+        sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace.get())
+            .bind(mergee.get())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        record_change(&mut tx, workspace, RecordKind::Contact, mergee.get(), now).await?;
+        if rules.unique_phone && merged.phone != base_contact.data.phone {
+            check_phone_free(&mut tx, workspace, merged.phone.as_ref(), Some(base)).await?;
+        }
+        let updated = write_contact(&mut tx, workspace, base_contact, merged, now).await?;
+        add_labels(&mut tx, workspace, base, &mergee_labels).await?;
+        sqlx::query(
+            "INSERT INTO contact_merges (workspace_id, base_contact_id, mergee_contact_id, merged_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(workspace.get())
+        .bind(base.get())
+        .bind(mergee.get())
+        .bind(now.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        commit(tx).await?;
+        Ok(updated)
+    }
+
+    async fn merges(&self, workspace: WorkspaceId) -> Result<Vec<MergeRecord>> {
+        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, base_contact_id, mergee_contact_id, merged_us FROM contact_merges WHERE workspace_id = $1 ORDER BY id",
+        )
+        .bind(workspace.get())
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, base, mergee, at)| MergeRecord {
+                id,
+                base_contact_id: ContactId::from_stored(base),
+                mergee_contact_id: ContactId::from_stored(mergee),
+                merged: Timestamp::from_micros(at),
+            })
+            .collect())
     }
 
     async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>> {

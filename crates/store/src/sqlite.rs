@@ -31,6 +31,11 @@ const MIGRATIONS: &[Embedded] = &[
         "changes",
         include_str!("../migrations/sqlite/0003_changes.sql"),
     ),
+    (
+        4,
+        "chatwoot",
+        include_str!("../migrations/sqlite/0004_chatwoot.sql"),
+    ),
 ];
 
 /// Readers: enough for the request concurrency of a small machine.
@@ -85,5 +90,51 @@ mod queries {
     use super::SqliteStore as StoreImpl;
     type Db = sqlx::Sqlite;
     type DbRow = sqlx::sqlite::SqliteRow;
+
+    /// The SQL that differs between the backends.
+    mod dialect {
+        use sqlx::QueryBuilder;
+
+        /// Text sorts compare bytes, like PostgreSQL's "C" collation.
+        pub(super) const TEXT_ORDER: &str = "";
+
+        /// The JSON path of a top-level key (quoted, so any key is safe).
+        fn push_path(query: &mut QueryBuilder<'_, sqlx::Sqlite>, key: &str) {
+            query
+                .push("'$.' || json_quote(")
+                .push_bind(key.to_owned())
+                .push(")");
+        }
+
+        /// A top-level key of a JSON column as text; `true`/`false` spelled as PostgreSQL's
+        /// `->>` does (SQLite would give 1/0).
+        pub(super) fn push_json_text(
+            query: &mut QueryBuilder<'_, sqlx::Sqlite>,
+            column: &str,
+            key: &str,
+        ) {
+            query.push(format!("(CASE json_type({column}, "));
+            push_path(query, key);
+            query.push(") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE json_extract(");
+            query.push(column).push(", ");
+            push_path(query, key);
+            query.push(") END)");
+        }
+
+        /// A top-level key of a JSON column as a number; NULL unless it holds one.
+        pub(super) fn push_json_number(
+            query: &mut QueryBuilder<'_, sqlx::Sqlite>,
+            column: &str,
+            key: &str,
+        ) {
+            query.push(format!("(CASE WHEN json_type({column}, "));
+            push_path(query, key);
+            query.push(format!(
+                ") IN ('integer', 'real') THEN json_extract({column}, "
+            ));
+            push_path(query, key);
+            query.push(") END)");
+        }
+    }
     include!("sql_store.rs");
 }

@@ -51,6 +51,8 @@ impl IntoResponse for CcError {
                     UniqueField::Email => "email",
                     UniqueField::ExternalId => "externalId",
                     UniqueField::Channel(channel) => channel_field(channel),
+                    UniqueField::Phone => "phoneNumber",
+                    UniqueField::SourceId => "sourceId",
                     UniqueField::RecordId => "id",
                 };
                 (
@@ -96,5 +98,6 @@ fn not_found(resource: Resource) -> &'static str {
         Resource::User => "User not found.",
         Resource::Group => "Group not found.",
         Resource::GovernanceLevel => "Governance level not found.",
+        Resource::Inbox => "Inbox not found.",
     }
 }

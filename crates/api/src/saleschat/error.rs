@@ -72,6 +72,8 @@ impl IntoResponse for ScError {
                     UniqueField::ExternalId => "crm_id",
                     UniqueField::Email => "email",
                     UniqueField::Channel(_) => "channel_id",
+                    UniqueField::Phone => "phone_number",
+                    UniqueField::SourceId => "source_id",
                     UniqueField::RecordId => "id",
                 };
                 body(

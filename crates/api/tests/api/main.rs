@@ -2,6 +2,7 @@
 
 mod admin;
 mod chatcaptain;
+mod chatwoot;
 mod helpers;
 mod isolation;
 mod saleschat;

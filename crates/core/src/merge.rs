@@ -1,0 +1,133 @@
+//! Merging two contacts into one: the base keeps every non-blank value and takes the
+//! mergee's where its own is blank; attribute objects merge deeply with the base winning;
+//! memberships are united. Stores call this inside the merge transaction.
+
+use serde_json::Value;
+
+use crate::model::{Attributes, ContactData};
+
+/// The data the base contact has after absorbing `mergee`.
+pub fn merge_contact_data(base: &ContactData, mergee: &ContactData) -> ContactData {
+    let mut merged = base.clone();
+    fill_text(&mut merged.name, &mergee.name);
+    fill_text(&mut merged.first_name, &mergee.first_name);
+    fill_text(&mut merged.last_name, &mergee.last_name);
+    fill(&mut merged.email, &mergee.email);
+    fill(&mut merged.phone, &mergee.phone);
+    fill(&mut merged.external_id, &mergee.external_id);
+    for channel in crate::model::Channel::ALL {
+        let theirs = mergee.channels.slot(channel).clone();
+        fill_text(merged.channels.slot_mut(channel), &theirs);
+    }
+    fill(&mut merged.language, &mergee.language);
+    fill(&mut merged.avatar_url, &mergee.avatar_url);
+    if merged.address.is_empty() {
+        merged.address = mergee.address.clone();
+    }
+    merged.custom_attributes = deep_merge(&base.custom_attributes, &mergee.custom_attributes);
+    merged.additional_attributes =
+        deep_merge(&base.additional_attributes, &mergee.additional_attributes);
+    merged.last_activity_at = base.last_activity_at.max(mergee.last_activity_at);
+    merged.organization_ids = crate::model::normalize_ids(
+        base.organization_ids
+            .iter()
+            .chain(&mergee.organization_ids)
+            .copied()
+            .collect(),
+    );
+    fill(&mut merged.opt_in_at, &mergee.opt_in_at);
+    fill(&mut merged.is_inbound, &mergee.is_inbound);
+    fill_text(&mut merged.source, &mergee.source);
+    fill_text(&mut merged.governance_level_id, &mergee.governance_level_id);
+    if merged.stage.is_none() {
+        merged.stage = mergee.stage.clone();
+        merged.disposition = mergee.disposition.clone();
+        merged.disposition_fields = mergee.disposition_fields.clone();
+    }
+    if merged.assignment.user_id.is_none() {
+        merged.assignment = mergee.assignment.clone();
+    }
+    merged
+}
+
+fn fill<T: Clone>(slot: &mut Option<T>, theirs: &Option<T>) {
+    if slot.is_none() {
+        slot.clone_from(theirs);
+    }
+}
+
+/// Like `fill`, treating an empty string as blank.
+fn fill_text(slot: &mut Option<String>, theirs: &Option<String>) {
+    if slot.as_deref().is_none_or(str::is_empty) && theirs.as_deref().is_some_and(|t| !t.is_empty())
+    {
+        slot.clone_from(theirs);
+    }
+}
+
+/// `base` with the keys only `mergee` has added; on a shared key the base wins (even
+/// with `""`, as in Chatwoot), and two objects under one key merge the same way.
+pub fn deep_merge(base: &Attributes, mergee: &Attributes) -> Attributes {
+    let mut merged = base.clone();
+    for (key, theirs) in mergee {
+        match (merged.get_mut(key), theirs) {
+            (Some(Value::Object(ours)), Value::Object(theirs)) => {
+                *ours = deep_merge(ours, theirs);
+            }
+            (Some(_), _) => {}
+            (None, _) => {
+                merged.insert(key.clone(), theirs.clone());
+            }
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, OrganizationId, PhoneE164};
+    use serde_json::json;
+
+    fn attributes(value: Value) -> Attributes {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_base_wins_and_fills_its_blanks_from_the_mergee() {
+        let base = ContactData {
+            name: Some(String::new()),
+            email: Some(Email::parse("base@example.com").unwrap()),
+            organization_ids: vec![OrganizationId::from_stored(2)],
+            custom_attributes: attributes(json!({"plan": "pro", "empty": "", "deep": {"a": 1}})),
+            ..ContactData::default()
+        };
+        let mergee = ContactData {
+            name: Some("Mergee".into()),
+            email: Some(Email::parse("mergee@example.com").unwrap()),
+            phone: Some(PhoneE164::parse("+4917612345678").unwrap()),
+            organization_ids: vec![
+                OrganizationId::from_stored(1),
+                OrganizationId::from_stored(2),
+            ],
+            custom_attributes: attributes(
+                json!({"plan": "free", "empty": "x", "tier": 3, "deep": {"a": 2, "b": 3}}),
+            ),
+            ..ContactData::default()
+        };
+        let merged = merge_contact_data(&base, &mergee);
+        assert_eq!(merged.name.as_deref(), Some("Mergee"));
+        assert_eq!(merged.email, base.email);
+        assert_eq!(merged.phone, mergee.phone);
+        assert_eq!(
+            merged.organization_ids,
+            vec![
+                OrganizationId::from_stored(1),
+                OrganizationId::from_stored(2)
+            ]
+        );
+        assert_eq!(
+            Value::Object(merged.custom_attributes),
+            json!({"plan": "pro", "empty": "", "deep": {"a": 1, "b": 3}, "tier": 3})
+        );
+    }
+}
