@@ -495,8 +495,7 @@ async fn list_inboxes(
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let inboxes = state.roster.store().inboxes(workspace.id).await?;
-    let inboxes: Vec<Value> = inboxes.iter().map(render_inbox).collect();
-    Ok(Json(json!({ "inboxes": inboxes })))
+    Ok(Json(inboxes.iter().map(render_inbox).collect()))
 }
 
 /// Which contact was merged into which, oldest first (Chatwoot's merges leave these).
@@ -507,8 +506,7 @@ async fn list_merges(
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let merges = state.roster.store().merges(workspace.id).await?;
-    let merges: Vec<Value> = merges.iter().map(render_merge).collect();
-    Ok(Json(json!({ "merges": merges })))
+    Ok(Json(merges.iter().map(render_merge).collect()))
 }
 
 async fn stage_history(

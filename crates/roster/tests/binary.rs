@@ -336,6 +336,77 @@ fn the_cli_manages_saleschat_users_groups_and_governance_levels() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("nobody"));
 }
 
+/// Chatwoot through the real binary: an inbox made by the CLI, a contact created in it
+/// over HTTP, a merge, and the merge record listed by the CLI.
+#[tokio::test]
+async fn chatwoot_clients_use_cli_made_inboxes_and_merges_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = cli_tenant(dir.path(), None, "Support");
+    let inbox = cli(
+        dir.path(),
+        None,
+        &[
+            "inbox",
+            "create",
+            "--workspace",
+            &id,
+            "--name",
+            "Website",
+            "--channel-type",
+            "Channel::WebWidget",
+        ],
+    );
+    assert_eq!(inbox["channel_type"], "Channel::WebWidget");
+    assert_eq!(
+        cli(dir.path(), None, &["inbox", "list", "--workspace", &id]),
+        json!([inbox])
+    );
+
+    let server = Server::start(dir.path(), None);
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{}/api/v1/accounts/{id}{path}", server.base))
+            .header("api_access_token", &secret)
+            .json(&body)
+            .send()
+    };
+    let created: Value = post(
+        "/contacts",
+        json!({"name": "Visitor", "inbox_id": inbox["id"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        created["payload"]["contact_inbox"]["inbox"]["id"],
+        inbox["id"]
+    );
+    let visitor = created["payload"]["contact"]["id"].clone();
+    let known: Value = post(
+        "/contacts",
+        json!({"name": "Known", "email": "known@example.com"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let known = known["payload"]["contact"]["id"].clone();
+    let response = post(
+        "/actions/contact_merge",
+        json!({"base_contact_id": known, "mergee_contact_id": visitor}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let merges = cli(dir.path(), None, &["merges", "--workspace", &id]);
+    assert_eq!(merges[0]["base_contact_id"], known);
+    assert_eq!(merges[0]["mergee_contact_id"], visitor);
+}
+
 #[test]
 fn cli_errors_are_reported_with_a_nonzero_exit() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,8 @@ use roster_core::model::{
     Address, AssignRequest, AssignTarget, AttributesPatch, Channel, ContactData, ContactPatch,
     DispositionUpdate, OrganizationData, OrganizationPatch, Page, Patch, RecordKind,
 };
-use roster_core::store::{NewApiKey, Store};
+use roster_core::model::{InboxChannel, WriteRules};
+use roster_core::store::{NewApiKey, NewContactInbox, Store};
 use serde_json::json;
 
 macro_rules! contract {
@@ -63,6 +64,12 @@ contract!(
     contacts_are_found_by_phone,
     every_write_is_logged_as_a_change,
     batches_are_created_in_order_or_not_at_all,
+    exact_matches_are_exact_and_identifiers_case_sensitive,
+    inbox_links_are_unique_per_inbox_and_roll_back_with_their_contact,
+    labels_are_replaced_and_scoped,
+    merge_moves_links_labels_and_memberships_and_is_recorded,
+    failed_merge_changes_nothing,
+    unique_phone_rule_applies_only_when_asked,
 );
 
 async fn workspace(store: &dyn Store) -> WorkspaceId {
@@ -1085,4 +1092,322 @@ async fn batches_are_created_in_order_or_not_at_all(store: &dyn Store) {
         52,
         "a failed batch writes nothing"
     );
+}
+
+fn phone(number: &str) -> PhoneE164 {
+    PhoneE164::parse(number).unwrap()
+}
+
+const CHATWOOT: WriteRules = WriteRules { unique_phone: true };
+
+async fn exact_matches_are_exact_and_identifiers_case_sensitive(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let mut ann = contact("Ann");
+    ann.email = Some(Email::parse("ann@example.com").unwrap());
+    ann.external_id = Some(ExternalId::parse("Crm-1").unwrap());
+    ann.phone = Some(phone("+4917612345678"));
+    let ann = store.create_contact(ws, &ann).await.unwrap();
+    let mut annette = contact("Annette");
+    annette.email = Some(Email::parse("ann@example.co").unwrap());
+    store.create_contact(ws, &annette).await.unwrap();
+
+    let found = |email: Option<&str>, id: Option<&str>, number: Option<&str>| {
+        let email = email.map(|e| Email::parse(e).unwrap());
+        let id = id.map(|i| ExternalId::parse(i).unwrap());
+        let number = number.map(phone);
+        async move {
+            store
+                .contacts_matching_exactly(ws, email.as_ref(), id.as_ref(), number.as_ref())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found(Some("ANN@example.com"), None, None).await, [ann.id]);
+    assert_eq!(found(None, Some("Crm-1"), None).await, [ann.id]);
+    assert_eq!(found(None, Some("crm-1"), None).await, []);
+    assert_eq!(found(None, None, Some("+49 176 12345678")).await, [ann.id]);
+    assert_eq!(found(None, None, None).await, []);
+    let other = workspace(store).await;
+    assert!(store
+        .contacts_matching_exactly(other, ann.data.email.as_ref(), None, None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn inbox_links_are_unique_per_inbox_and_roll_back_with_their_contact(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let api = store
+        .create_inbox(ws, "API", InboxChannel::Api, None)
+        .await
+        .unwrap();
+    let mail = store
+        .create_inbox(ws, "Mail", InboxChannel::Email, Some("default"))
+        .await
+        .unwrap();
+    let link = |inbox: i64, source: &str| NewContactInbox {
+        inbox_id: inbox,
+        source_id: source.to_owned(),
+    };
+    let (ann, linked) = store
+        .create_contact_with(ws, &contact("Ann"), CHATWOOT, Some(&link(api.id, "s-1")))
+        .await
+        .unwrap();
+    assert_eq!(linked.unwrap().inbox, api);
+    // The same link again is kept as it is; the same source in another inbox is fine.
+    store
+        .link_contact_inbox(ws, ann.id, &link(api.id, "s-1"))
+        .await
+        .unwrap();
+    store
+        .link_contact_inbox(ws, ann.id, &link(mail.id, "s-1"))
+        .await
+        .unwrap();
+    // Another contact with that source in that inbox: a conflict, and a create that
+    // hits it leaves no contact behind.
+    assert_eq!(
+        store
+            .create_contact_with(ws, &contact("Bob"), CHATWOOT, Some(&link(api.id, "s-1")))
+            .await,
+        Err(Error::Conflict(UniqueField::SourceId))
+    );
+    assert_eq!(
+        store
+            .create_contact_with(ws, &contact("Cy"), CHATWOOT, Some(&link(424_242, "s-9")))
+            .await,
+        Err(Error::NotFound(Resource::Inbox))
+    );
+    let everyone = store
+        .contacts(
+            ws,
+            Page {
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(everyone.len(), 1);
+    let links = store.contact_inboxes(ws, &[ann.id]).await.unwrap();
+    let sources: Vec<(i64, &str)> = links
+        .iter()
+        .map(|l| (l.inbox.id, l.source_id.as_str()))
+        .collect();
+    assert_eq!(sources, [(api.id, "s-1"), (mail.id, "s-1")]);
+    // Another workspace can neither use the inbox nor see the links.
+    let other = workspace(store).await;
+    let (stranger, _) = store
+        .create_contact_with(other, &contact("Stranger"), CHATWOOT, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .link_contact_inbox(other, stranger.id, &link(api.id, "s-2"))
+            .await,
+        Err(Error::NotFound(Resource::Inbox))
+    );
+    assert!(store
+        .contact_inboxes(other, &[ann.id])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.inboxes(other).await.unwrap(), []);
+    assert_eq!(store.inboxes(ws).await.unwrap(), [api, mail]);
+}
+
+async fn labels_are_replaced_and_scoped(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let ann = store.create_contact(ws, &contact("Ann")).await.unwrap();
+    let labels = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        store
+            .set_labels(ws, ann.id, &labels(&["vip", "b2b", "vip"]))
+            .await
+            .unwrap(),
+        labels(&["b2b", "vip"])
+    );
+    store
+        .set_labels(ws, ann.id, &labels(&["lead"]))
+        .await
+        .unwrap();
+    let stored = store.labels(ws, &[ann.id]).await.unwrap();
+    assert_eq!(stored, [(ann.id, "lead".to_owned())]);
+    let other = workspace(store).await;
+    assert_eq!(
+        store.set_labels(other, ann.id, &labels(&["x"])).await,
+        Err(Error::NotFound(Resource::Contact))
+    );
+    assert!(store.labels(other, &[ann.id]).await.unwrap().is_empty());
+}
+
+async fn merge_moves_links_labels_and_memberships_and_is_recorded(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let org = store
+        .create_organization(ws, &organization("Acme"))
+        .await
+        .unwrap();
+    let inbox = store
+        .create_inbox(ws, "API", InboxChannel::Api, None)
+        .await
+        .unwrap();
+    let mut base = contact("Base");
+    base.email = Some(Email::parse("base@example.com").unwrap());
+    base.custom_attributes = json!({"plan": "pro"}).as_object().unwrap().clone();
+    let base = store.create_contact(ws, &base).await.unwrap();
+    let mut mergee = contact("Mergee");
+    mergee.email = Some(Email::parse("mergee@example.com").unwrap());
+    mergee.phone = Some(phone("+4917612345678"));
+    mergee.channels.telegram = Some("tg-1".into());
+    mergee.organization_ids = vec![org.id];
+    mergee.custom_attributes = json!({"plan": "free", "tier": "gold"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let link = NewContactInbox {
+        inbox_id: inbox.id,
+        source_id: "s-1".into(),
+    };
+    let (mergee, _) = store
+        .create_contact_with(ws, &mergee, CHATWOOT, Some(&link))
+        .await
+        .unwrap();
+    store
+        .set_labels(ws, base.id, &["a".to_owned()])
+        .await
+        .unwrap();
+    store
+        .set_labels(ws, mergee.id, &["a".to_owned(), "b".to_owned()])
+        .await
+        .unwrap();
+
+    let merged = store
+        .merge_contacts(ws, base.id, mergee.id, CHATWOOT)
+        .await
+        .unwrap();
+    assert_eq!(merged.id, base.id);
+    assert_eq!(merged.data.email, base.data.email);
+    assert_eq!(merged.data.phone, mergee.data.phone);
+    assert_eq!(merged.data.channels.telegram.as_deref(), Some("tg-1"));
+    assert_eq!(merged.data.organization_ids, [org.id]);
+    assert_eq!(
+        serde_json::Value::Object(merged.data.custom_attributes.clone()),
+        json!({"plan": "pro", "tier": "gold"})
+    );
+    assert_eq!(
+        store.contact(ws, base.id).await.unwrap(),
+        Some(merged.clone())
+    );
+    assert_eq!(store.contact(ws, mergee.id).await.unwrap(), None);
+    let labels: Vec<String> = store
+        .labels(ws, &[base.id])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect();
+    assert_eq!(labels, ["a", "b"]);
+    let links = store.contact_inboxes(ws, &[base.id]).await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].source_id, "s-1");
+    assert_eq!(
+        store.count_organization_contacts(ws, org.id).await.unwrap(),
+        1
+    );
+    let merges = store.merges(ws).await.unwrap();
+    assert_eq!(merges.len(), 1);
+    assert_eq!(
+        (merges[0].base_contact_id, merges[0].mergee_contact_id),
+        (base.id, mergee.id)
+    );
+
+    // Into itself: nothing changes and nothing is recorded.
+    assert_eq!(
+        store
+            .merge_contacts(ws, base.id, base.id, CHATWOOT)
+            .await
+            .unwrap(),
+        merged
+    );
+    assert_eq!(store.merges(ws).await.unwrap().len(), 1);
+    assert!(store
+        .merges(workspace(store).await)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn failed_merge_changes_nothing(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let base = store.create_contact(ws, &contact("Base")).await.unwrap();
+    let mut mergee = contact("Mergee");
+    mergee.phone = Some(phone("+4917612345678"));
+    let mergee = store.create_contact(ws, &mergee).await.unwrap();
+    // A third contact shares the number (allowed outside Chatwoot's rule): under the
+    // rule the base may not take it, so the whole merge rolls back.
+    let mut third = contact("Third");
+    third.phone = mergee.data.phone.clone();
+    store.create_contact(ws, &third).await.unwrap();
+    assert_eq!(
+        store.merge_contacts(ws, base.id, mergee.id, CHATWOOT).await,
+        Err(Error::Conflict(UniqueField::Phone))
+    );
+    assert_eq!(
+        store.contact(ws, mergee.id).await.unwrap(),
+        Some(mergee.clone())
+    );
+    assert_eq!(
+        store.contact(ws, base.id).await.unwrap(),
+        Some(base.clone())
+    );
+    assert!(store.merges(ws).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .merge_contacts(ws, base.id, ContactId::from_stored(999), CHATWOOT)
+            .await,
+        Err(Error::NotFound(Resource::Contact))
+    );
+}
+
+async fn unique_phone_rule_applies_only_when_asked(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let mut ann = contact("Ann");
+    ann.phone = Some(phone("+4917612345678"));
+    store.create_contact(ws, &ann).await.unwrap();
+    // Without the rule, a shared number is fine (SalesChat, ChatCaptain)…
+    let twin = store.create_contact(ws, &ann).await.unwrap();
+    // …with it, neither a create nor an update may add another.
+    assert_eq!(
+        store
+            .create_contact_with(ws, &ann, CHATWOOT, None)
+            .await
+            .map(|_| ()),
+        Err(Error::Conflict(UniqueField::Phone))
+    );
+    let bob = store.create_contact(ws, &contact("Bob")).await.unwrap();
+    let patch = ContactPatch {
+        phone: Patch::Set(phone("+4917612345678")),
+        ..ContactPatch::default()
+    };
+    assert_eq!(
+        store.update_contact_with(ws, bob.id, patch, CHATWOOT).await,
+        Err(Error::Conflict(UniqueField::Phone))
+    );
+    // A contact keeping the number it has may still be changed under the rule.
+    let rename = ContactPatch {
+        name: Patch::Set("Twin".into()),
+        ..ContactPatch::default()
+    };
+    store
+        .update_contact_with(ws, twin.id, rename, CHATWOOT)
+        .await
+        .unwrap();
+    // Another workspace has its own numbers.
+    let other = workspace(store).await;
+    store
+        .create_contact_with(other, &ann, CHATWOOT, None)
+        .await
+        .unwrap();
 }

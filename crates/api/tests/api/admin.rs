@@ -188,6 +188,27 @@ async fn users_groups_and_levels_refuse_bad_input_and_change_nothing() {
             "contact",
         ),
         (
+            post(
+                "/inboxes",
+                json!({"name": "X", "channel_type": "Channel::Pigeon"}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "channel_type",
+        ),
+        (
+            post(
+                "/inboxes",
+                json!({"name": "", "channel_type": "Channel::Api"}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            app.admin(Method::GET, "/admin/v1/workspaces/999/inboxes"),
+            StatusCode::NOT_FOUND,
+            "workspace",
+        ),
+        (
             app.admin(Method::GET, "/admin/v1/workspaces/999/users"),
             StatusCode::NOT_FOUND,
             "workspace",
@@ -204,4 +225,15 @@ async fn users_groups_and_levels_refuse_bad_input_and_change_nothing() {
     assert_eq!(groups, json!([]));
     let (_, levels) = send(app.admin(Method::GET, &format!("{base}/governance-levels"))).await;
     assert_eq!(levels, json!([]));
+    let (_, inboxes) = send(app.admin(Method::GET, &format!("{base}/inboxes"))).await;
+    assert_eq!(inboxes, json!([]), "refused inboxes were not created");
+    let (status, inbox) = send(
+        app.admin(Method::POST, &format!("{base}/inboxes"))
+            .json(&json!({"name": "WhatsApp", "channel_type": "Channel::Whatsapp", "provider": "whatsapp_cloud"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbox}");
+    assert_eq!(inbox["provider"], "whatsapp_cloud");
+    let (_, inboxes) = send(app.admin(Method::GET, &format!("{base}/inboxes"))).await;
+    assert_eq!(inboxes, json!([inbox]));
 }
