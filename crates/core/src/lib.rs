@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod import;
 pub mod keys;
 pub mod merge;
 pub mod model;

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use crate::domain::{
     ContactId, Email, ExternalId, KeyId, OrganizationId, PhoneE164, Timestamp, WorkspaceId,
 };
+use crate::import::{ImportOutcome, ImportRow, MatchKey};
 use crate::model::{
     ApiKey, AssignRequest, Change, Contact, ContactData, ContactInbox, ContactPatch,
     DispositionUpdate, GovernanceLevel, Group, Inbox, InboxChannel, MergeRecord, Organization,
@@ -79,6 +80,16 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         data: &[ContactData],
     ) -> Result<Vec<ContactId>>;
+    /// Imports one batch in one transaction. Each row updates the first contact it matches
+    /// by `keys` (tried in order) or creates one, seeing the rows before it; a row that
+    /// would take a unique value another contact holds is rejected and the others go on.
+    /// Organizations are found by name (the oldest of that name) or created.
+    async fn import_contacts(
+        &self,
+        workspace: WorkspaceId,
+        rows: &[ImportRow],
+        keys: &[MatchKey],
+    ) -> Result<Vec<ImportOutcome>>;
     async fn contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Option<Contact>>;
     /// Newest first.
     async fn contacts(&self, workspace: WorkspaceId, page: Page) -> Result<Vec<Contact>>;
@@ -252,6 +263,8 @@ pub trait Store: Send + Sync + 'static {
         external_id: Option<&ExternalId>,
         phone: Option<&PhoneE164>,
     ) -> Result<Vec<Contact>>;
+    /// The custom and the additional attribute keys used in the workspace, each sorted.
+    async fn attribute_keys(&self, workspace: WorkspaceId) -> Result<(Vec<String>, Vec<String>)>;
     /// Whether any contact of the workspace has this custom attribute key.
     async fn custom_attribute_in_use(&self, workspace: WorkspaceId, key: &str) -> Result<bool>;
 

@@ -66,6 +66,31 @@ pub enum Command {
         #[arg(long)]
         workspace: String,
     },
+    /// Import contacts from a CSV file (`-` for stdin): one JSON line per row on stdout
+    /// (created, updated, unchanged or rejected with the reason), then a summary.
+    Import {
+        #[arg(long)]
+        workspace: String,
+        /// Fields that find the contact a row updates, tried in order.
+        #[arg(
+            long = "match",
+            value_delimiter = ',',
+            default_value = "external_id,email,phone"
+        )]
+        keys: Vec<String>,
+        file: PathBuf,
+    },
+    /// Export every contact (or organization) of a workspace to stdout.
+    Export {
+        #[arg(long)]
+        workspace: String,
+        /// csv (the columns import reads) or ndjson.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Export organizations instead of contacts.
+        #[arg(long)]
+        organizations: bool,
+    },
     /// Rebuild the search index from the store (stop `roster serve` on this data
     /// directory first; a running server rebuilds by itself when its index is lost).
     Reindex,

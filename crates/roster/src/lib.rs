@@ -1,15 +1,19 @@
 //! The `roster` binary's library half: configuration, telemetry and the commands.
 //! Everything here is thin glue over `roster-core`, `roster-store` and `roster-api`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use roster_api::{admin, AppState};
 use roster_core::domain::{KeyId, WorkspaceId};
 use roster_core::error::Resource;
+use roster_core::import::MatchKey;
 use roster_core::{Error, Roster};
 use roster_search::SearchIndex;
+use roster_transfer::export::{export_contacts, export_organizations, Format};
+use roster_transfer::import::{import_csv, ImportError};
 use serde_json::Value;
 use std::path::PathBuf;
 use tokio::net::TcpListener;
@@ -32,6 +36,16 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::GovernanceLevel(command) => governance_level(&cli.storage, command).await,
         Command::Inbox(command) => inbox(&cli.storage, command).await,
         Command::Merges { workspace } => merges(&cli.storage, &workspace).await,
+        Command::Import {
+            workspace,
+            keys,
+            file,
+        } => import(&cli.storage, &workspace, &keys, &file).await,
+        Command::Export {
+            workspace,
+            format,
+            organizations,
+        } => export(&cli.storage, &workspace, &format, organizations).await,
         Command::Reindex => reindex(&cli.storage).await,
     };
     match result {
@@ -107,6 +121,86 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
     // Leave the index in step with every acknowledged write.
     search.catch_up().await?;
     tracing::info!("roster stopped");
+    Ok(())
+}
+
+async fn import(
+    storage: &StorageArgs,
+    workspace: &str,
+    keys: &[String],
+    file: &Path,
+) -> Result<(), Error> {
+    let keys = keys
+        .iter()
+        .map(|key| MatchKey::parse(key).map_err(|reason| Error::invalid("--match", reason)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (roster, workspace) = open_workspace(storage, workspace).await?;
+    let (input, size): (Box<dyn std::io::Read + Send>, u64) = if file == Path::new("-") {
+        (Box::new(std::io::stdin()), 0)
+    } else {
+        let opened = std::fs::File::open(file).map_err(|err| {
+            Error::invalid("FILE", format!("cannot open {}: {err}", file.display()))
+        })?;
+        let size = opened.metadata().map_or(0, |m| m.len());
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, opened)),
+            size,
+        )
+    };
+    let progress = progress_reporter("importing (bytes)");
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut write_failed = None;
+    let summary = import_csv(
+        roster.store_handle(),
+        workspace,
+        keys,
+        input,
+        |reports, bytes| {
+            for report in reports {
+                if let Err(err) = writeln!(out, "{}", report.to_json()) {
+                    write_failed.get_or_insert(err);
+                }
+            }
+            progress(bytes, size.max(bytes));
+        },
+    )
+    .await
+    .map_err(|err| match err {
+        ImportError::Store(err) => err,
+        file => Error::invalid("FILE", file.to_string()),
+    })?;
+    writeln!(out, "{}", roster_transfer::import::summary_json(&summary))
+        .map_err(Error::internal)?;
+    out.flush().map_err(Error::internal)?;
+    if let Some(err) = write_failed {
+        return Err(Error::internal(format!("writing the report: {err}")));
+    }
+    eprintln!(
+        "imported {} rows: {} created, {} updated, {} unchanged, {} rejected",
+        summary.rows(),
+        summary.created,
+        summary.updated,
+        summary.unchanged,
+        summary.rejected
+    );
+    Ok(())
+}
+
+async fn export(
+    storage: &StorageArgs,
+    workspace: &str,
+    format: &str,
+    organizations: bool,
+) -> Result<(), Error> {
+    let format = Format::parse(format).map_err(|reason| Error::invalid("--format", reason))?;
+    let (roster, workspace) = open_workspace(storage, workspace).await?;
+    let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let written = if organizations {
+        export_organizations(roster.store(), workspace, format, out).await?
+    } else {
+        export_contacts(roster.store(), workspace, format, out).await?
+    };
+    eprintln!("exported {written} records");
     Ok(())
 }
 

@@ -105,6 +105,14 @@ mod queries {
             query.push_bind(key.to_owned());
             query.push("::text)::double precision END)");
         }
+
+        /// The distinct top-level keys of a JSONB column over a workspace's contacts.
+        pub(super) fn attribute_keys_sql(column: &str) -> String {
+            format!(
+                "SELECT DISTINCT jsonb_object_keys({column}) AS key FROM contacts \
+                 WHERE workspace_id = $1 ORDER BY 1"
+            )
+        }
     }
     include!("sql_store.rs");
 }

@@ -135,6 +135,14 @@ mod queries {
             push_path(query, key);
             query.push(") END)");
         }
+
+        /// The distinct top-level keys of a JSON column over a workspace's contacts.
+        pub(super) fn attribute_keys_sql(column: &str) -> String {
+            format!(
+                "SELECT DISTINCT j.key FROM contacts, json_each(contacts.{column}) AS j \
+                 WHERE contacts.workspace_id = $1 ORDER BY 1"
+            )
+        }
     }
     include!("sql_store.rs");
 }

@@ -8,6 +8,7 @@ use roster_core::domain::{
     ContactId, Email, ExternalId, Language, OrganizationId, PhoneE164, Timestamp, WorkspaceId,
 };
 use roster_core::error::{Error, Resource, UniqueField};
+use roster_core::import::{ImportOutcome, ImportRow, MatchKey};
 use roster_core::model::{
     Address, AssignRequest, AssignTarget, AttributesPatch, Channel, ContactData, ContactPatch,
     DispositionUpdate, OrganizationData, OrganizationPatch, Page, Patch, RecordKind,
@@ -70,6 +71,8 @@ contract!(
     merge_moves_links_labels_and_memberships_and_is_recorded,
     failed_merge_changes_nothing,
     unique_phone_rule_applies_only_when_asked,
+    imports_create_update_or_leave_rows_and_reject_collisions,
+    imports_match_by_the_keys_given_in_order,
 );
 
 async fn workspace(store: &dyn Store) -> WorkspaceId {
@@ -1410,4 +1413,176 @@ async fn unique_phone_rule_applies_only_when_asked(store: &dyn Store) {
         .create_contact_with(other, &ann, CHATWOOT, None)
         .await
         .unwrap();
+}
+
+fn import_row(
+    name: &str,
+    email: Option<&str>,
+    external_id: Option<&str>,
+    organizations: &[&str],
+) -> ImportRow {
+    ImportRow {
+        patch: ContactPatch {
+            name: Patch::Set(name.to_owned()),
+            email: email.map_or(Patch::Keep, |e| Patch::Set(Email::parse(e).unwrap())),
+            external_id: external_id
+                .map_or(Patch::Keep, |x| Patch::Set(ExternalId::parse(x).unwrap())),
+            ..ContactPatch::default()
+        },
+        organizations: organizations.iter().map(|o| o.to_string()).collect(),
+    }
+}
+
+async fn imports_create_update_or_leave_rows_and_reject_collisions(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let existing = store
+        .create_organization(ws, &organization("Acme"))
+        .await
+        .unwrap();
+    let keys = MatchKey::DEFAULT_ORDER;
+    let rows = vec![
+        import_row(
+            "Ann",
+            Some("ann@example.com"),
+            Some("A-1"),
+            &["Acme", "Globex"],
+        ),
+        import_row("Bob", Some("bob@example.com"), None, &[]),
+        // Matches Ann (an earlier row) by email and renames her.
+        import_row("Ann Lee", Some("ann@example.com"), None, &[]),
+        // Matches Ann by external id but would take Bob's email: rejected, the others go on.
+        import_row("Eve", Some("bob@example.com"), Some("A-1"), &[]),
+    ];
+    let outcomes = store.import_contacts(ws, &rows, &keys).await.unwrap();
+    let (ann, bob) = match (&outcomes[0], &outcomes[1]) {
+        (ImportOutcome::Created(ann), ImportOutcome::Created(bob)) => (*ann, *bob),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(outcomes[2], ImportOutcome::Updated(ann));
+    let ImportOutcome::Rejected(reason) = &outcomes[3] else {
+        panic!("{:?}", outcomes[3])
+    };
+    assert!(
+        reason.contains("email") && reason.contains("earlier row"),
+        "{reason}"
+    );
+    let stored = store.contact(ws, ann).await.unwrap().unwrap();
+    assert_eq!(stored.data.name.as_deref(), Some("Ann Lee"));
+    assert_eq!(
+        stored.data.external_id.as_ref().map(ExternalId::as_str),
+        Some("A-1")
+    );
+    assert_eq!(stored.data.organization_ids.len(), 2);
+    assert!(
+        stored.data.organization_ids.contains(&existing.id),
+        "Acme is found by name"
+    );
+    let globex = *stored
+        .data
+        .organization_ids
+        .iter()
+        .find(|id| **id != existing.id)
+        .unwrap();
+    assert_eq!(
+        store
+            .organization(ws, globex)
+            .await
+            .unwrap()
+            .unwrap()
+            .data
+            .name,
+        "Globex"
+    );
+
+    // The same file again: nothing changes, and no organization is created twice.
+    let again = store.import_contacts(ws, &rows, &keys).await.unwrap();
+    assert_eq!(
+        again[0],
+        ImportOutcome::Updated(ann),
+        "row 1 renames Ann back"
+    );
+    assert_eq!(again[1], ImportOutcome::Unchanged(bob));
+    assert_eq!(again[2], ImportOutcome::Updated(ann));
+    assert!(matches!(again[3], ImportOutcome::Rejected(_)));
+    let third = store.import_contacts(ws, &rows[1..2], &keys).await.unwrap();
+    assert_eq!(third, [ImportOutcome::Unchanged(bob)]);
+    let organizations = store
+        .organizations(
+            ws,
+            Page {
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(organizations.len(), 2);
+    let everyone = store
+        .contacts(
+            ws,
+            Page {
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(everyone.len(), 2);
+    // Every created or changed contact is in the change log (search follows it).
+    let logged: HashSet<i64> = store
+        .changes_after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.kind == RecordKind::Contact)
+        .map(|c| c.id)
+        .collect();
+    assert!(logged.contains(&ann.get()) && logged.contains(&bob.get()));
+    // Another workspace is untouched and matches nothing of this one.
+    let other = workspace(store).await;
+    let outcomes = store
+        .import_contacts(other, &rows[1..2], &keys)
+        .await
+        .unwrap();
+    assert!(matches!(outcomes[0], ImportOutcome::Created(_)));
+}
+
+async fn imports_match_by_the_keys_given_in_order(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let mut by_email = contact("By email");
+    by_email.email = Some(Email::parse("one@example.com").unwrap());
+    let by_email = store.create_contact(ws, &by_email).await.unwrap();
+    let mut by_phone = contact("By phone");
+    by_phone.phone = Some(phone("+4917612345678"));
+    let by_phone = store.create_contact(ws, &by_phone).await.unwrap();
+    let row = ImportRow {
+        patch: ContactPatch {
+            email: Patch::Set(Email::parse("one@example.com").unwrap()),
+            phone: Patch::Set(phone("+4917612345678")),
+            last_name: Patch::Set("Matched".into()),
+            ..ContactPatch::default()
+        },
+        organizations: Vec::new(),
+    };
+    let outcome = store
+        .import_contacts(ws, std::slice::from_ref(&row), &[MatchKey::Phone])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        [ImportOutcome::Rejected(
+            "email \"one@example.com\" is already used by contact 1".into()
+        )]
+    );
+    let outcome = store
+        .import_contacts(ws, &[row], &[MatchKey::Email, MatchKey::Phone])
+        .await
+        .unwrap();
+    assert_eq!(outcome, [ImportOutcome::Updated(by_email.id)]);
+    let stored = store.contact(ws, by_email.id).await.unwrap().unwrap();
+    assert_eq!(stored.data.last_name.as_deref(), Some("Matched"));
+    assert_eq!(
+        store.contact(ws, by_phone.id).await.unwrap(),
+        Some(by_phone)
+    );
 }
