@@ -162,6 +162,7 @@ async fn import(
                 }
             }
             progress(bytes, size.max(bytes));
+            std::future::ready(())
         },
     )
     .await

@@ -274,14 +274,19 @@ fn read_csv<R: Read>(input: R, mut deliver: impl FnMut(Batch) -> bool) -> Result
 }
 
 /// Imports a CSV file into a workspace, batch by batch. `on_batch` hears every row's
-/// outcome, in file order, with how many bytes of the file were read so far.
-pub async fn import_csv<R: Read + Send + 'static>(
+/// outcome, in file order, with how many bytes of the file were read so far; the import
+/// waits for the future it returns (so a slow listener slows the import, not memory).
+pub async fn import_csv<R, F>(
     store: Arc<dyn Store>,
     workspace: WorkspaceId,
     keys: Vec<MatchKey>,
     input: R,
-    mut on_batch: impl FnMut(&[RowReport], u64),
-) -> Result<ImportSummary, ImportError> {
+    mut on_batch: impl FnMut(&[RowReport], u64) -> F,
+) -> Result<ImportSummary, ImportError>
+where
+    R: Read + Send + 'static,
+    F: std::future::Future<Output = ()>,
+{
     let (sender, mut batches) = tokio::sync::mpsc::channel::<Batch>(2);
     let reader = tokio::task::spawn_blocking(move || {
         read_csv(input, |batch| sender.blocking_send(batch).is_ok())
@@ -318,7 +323,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
         for report in &reports {
             summary.add(&report.outcome);
         }
-        on_batch(&reports, batch.bytes_read);
+        on_batch(&reports, batch.bytes_read).await;
     }
     drop(batches);
     let read = reader

@@ -21,7 +21,10 @@ async fn import(
         workspace,
         MatchKey::DEFAULT_ORDER.to_vec(),
         std::io::Cursor::new(csv.as_bytes().to_vec()),
-        |batch, _| reports.extend_from_slice(batch),
+        |batch, _| {
+            reports.extend_from_slice(batch);
+            std::future::ready(())
+        },
     )
     .await
     .expect("the import runs");
@@ -178,7 +181,7 @@ async fn a_malformed_file_is_refused_and_changes_nothing() {
             ws,
             MatchKey::DEFAULT_ORDER.to_vec(),
             std::io::Cursor::new(csv.as_bytes().to_vec()),
-            |_, _| {},
+            |_, _| std::future::ready(()),
         )
         .await;
         assert!(

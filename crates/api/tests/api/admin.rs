@@ -1,7 +1,7 @@
 //! The admin API: workspaces and keys, behind the admin token.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, send, TestApp};
 
@@ -236,4 +236,64 @@ async fn users_groups_and_levels_refuse_bad_input_and_change_nothing() {
     assert_eq!(inbox["provider"], "whatsapp_cloud");
     let (_, inboxes) = send(app.admin(Method::GET, &format!("{base}/inboxes"))).await;
     assert_eq!(inboxes, json!([inbox]));
+}
+
+#[tokio::test]
+async fn a_csv_upload_imports_row_by_row_and_streams_the_report() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    let path = format!("/admin/v1/workspaces/{}/imports", tenant.id);
+    let csv = "name,email,organizations\r\nAnn Import,ann@example.com,Acme\r\nBad,nope,\r\n";
+    let response = app
+        .admin(Method::POST, &path)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let text = response.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0]["outcome"], "created");
+    assert_eq!(lines[0]["line"], 2);
+    assert_eq!(lines[1]["outcome"], "rejected");
+    assert!(lines[1]["reason"].as_str().unwrap().starts_with("email:"));
+    assert_eq!(
+        lines[2],
+        json!({"summary": {"rows": 2, "created": 1, "updated": 0, "unchanged": 0, "rejected": 1}})
+    );
+    // The same upload again, matched by email only: unchanged.
+    let again = app
+        .admin(Method::POST, &format!("{path}?match=email"))
+        .body(csv)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(again.contains("\"unchanged\":1"), "{again}");
+    // Imported contacts are everyone's: readable through the dialects and searchable.
+    app.search.catch_up().await.unwrap();
+    let (_, found) = send(
+        app.cc(&tenant, Method::GET, "/contacts/search")
+            .query(&[("query", "Import")]),
+    )
+    .await;
+    assert_eq!(found["results"]["found"], 1, "{found}");
+
+    let (status, body) = send(app.admin(Method::POST, &path).body("name,,email\n")).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "no name");
+    let (status, body) = send(
+        app.admin(Method::POST, &format!("{path}?match=shoe_size"))
+            .body(csv),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "match");
+    let (status, _) = send(app.request(Method::POST, &path).body(csv)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
