@@ -19,6 +19,7 @@ mod body;
 pub mod chatcaptain;
 pub mod chatwoot;
 pub mod saleschat;
+pub mod telemetry;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -26,12 +27,24 @@ pub struct AppState {
     pub roster: Roster,
     /// The admin API is enabled only when a token is configured.
     pub admin_token: Option<Arc<str>>,
+    pub metrics: telemetry::SharedMetrics,
+}
+
+impl AppState {
+    pub fn new(roster: Roster, admin_token: Option<Arc<str>>) -> Self {
+        AppState {
+            roster,
+            admin_token,
+            metrics: Arc::default(),
+        }
+    }
 }
 
 /// The whole application: every dialect, the admin API and the health check.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/metrics", get(telemetry::metrics))
         .merge(chatcaptain::routes())
         .merge(chatwoot::routes())
         .merge(saleschat::routes())
@@ -41,6 +54,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             tell_search_about_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
         ))
         .with_state(state)
 }

@@ -53,6 +53,10 @@ struct Args {
     /// Skip the PostgreSQL comparison.
     #[arg(long)]
     skip_postgres: bool,
+    /// Only write the generated contacts as a CSV file for `roster import` (one
+    /// workspace, with organizations by name), then exit.
+    #[arg(long)]
+    write_csv: Option<PathBuf>,
     /// Where to put the data directory (default: a temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -96,6 +100,10 @@ struct Outcome {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if let Some(path) = &args.write_csv {
+        write_csv(path, args.contacts, args.seed);
+        return;
+    }
     let temp = tempdir_path();
     let data_dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
     std::fs::create_dir_all(&data_dir).expect("data directory");
@@ -173,6 +181,38 @@ async fn main() {
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&temp);
     }
+}
+
+/// The generated people as a CSV in Roster's import columns.
+fn write_csv(path: &Path, contacts: u64, seed: u64) {
+    use std::io::Write;
+    let file = std::fs::File::create(path).expect("the CSV file can be created");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut rng = Rng::new(seed);
+    let companies = (contacts / 50).max(1) as usize;
+    writeln!(
+        out,
+        "name,first_name,last_name,email,phone,external_id,language,organizations"
+    )
+    .expect("write");
+    for serial in 0..contacts {
+        let person = person(&mut rng, serial, companies);
+        let data = contact_data(&person, &mut rng, None);
+        writeln!(
+            out,
+            "{} {},{},{},{},{},CRM-{serial},{},{}",
+            person.first,
+            person.last,
+            person.first,
+            person.last,
+            person.email,
+            person.phone.as_ref().map_or("", |p| p.as_str()),
+            data.language.as_ref().map_or("", |l| l.as_str()),
+            company_name(&mut Rng::new(person.company as u64), person.company),
+        )
+        .expect("write");
+    }
+    out.flush().expect("write");
 }
 
 fn tempdir_path() -> PathBuf {

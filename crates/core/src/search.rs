@@ -96,6 +96,9 @@ pub trait SearchEngine: Send + Sync + 'static {
     /// Told after every successful write through this node, to pick it up early.
     fn written(&self) {}
 
+    /// The last change-log entry the engine has applied (see `Store::last_change_seq`).
+    async fn applied_change(&self) -> i64;
+
     async fn search_contacts(
         &self,
         workspace: WorkspaceId,

@@ -39,8 +39,20 @@ pub struct NewContactInbox {
     pub source_id: String,
 }
 
+/// How many database connections a store holds, and how many of them are idle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub connections: u32,
+    pub idle: u32,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The connection pool's state, for metrics.
+    fn pool_usage(&self) -> PoolUsage {
+        PoolUsage::default()
+    }
+
     /// Returns the value stored under `name`, storing `initial` first if there is none.
     /// Concurrent callers all get the one value that won.
     async fn setting_or_init(&self, name: &str, initial: &[u8]) -> Result<Vec<u8>>;

@@ -12,6 +12,10 @@ use clap::{Args, Parser, Subcommand};
     about = "Self-hosted contact and organization hub for conversational platforms"
 )]
 pub struct Cli {
+    /// Configuration file (keys as the environment variables, lower case, without
+    /// `ROSTER_`); default `./roster.toml` when present.
+    #[arg(long, env = "ROSTER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub storage: StorageArgs,
     #[command(subcommand)]
@@ -90,6 +94,18 @@ pub enum Command {
         /// Export organizations instead of contacts.
         #[arg(long)]
         organizations: bool,
+    },
+    /// Print the effective configuration (secrets redacted) and where each value came from.
+    Config,
+    /// Probe a running server's health (for container and service health checks):
+    /// exits 0 when `GET /healthz` answers 200.
+    Healthcheck {
+        /// The server's address; default the configured listen address.
+        #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
     },
     /// Rebuild the search index from the store (stop `roster serve` on this data
     /// directory first; a running server rebuilds by itself when its index is lost).

@@ -19,15 +19,24 @@ use std::path::PathBuf;
 use tokio::net::TcpListener;
 
 pub mod cli;
+pub mod config;
 
 use cli::{
     Cli, Command, GovernanceLevelCommand, GroupCommand, InboxCommand, KeyCommand, ServeArgs,
     StorageArgs, UserCommand, WorkspaceCommand,
 };
 
-pub async fn run(cli: Cli) -> ExitCode {
-    init_tracing();
+pub async fn run(cli: Cli, config: config::Loaded) -> ExitCode {
+    if let Err(err) = init_tracing() {
+        eprintln!("roster: {err}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
+        Command::Config => {
+            print(&config::effective(&config));
+            Ok(())
+        }
+        Command::Healthcheck { listen, timeout } => healthcheck(&listen, timeout).await,
         Command::Serve(args) => serve(&cli.storage, args).await,
         Command::Workspace(command) => workspace(&cli.storage, command).await,
         Command::Key(command) => key(&cli.storage, command).await,
@@ -57,14 +66,68 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+/// Logs go to stderr: readable text, or one JSON object per line with
+/// `ROSTER_LOG_FORMAT=json`; `ROSTER_LOG` (else `RUST_LOG`) filters, default `info`.
+fn init_tracing() -> Result<(), String> {
+    let directives = std::env::var("ROSTER_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .map_err(|err| format!("ROSTER_LOG {directives:?} is not a log filter: {err}"))?;
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let format = std::env::var("ROSTER_LOG_FORMAT").unwrap_or_default();
+    let _ = match format.as_str() {
+        "json" => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        "" | "text" => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        other => {
+            return Err(format!(
+                "ROSTER_LOG_FORMAT {other:?} is neither text nor json"
+            ))
+        }
+    };
+    Ok(())
+}
+
+/// `GET /healthz` on the local server, with a timeout; Ok only for a 200.
+async fn healthcheck(listen: &str, timeout: u64) -> Result<(), Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server listening on every interface is reached on loopback.
+    let target = listen
+        .replace("0.0.0.0:", "127.0.0.1:")
+        .replace("[::]:", "[::1]:");
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(&target).await?;
+        let request = format!("GET /healthz HTTP/1.0\r\nHost: {target}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout), probe)
+        .await
+        .map_err(|_| Error::internal(format!("no answer from {target} within {timeout} s")))?
+        .map_err(|err| Error::internal(format!("cannot reach {target}: {err}")))?;
+    let status_line = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        println!("{}", serde_json::json!({"healthy": true, "server": target}));
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "{target} answered {status_line:?}"
+        )))
+    }
 }
 
 async fn open(storage: &StorageArgs) -> Result<Roster, Error> {
@@ -106,10 +169,10 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
         "sqlite"
     };
     tracing::info!(%address, backend, admin_api = args.admin_token.is_some(), "roster is serving");
-    let state = AppState {
+    let state = AppState::new(
         roster,
-        admin_token: args.admin_token.filter(|t| !t.is_empty()).map(Arc::from),
-    };
+        args.admin_token.filter(|t| !t.is_empty()).map(Arc::from),
+    );
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);

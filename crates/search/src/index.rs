@@ -476,6 +476,10 @@ impl SearchEngine for SearchIndex {
         self.nudge.notify_one();
     }
 
+    async fn applied_change(&self) -> i64 {
+        self.applied_seq().await
+    }
+
     async fn search_contacts(
         &self,
         workspace: WorkspaceId,

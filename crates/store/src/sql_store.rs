@@ -1208,6 +1208,16 @@ async fn commit(tx: Transaction<'_, Db>) -> Result<()> {
 
 #[async_trait::async_trait]
 impl Store for StoreImpl {
+    fn pool_usage(&self) -> roster_core::store::PoolUsage {
+        let pools = [self.writer(), self.reader()];
+        // PostgreSQL hands the same pool out twice; count it once.
+        let distinct = if std::ptr::eq(pools[0], pools[1]) { &pools[..1] } else { &pools[..] };
+        roster_core::store::PoolUsage {
+            connections: distinct.iter().map(|pool| pool.size()).sum(),
+            idle: distinct.iter().map(|pool| pool.num_idle() as u32).sum(),
+        }
+    }
+
     async fn setting_or_init(&self, name: &str, initial: &[u8]) -> Result<Vec<u8>> {
         sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(name)

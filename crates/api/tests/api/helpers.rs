@@ -65,10 +65,7 @@ impl TestApp {
         search.follow(async {
             let _ = follower_stopped.await;
         });
-        let state = AppState {
-            roster,
-            admin_token: Some(Arc::from(ADMIN_TOKEN)),
-        };
+        let state = AppState::new(roster, Some(Arc::from(ADMIN_TOKEN)));
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("port 0 binds");

@@ -7,3 +7,4 @@ mod helpers;
 mod isolation;
 mod saleschat;
 mod search;
+mod telemetry;
