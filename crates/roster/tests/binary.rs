@@ -18,7 +18,12 @@ fn roster(data_dir: &Path) -> Command {
         .env_remove("ROSTER_DATABASE_URL")
         .env_remove("ROSTER_ADMIN_TOKEN")
         .env_remove("ROSTER_LISTEN")
-        .env("ROSTER_DATA_DIR", data_dir);
+        .env_remove("ROSTER_CONFIG")
+        .env_remove("ROSTER_LOG")
+        .env_remove("ROSTER_LOG_FORMAT")
+        .env("ROSTER_DATA_DIR", data_dir)
+        // No stray ./roster.toml is picked up.
+        .current_dir(data_dir);
     command
 }
 
@@ -107,6 +112,16 @@ impl Server {
     fn kill_hard(mut self) {
         self.child.kill().expect("SIGKILL is delivered");
         self.child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        self.child.wait().unwrap()
     }
 }
 
@@ -619,4 +634,181 @@ async fn a_lost_index_is_rebuilt_at_start_and_by_reindex() {
     );
     let (_, body) = request(reqwest::Method::GET, search, Some(&secret), None).await;
     assert_eq!(body["results"]["found"], 1, "{body}");
+}
+
+/// SIGTERM in the middle of eight clients writing: the server stops accepting, answers
+/// what is in flight, exits 0, and every write it acknowledged is there after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_a_burst_of_writes_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, secret) = cli_tenant(dir.path(), None, "Burst");
+    let server = Server::start(dir.path(), None);
+    let contacts = format!("{}/v1/chatbots/{id}/contacts", server.base);
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let (contacts, secret) = (contacts.clone(), secret.clone());
+        writers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut acknowledged = Vec::new();
+            for i in 0.. {
+                let sent = client
+                    .post(&contacts)
+                    .header("x-chatcaptain-key", &secret)
+                    .json(&json!({"language": "EN", "name": format!("burst-{writer}-{i}")}))
+                    .send()
+                    .await;
+                let Ok(response) = sent else { break };
+                if response.status() != StatusCode::CREATED {
+                    break;
+                }
+                let Ok(created) = response.json::<Value>().await else {
+                    break;
+                };
+                acknowledged.push(created["contact"]["id"].as_str().unwrap().to_owned());
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "a graceful stop exits 0: {status:?}");
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() > 20,
+        "the burst was under way: {}",
+        acknowledged.len()
+    );
+
+    let server = Server::start(dir.path(), None);
+    let mut stored = std::collections::HashSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut url = format!("{}/v1/chatbots/{id}/contacts?limit=250", server.base);
+        if let Some(token) = &token {
+            url.push_str(&format!("&pageToken={token}"));
+        }
+        let (status, page) = request(reqwest::Method::GET, url, Some(&secret), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let page = page["contacts"].as_array().unwrap().clone();
+        let Some(last) = page.last() else { break };
+        token = Some(last["created"].as_str().unwrap().to_owned());
+        stored.extend(page.iter().map(|c| c["id"].as_str().unwrap().to_owned()));
+    }
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(*id))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+}
+
+#[test]
+fn the_config_file_fills_in_settings_and_refuses_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:18999\"\nadmin_token = \"hush\"\ndatabase_url = \"postgres://roster:pw@db/roster\"\n",
+    )
+    .unwrap();
+    let shown = cli(dir.path(), None, &["config"]);
+    assert_eq!(
+        shown["settings"]["listen"],
+        json!({"value": "127.0.0.1:18999", "source": "file", "env": "ROSTER_LISTEN"})
+    );
+    assert_eq!(shown["settings"]["admin_token"]["value"], "REDACTED");
+    assert_eq!(
+        shown["settings"]["database_url"]["value"],
+        "postgres://roster:REDACTED@db/roster"
+    );
+    assert!(!shown.to_string().contains("hush") && !shown.to_string().contains(":pw@"));
+    // The environment beats the file.
+    let output = roster(dir.path())
+        .env("ROSTER_LISTEN", "127.0.0.1:18998")
+        .arg("config")
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["settings"]["listen"]["source"], "environment");
+
+    std::fs::write(&config, "listne = \"127.0.0.1:1\"\n").unwrap();
+    let output = roster(dir.path()).arg("config").output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown field `listne`"));
+    let output = roster(dir.path())
+        .args(["--config", "/nonexistent/roster.toml", "config"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "a named file must exist");
+}
+
+#[tokio::test]
+async fn healthcheck_tells_a_running_server_from_a_stopped_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let listen = server.base.trim_start_matches("http://").to_owned();
+    let probe = |listen: String, dir: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            roster(&dir)
+                .args(["healthcheck", "--listen", &listen])
+                .status()
+                .unwrap()
+        })
+    };
+    assert!(probe(listen.clone(), dir.path().to_owned())
+        .await
+        .unwrap()
+        .success());
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(status.success());
+    assert!(!probe(listen, dir.path().to_owned())
+        .await
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn the_cli_imports_a_csv_and_exports_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, _) = cli_tenant(dir.path(), None, "Transfer");
+    let file = dir.path().join("contacts.csv");
+    std::fs::write(
+        &file,
+        "name,email,organizations\nAnn,ann@example.com,Acme\nBad,not-an-email,\n",
+    )
+    .unwrap();
+    let output = roster(dir.path())
+        .args(["import", "--workspace", &id, file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(report[0]["outcome"], "created");
+    assert_eq!(report[1]["outcome"], "rejected");
+    assert_eq!(report[2]["summary"]["rows"], 2);
+    let output = roster(dir.path())
+        .args(["export", "--workspace", &id])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let exported = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(exported.lines().count(), 2, "{exported}");
+    assert!(
+        exported.contains(",Ann,") && exported.contains(",Acme,"),
+        "{exported}"
+    );
 }
