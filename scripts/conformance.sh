@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Conformance run: Chatwoot's own OpenAPI contract (../shared/api/chatwoot.openapi.json)
-# against a live `roster serve`, with schemathesis generating requests from it. Checks that
-# no request gets a 5xx and that every response matches the documented schema, where the
-# contract is right: conformance/corrected_spec.py corrects what chatwoot-behaviour.md
-# shows the real server does differently (and says why, line by line).
+# Conformance runs against a live `roster serve`, with schemathesis generating requests:
+#  1. Chatwoot's own OpenAPI contract (../shared/api/chatwoot.openapi.json). Checks that no
+#     request gets a 5xx and that every response matches the documented schema, where the
+#     contract is right: conformance/corrected_spec.py corrects what chatwoot-behaviour.md
+#     shows the real server does differently (and says why, line by line).
+#  2. Roster's own admin API document (crates/api/openapi/admin.json, served at
+#     /openapi.json): the same checks, so the committed document cannot drift from what
+#     the server answers.
 #
 #   bash scripts/conformance.sh            # needs python3 (installs schemathesis in a venv)
 set -euo pipefail
@@ -27,7 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 export ROSTER_DATA_DIR=$DATA
-unset ROSTER_DATABASE_URL ROSTER_ADMIN_TOKEN
+unset ROSTER_DATABASE_URL ROSTER_CONFIG
+export ROSTER_ADMIN_TOKEN=conformance-admin-token
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 ACCOUNT_ID=$("$ROSTER" workspace create --name Conformance | json '["id"]')
@@ -53,4 +57,6 @@ done
 python3 conformance/corrected_spec.py "$SPEC" >"$DATA/chatwoot.corrected.json"
 export ROSTER_URL ROSTER_KEY ACCOUNT_ID
 "$VENV/bin/schemathesis" --config-file conformance/schemathesis.toml run "$DATA/chatwoot.corrected.json" \
+    --url "$ROSTER_URL" --checks not_a_server_error,response_schema_conformance
+"$VENV/bin/schemathesis" --config-file conformance/admin.toml run crates/api/openapi/admin.json \
     --url "$ROSTER_URL" --checks not_a_server_error,response_schema_conformance

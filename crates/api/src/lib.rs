@@ -18,6 +18,7 @@ mod auth;
 mod body;
 pub mod chatcaptain;
 pub mod chatwoot;
+pub mod docs;
 pub mod saleschat;
 pub mod telemetry;
 
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(chatwoot::routes())
         .merge(saleschat::routes())
         .merge(admin::routes())
+        .merge(docs::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

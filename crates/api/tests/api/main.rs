@@ -3,6 +3,7 @@
 mod admin;
 mod chatcaptain;
 mod chatwoot;
+mod docs;
 mod helpers;
 mod isolation;
 mod saleschat;
