@@ -162,4 +162,11 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://db/roster"), "postgres://db/roster");
     }
+
+    #[test]
+    fn the_shipped_example_is_a_valid_config() {
+        let example = include_str!("../../../packaging/roster.toml.example");
+        let file: File = toml::from_str(example).unwrap();
+        assert_eq!(file.listen.as_deref(), Some("127.0.0.1:8080"));
+    }
 }
