@@ -113,6 +113,21 @@ mod queries {
                  WHERE workspace_id = $1 ORDER BY 1"
             )
         }
+
+        /// One page of a workspace's contacts by id as a single JSON text (an array of
+        /// rows in `CONTACT_COLUMNS` order): one row to fetch instead of a thousand.
+        pub(super) fn contact_page_sql() -> String {
+            format!(
+                "SELECT COALESCE(json_agg(json_build_array({}) ORDER BY id), '[]')::text \
+                 FROM (SELECT * FROM contacts WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3) page",
+                crate::rows::contact_column_list().join(", ")
+            )
+        }
+
+        /// The memberships of contacts with ids in `($2, $3]`, as one JSON text.
+        pub(super) const MEMBERSHIP_PAGE_SQL: &str =
+            "SELECT COALESCE(json_agg(json_build_array(contact_id, organization_id)), '[]')::text \
+             FROM contact_organizations WHERE workspace_id = $1 AND contact_id > $2 AND contact_id <= $3";
     }
     include!("sql_store.rs");
 }

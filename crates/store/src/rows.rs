@@ -113,6 +113,38 @@ pub(crate) static INSERT_ORGANIZATION: LazyLock<String> =
 pub(crate) static UPDATE_ORGANIZATION: LazyLock<String> =
     LazyLock::new(|| update_sql("organizations", &ORGANIZATION_DATA_COLUMNS));
 
+/// The JSON-typed contact columns: a page query embeds them as JSON, not as text.
+pub(crate) const CONTACT_JSON_COLUMNS: [&str; 3] = [
+    "custom_attributes",
+    "additional_attributes",
+    "disposition_fields",
+];
+
+/// `CONTACT_COLUMNS` as a list, for building page queries.
+pub(crate) fn contact_column_list() -> Vec<&'static str> {
+    let mut columns = vec!["id"];
+    columns.extend(CONTACT_DATA_COLUMNS);
+    columns.extend(["created_us", "updated_us"]);
+    columns
+}
+
+/// A boolean as JSON `true`/`false` (PostgreSQL) or `1`/`0` (SQLite, which stores them so).
+fn flexible_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(flexible_optional_bool(deserializer)?.unwrap_or(false))
+}
+
+fn flexible_optional_bool<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
+    use serde::Deserialize;
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(flag)) => Ok(Some(flag)),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.as_i64() != Some(0))),
+        Some(other) => Err(serde::de::Error::custom(format!("not a boolean: {other}"))),
+    }
+}
+
 /// The address columns, in schema order.
 fn address(
     street: Option<String>,
@@ -172,6 +204,9 @@ impl From<ApiKeyRow> for StoredApiKey {
     }
 }
 
+/// Also read from JSON arrays in `CONTACT_COLUMNS` order (`serde`'s sequence form), which
+/// is how bulk scans fetch a whole page in one row (see `CONTACT_PAGE_COLUMNS`).
+#[derive(serde::Deserialize)]
 pub(crate) struct ContactRow {
     pub(crate) id: i64,
     pub(crate) name: Option<String>,
@@ -195,9 +230,11 @@ pub(crate) struct ContactRow {
     pub(crate) country: Option<String>,
     pub(crate) custom_attributes: Json<Attributes>,
     pub(crate) additional_attributes: Json<Attributes>,
+    #[serde(deserialize_with = "flexible_bool")]
     pub(crate) blocked: bool,
     pub(crate) last_activity_us: Option<i64>,
     pub(crate) opt_in_us: Option<i64>,
+    #[serde(deserialize_with = "flexible_optional_bool")]
     pub(crate) is_inbound: Option<bool>,
     pub(crate) source: Option<String>,
     pub(crate) governance_level_id: Option<String>,
@@ -206,6 +243,7 @@ pub(crate) struct ContactRow {
     pub(crate) disposition_fields: Json<Attributes>,
     pub(crate) assigned_user_id: Option<String>,
     pub(crate) assigned_group_id: Option<String>,
+    #[serde(deserialize_with = "flexible_bool")]
     pub(crate) assignment_pending: bool,
     pub(crate) remote_waba_id: Option<String>,
     pub(crate) remote_phone_id: Option<String>,

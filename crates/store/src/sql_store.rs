@@ -2053,18 +2053,43 @@ impl Store for StoreImpl {
     }
 
     async fn scan_contacts(&self, workspace: WorkspaceId, after: i64, limit: u32) -> Result<Vec<Contact>> {
+        // The page and its memberships come as one JSON text each (see `dialect`).
         let mut tx = begin(self.reader()).await?;
-        let rows: Vec<ContactRow> = sqlx::query_as(&format!(
-            "SELECT {} FROM contacts WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            *CONTACT_COLUMNS
-        ))
-        .bind(workspace.get())
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        with_memberships(&mut tx, workspace, rows).await
+        let page: String = sqlx::query_scalar(&dialect::contact_page_sql())
+            .bind(workspace.get())
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let mut rows: Vec<ContactRow> = serde_json::from_str(&page)
+            .map_err(|err| Error::internal(format!("decoding a page of contacts: {err}")))?;
+        rows.sort_unstable_by_key(|row| row.id);
+        let Some(last) = rows.last().map(|row| row.id) else {
+            return Ok(Vec::new());
+        };
+        let pairs: String = sqlx::query_scalar(dialect::MEMBERSHIP_PAGE_SQL)
+            .bind(workspace.get())
+            .bind(after)
+            .bind(last)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let mut pairs: Vec<(i64, i64)> = serde_json::from_str(&pairs)
+            .map_err(|err| Error::internal(format!("decoding memberships: {err}")))?;
+        pairs.sort_unstable();
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let start = pairs.partition_point(|&(contact, _)| contact < row.id);
+                let end = pairs.partition_point(|&(contact, _)| contact <= row.id);
+                let organizations = pairs[start..end]
+                    .iter()
+                    .map(|&(_, organization)| OrganizationId::from_stored(organization))
+                    .collect();
+                row.into_contact(organizations)
+            })
+            .collect())
     }
 
     async fn scan_organizations(&self, workspace: WorkspaceId, after: i64, limit: u32) -> Result<Vec<Organization>> {

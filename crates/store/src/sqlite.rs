@@ -143,6 +143,32 @@ mod queries {
                  WHERE contacts.workspace_id = $1 ORDER BY 1"
             )
         }
+
+        /// One page of a workspace's contacts by id as a single JSON text (an array of
+        /// rows in `CONTACT_COLUMNS` order): one row to fetch instead of a thousand, which
+        /// is what makes bulk scans (reindex, export) fast through the driver.
+        pub(super) fn contact_page_sql() -> String {
+            let values: Vec<String> = crate::rows::contact_column_list()
+                .into_iter()
+                .map(|column| {
+                    if crate::rows::CONTACT_JSON_COLUMNS.contains(&column) {
+                        format!("json({column})")
+                    } else {
+                        column.to_owned()
+                    }
+                })
+                .collect();
+            format!(
+                "SELECT json_group_array(json_array({})) FROM (SELECT * FROM contacts \
+                 WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3)",
+                values.join(", ")
+            )
+        }
+
+        /// The memberships of contacts with ids in `($2, $3]`, as one JSON text.
+        pub(super) const MEMBERSHIP_PAGE_SQL: &str =
+            "SELECT json_group_array(json_array(contact_id, organization_id)) \
+             FROM contact_organizations WHERE workspace_id = $1 AND contact_id > $2 AND contact_id <= $3";
     }
     include!("sql_store.rs");
 }

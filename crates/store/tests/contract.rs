@@ -192,13 +192,41 @@ async fn contact_round_trips_every_field(store: &dyn Store) {
     data.blocked = true;
     data.last_activity_at = Some(Timestamp::from_micros(1_700_000_000_123_456));
     data.organization_ids = vec![org.id];
+    data.is_inbound = Some(false);
+    data.opt_in_at = Some(Timestamp::from_micros(1_600_000_000_000_000));
+    data.stage = Some("NEW".into());
+    data.disposition_fields = json!({"reason": "price", "nested": {"a": [1, 2]}})
+        .as_object()
+        .unwrap()
+        .clone();
+    data.assignment.pending = true;
+    data.assignment.user_id = Some("alice".into());
 
     let created = store.create_contact(ws, &data).await.unwrap();
     assert_eq!(created.data, data);
     assert_eq!(created.created, created.updated);
     let read = store.contact(ws, created.id).await.unwrap().unwrap();
     assert_eq!(read, created);
-    assert_eq!(store.contacts(ws, ALL).await.unwrap(), vec![created]);
+    assert_eq!(
+        store.contacts(ws, ALL).await.unwrap(),
+        vec![created.clone()]
+    );
+    // Bulk scans read pages through another path (one JSON text per page): same records.
+    let plain = store.create_contact(ws, &contact("Plain")).await.unwrap();
+    assert_eq!(
+        store.scan_contacts(ws, 0, 10).await.unwrap(),
+        vec![created.clone(), plain.clone()]
+    );
+    assert_eq!(
+        store.scan_contacts(ws, created.id.get(), 10).await.unwrap(),
+        vec![plain]
+    );
+    assert_eq!(store.scan_contacts(ws, 0, 1).await.unwrap(), vec![created]);
+    assert!(store
+        .scan_contacts(workspace(store).await, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn contact_ids_grow_and_are_never_reused(store: &dyn Store) {
