@@ -34,6 +34,9 @@ use crate::schema::{Fields, CONTACT, ORGANIZATION};
 pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(100);
 /// Changes fetched per round.
 const BATCH: u32 = 2_000;
+
+/// During a long catch-up, how often applied changes are committed (made searchable).
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 /// A hole in the change log older than this is a rolled-back write, not a slow one.
 const GAP_PATIENCE_MICROS: i64 = 5_000_000;
 /// Records read per store round trip while rebuilding.
@@ -149,24 +152,37 @@ impl SearchIndex {
         })
     }
 
-    /// Applies every change after the applied seq; returns how many were applied.
+    /// Applies every change after the applied seq; returns how many were applied. A long
+    /// backlog (a bulk import) is committed every `COMMIT_EVERY`, not every batch: commits
+    /// cost, and searchers see progress at that pace anyway.
     pub async fn catch_up(&self) -> Result<usize> {
         let mut applied = self.applying.lock().await;
+        let mut cursor = *applied;
+        let mut last_commit = std::time::Instant::now();
         let mut total = 0;
         loop {
-            let changes = self.store.changes_after(*applied, BATCH).await?;
+            let changes = self.store.changes_after(cursor, BATCH).await?;
             if changes.is_empty() {
                 break;
             }
-            let safe = contiguous_until(*applied, &changes, Timestamp::now());
+            let safe = contiguous_until(cursor, &changes, Timestamp::now());
             self.apply(&changes).await?;
             total += changes.len();
+            cursor = safe;
             let reached_end = changes.len() < BATCH as usize;
-            self.commit(safe).await?;
-            *applied = safe;
-            if reached_end || safe < changes.last().map_or(safe, |c| c.seq) {
+            let stalled = safe < changes.last().map_or(safe, |c| c.seq);
+            if reached_end || stalled || last_commit.elapsed() >= COMMIT_EVERY {
+                self.commit(safe).await?;
+                *applied = safe;
+                last_commit = std::time::Instant::now();
+            }
+            if reached_end || stalled {
                 break;
             }
+        }
+        if cursor != *applied {
+            self.commit(cursor).await?;
+            *applied = cursor;
         }
         Ok(total)
     }

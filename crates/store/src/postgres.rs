@@ -31,6 +31,11 @@ const MIGRATIONS: &[Embedded] = &[
         "chatwoot",
         include_str!("../migrations/postgres/0004_chatwoot.sql"),
     ),
+    (
+        5,
+        "lookup indexes",
+        include_str!("../migrations/postgres/0005_lookup_indexes.sql"),
+    ),
 ];
 
 const MAX_CONNECTIONS: u32 = 16;
@@ -114,20 +119,28 @@ mod queries {
             )
         }
 
-        /// One page of a workspace's contacts by id as a single JSON text (an array of
-        /// rows in `CONTACT_COLUMNS` order): one row to fetch instead of a thousand.
-        pub(super) fn contact_page_sql() -> String {
-            format!(
-                "SELECT COALESCE(json_agg(json_build_array({}) ORDER BY id), '[]')::text \
-                 FROM (SELECT * FROM contacts WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3) page",
-                crate::rows::contact_column_list().join(", ")
+        /// Contacts as a single JSON text (an array of rows in `CONTACT_COLUMNS` order):
+        /// one row to fetch instead of one per contact. The caller writes the `WHERE`
+        /// conditions (and any `ORDER BY … LIMIT`) between the two parts.
+        pub(super) fn contacts_json_parts() -> (String, &'static str) {
+            (
+                format!(
+                    "SELECT COALESCE(json_agg(json_build_array({}) ORDER BY id), '[]')::text \
+                     FROM (SELECT * FROM contacts WHERE ",
+                    crate::rows::contact_column_list().join(", ")
+                ),
+                ") page",
             )
         }
 
-        /// The memberships of contacts with ids in `($2, $3]`, as one JSON text.
-        pub(super) const MEMBERSHIP_PAGE_SQL: &str =
+        /// Memberships as one JSON text of `[contact_id, organization_id]` pairs; the
+        /// caller writes the conditions after the prefix.
+        pub(super) const MEMBERSHIPS_JSON_PREFIX: &str =
             "SELECT COALESCE(json_agg(json_build_array(contact_id, organization_id)), '[]')::text \
-             FROM contact_organizations WHERE workspace_id = $1 AND contact_id > $2 AND contact_id <= $3";
+             FROM contact_organizations WHERE ";
+
+        /// Memberships looked up by contact (PostgreSQL's planner picks the index itself).
+        pub(super) const MEMBERSHIPS_BY_CONTACT: &str = "contact_organizations";
     }
     include!("sql_store.rs");
 }

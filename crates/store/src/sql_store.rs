@@ -427,9 +427,10 @@ async fn with_memberships(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = QueryBuilder::<Db>::new(
-        "SELECT contact_id, organization_id FROM contact_organizations WHERE workspace_id = ",
-    );
+    let mut query = QueryBuilder::<Db>::new(format!(
+        "SELECT contact_id, organization_id FROM {} WHERE workspace_id = ",
+        dialect::MEMBERSHIPS_BY_CONTACT
+    ));
     query.push_bind(workspace.get()).push(" AND contact_id IN (");
     let mut ids = query.separated(", ");
     for row in &rows {
@@ -1125,6 +1126,26 @@ impl Identity {
         all
     }
 
+    /// The identities a patch sets (without building the contact it would make).
+    fn set_by(patch: &ContactPatch) -> Vec<Identity> {
+        let mut all = Vec::with_capacity(4);
+        if let Patch::Set(email) = &patch.email {
+            all.push(Identity::Email(email.as_str().to_owned()));
+        }
+        if let Patch::Set(id) = &patch.external_id {
+            all.push(Identity::ExternalId(id.as_str().to_owned()));
+        }
+        if let Patch::Set(phone) = &patch.phone {
+            all.push(Identity::Phone(phone.as_str().to_owned()));
+        }
+        for (channel, value) in &patch.channels {
+            if let Patch::Set(id) = value {
+                all.push(Identity::Channel(*channel, id.clone()));
+            }
+        }
+        all
+    }
+
     /// What a row would be matched by under `key`.
     fn for_key(patch: &ContactPatch, key: MatchKey) -> Option<Identity> {
         match (key, patch) {
@@ -1196,6 +1217,51 @@ async fn contacts_with_identities(
 enum Slot {
     Stored(ContactId),
     New(usize),
+}
+
+/// Contacts of a workspace chosen by `conditions` (SQL pushed after `workspace_id = ? AND`,
+/// binding its own values), with their memberships; fetched as one JSON text for the
+/// contacts and one for the memberships (see `dialect::contacts_json_parts`). By id.
+async fn contacts_as_json(
+    conn: &mut <Db as Database>::Connection,
+    workspace: WorkspaceId,
+    conditions: impl FnOnce(&mut QueryBuilder<'_, Db>),
+) -> Result<Vec<Contact>> {
+    let (prefix, suffix) = dialect::contacts_json_parts();
+    let mut query = QueryBuilder::<Db>::new(prefix);
+    query.push("workspace_id = ").push_bind(workspace.get()).push(" AND ");
+    conditions(&mut query);
+    query.push(suffix);
+    let page: String = query.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_error)?;
+    let mut rows: Vec<ContactRow> = serde_json::from_str(&page)
+        .map_err(|err| Error::internal(format!("decoding contacts: {err}")))?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    rows.sort_unstable_by_key(|row| row.id);
+    let mut query = QueryBuilder::<Db>::new(dialect::MEMBERSHIPS_JSON_PREFIX);
+    query.push("workspace_id = ").push_bind(workspace.get()).push(" AND contact_id IN (");
+    let mut list = query.separated(", ");
+    for row in &rows {
+        list.push_bind(row.id);
+    }
+    query.push(")");
+    let pairs: String = query.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_error)?;
+    let mut pairs: Vec<(i64, i64)> = serde_json::from_str(&pairs)
+        .map_err(|err| Error::internal(format!("decoding memberships: {err}")))?;
+    pairs.sort_unstable();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let start = pairs.partition_point(|&(contact, _)| contact < row.id);
+            let end = pairs.partition_point(|&(contact, _)| contact <= row.id);
+            let organizations = pairs[start..end]
+                .iter()
+                .map(|&(_, organization)| OrganizationId::from_stored(organization))
+                .collect();
+            row.into_contact(organizations)
+        })
+        .collect())
 }
 
 async fn begin(pool: &Pool<Db>) -> Result<Transaction<'static, Db>> {
@@ -1423,9 +1489,7 @@ impl Store for StoreImpl {
         // Every stored contact a row could match or collide with, and who holds what.
         let mut wanted = HashSet::new();
         for row in rows {
-            let mut probe = ContactData::default();
-            row.patch.clone().apply_to(&mut probe);
-            wanted.extend(Identity::of(&probe));
+            wanted.extend(Identity::set_by(&row.patch));
         }
         let stored = contacts_with_identities(&mut tx, workspace, &wanted).await?;
         let mut holders: HashMap<Identity, Slot> = HashMap::new();
@@ -2024,16 +2088,16 @@ impl Store for StoreImpl {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = begin(self.reader()).await?;
-        let mut query = QueryBuilder::<Db>::new(format!("SELECT {} FROM contacts WHERE workspace_id = ", *CONTACT_COLUMNS));
-        query.push_bind(workspace.get()).push(" AND id IN (");
-        let mut list = query.separated(", ");
-        for id in ids {
-            list.push_bind(id.get());
-        }
-        query.push(") ORDER BY id");
-        let rows: Vec<ContactRow> = query.build_query_as().fetch_all(&mut *tx).await.map_err(db_error)?;
-        with_memberships(&mut tx, workspace, rows).await
+        let mut conn = self.reader().acquire().await.map_err(db_error)?;
+        contacts_as_json(&mut conn, workspace, |query| {
+            query.push("id IN (");
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id.get());
+            }
+            query.push(")");
+        })
+        .await
     }
 
     async fn organizations_by_ids(&self, workspace: WorkspaceId, ids: &[OrganizationId]) -> Result<Vec<Organization>> {
@@ -2053,43 +2117,11 @@ impl Store for StoreImpl {
     }
 
     async fn scan_contacts(&self, workspace: WorkspaceId, after: i64, limit: u32) -> Result<Vec<Contact>> {
-        // The page and its memberships come as one JSON text each (see `dialect`).
-        let mut tx = begin(self.reader()).await?;
-        let page: String = sqlx::query_scalar(&dialect::contact_page_sql())
-            .bind(workspace.get())
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let mut rows: Vec<ContactRow> = serde_json::from_str(&page)
-            .map_err(|err| Error::internal(format!("decoding a page of contacts: {err}")))?;
-        rows.sort_unstable_by_key(|row| row.id);
-        let Some(last) = rows.last().map(|row| row.id) else {
-            return Ok(Vec::new());
-        };
-        let pairs: String = sqlx::query_scalar(dialect::MEMBERSHIP_PAGE_SQL)
-            .bind(workspace.get())
-            .bind(after)
-            .bind(last)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let mut pairs: Vec<(i64, i64)> = serde_json::from_str(&pairs)
-            .map_err(|err| Error::internal(format!("decoding memberships: {err}")))?;
-        pairs.sort_unstable();
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let start = pairs.partition_point(|&(contact, _)| contact < row.id);
-                let end = pairs.partition_point(|&(contact, _)| contact <= row.id);
-                let organizations = pairs[start..end]
-                    .iter()
-                    .map(|&(_, organization)| OrganizationId::from_stored(organization))
-                    .collect();
-                row.into_contact(organizations)
-            })
-            .collect())
+        let mut conn = self.reader().acquire().await.map_err(db_error)?;
+        contacts_as_json(&mut conn, workspace, |query| {
+            query.push("id > ").push_bind(after).push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+        })
+        .await
     }
 
     async fn scan_organizations(&self, workspace: WorkspaceId, after: i64, limit: u32) -> Result<Vec<Organization>> {

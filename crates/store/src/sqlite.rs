@@ -36,10 +36,21 @@ const MIGRATIONS: &[Embedded] = &[
         "chatwoot",
         include_str!("../migrations/sqlite/0004_chatwoot.sql"),
     ),
+    (
+        5,
+        "lookup indexes",
+        include_str!("../migrations/sqlite/0005_lookup_indexes.sql"),
+    ),
 ];
 
 /// Readers: enough for the request concurrency of a small machine.
 const READERS: u32 = 8;
+
+/// The writer's page cache.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
+
+/// WAL pages between automatic checkpoints (SQLite's default is 1,000).
+const WAL_CHECKPOINT_PAGES: u32 = 16_384;
 
 pub struct SqliteStore {
     writer: Pool<Sqlite>,
@@ -56,9 +67,19 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // The writer updates a dozen indexes per contact: a page cache that holds their
+        // upper levels keeps bulk writes from re-reading them (SQLite's default is 2 MiB).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone().create_if_missing(true))
+            .connect_with(
+                options
+                    .clone()
+                    .create_if_missing(true)
+                    .pragma("cache_size", format!("-{}", WRITER_CACHE_KIB))
+                    // Checkpoint less often: a page rewritten by many commits is then
+                    // copied into the database once instead of once per checkpoint.
+                    .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string()),
+            )
             .await
             .map_err(|e| {
                 Error::internal(format!("opening SQLite database {}: {e}", path.display()))
@@ -144,10 +165,11 @@ mod queries {
             )
         }
 
-        /// One page of a workspace's contacts by id as a single JSON text (an array of
-        /// rows in `CONTACT_COLUMNS` order): one row to fetch instead of a thousand, which
-        /// is what makes bulk scans (reindex, export) fast through the driver.
-        pub(super) fn contact_page_sql() -> String {
+        /// Contacts as a single JSON text (an array of rows in `CONTACT_COLUMNS` order):
+        /// one row for the driver to hand over instead of one per contact, which is what
+        /// makes bulk reads (reindex, export, the index follower) fast. The caller writes
+        /// the `WHERE` conditions (and any `ORDER BY … LIMIT`) between the two parts.
+        pub(super) fn contacts_json_parts() -> (String, &'static str) {
             let values: Vec<String> = crate::rows::contact_column_list()
                 .into_iter()
                 .map(|column| {
@@ -158,17 +180,26 @@ mod queries {
                     }
                 })
                 .collect();
-            format!(
-                "SELECT json_group_array(json_array({})) FROM (SELECT * FROM contacts \
-                 WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3)",
-                values.join(", ")
+            (
+                format!(
+                    "SELECT json_group_array(json_array({})) FROM (SELECT * FROM contacts WHERE ",
+                    values.join(", ")
+                ),
+                ")",
             )
         }
 
-        /// The memberships of contacts with ids in `($2, $3]`, as one JSON text.
-        pub(super) const MEMBERSHIP_PAGE_SQL: &str =
-            "SELECT json_group_array(json_array(contact_id, organization_id)) \
-             FROM contact_organizations WHERE workspace_id = $1 AND contact_id > $2 AND contact_id <= $3";
+        /// Memberships as one JSON text of `[contact_id, organization_id]` pairs; the
+        /// caller writes the conditions after the prefix.
+        pub(super) const MEMBERSHIPS_JSON_PREFIX: &str =
+            "SELECT json_group_array(json_array(contact_id, organization_id)) FROM contact_organizations \
+             INDEXED BY contact_organizations_contact_idx WHERE ";
+
+        /// Memberships looked up by contact. Without statistics SQLite's planner prefers the
+        /// covering primary key (organization first) and reads every membership of the
+        /// workspace; the contact index reads just the ones asked for.
+        pub(super) const MEMBERSHIPS_BY_CONTACT: &str =
+            "contact_organizations INDEXED BY contact_organizations_contact_idx";
     }
     include!("sql_store.rs");
 }

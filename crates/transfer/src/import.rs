@@ -18,7 +18,7 @@ use crate::columns::{column, AddressLine, Column, ORGANIZATION_SEPARATOR};
 
 /// Rows per transaction: large enough that per-statement costs vanish, small enough that
 /// an interruption loses little work.
-pub const BATCH_ROWS: usize = 2_000;
+pub const BATCH_ROWS: usize = 25_000;
 
 /// Most columns a file may have.
 const MAX_COLUMNS: usize = 500;
