@@ -36,7 +36,7 @@ pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(100);
 const BATCH: u32 = 2_000;
 
 /// During a long catch-up, how often applied changes are committed (made searchable).
-const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// A hole in the change log older than this is a rolled-back write, not a slow one.
 const GAP_PATIENCE_MICROS: i64 = 5_000_000;
 /// Records read per store round trip while rebuilding.
