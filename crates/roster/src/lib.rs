@@ -272,9 +272,7 @@ async fn reindex(storage: &StorageArgs) -> Result<(), Error> {
     let roster = open(storage).await?;
     let progress = progress_reporter("reindexing");
     let search =
-        SearchIndex::open_with_progress(&index_dir(storage), roster.store_handle(), &progress)
-            .await?;
-    search.rebuild(&progress).await?;
+        SearchIndex::open_rebuilt(&index_dir(storage), roster.store_handle(), &progress).await?;
     println!(
         "{}",
         serde_json::json!({"reindexed": true, "applied_change": search.applied_seq().await})

@@ -74,6 +74,25 @@ impl SearchIndex {
         store: Arc<dyn Store>,
         progress: Progress<'_>,
     ) -> Result<Arc<SearchIndex>> {
+        Self::open_inner(dir, store, progress, false).await
+    }
+
+    /// Opens the index in `dir` and rebuilds it from the store, whatever its state
+    /// (`roster reindex`): once, even when it is new.
+    pub async fn open_rebuilt(
+        dir: &Path,
+        store: Arc<dyn Store>,
+        progress: Progress<'_>,
+    ) -> Result<Arc<SearchIndex>> {
+        Self::open_inner(dir, store, progress, true).await
+    }
+
+    async fn open_inner(
+        dir: &Path,
+        store: Arc<dyn Store>,
+        progress: Progress<'_>,
+        rebuild: bool,
+    ) -> Result<Arc<SearchIndex>> {
         let (schema, fields) = Fields::schema();
         let dir: PathBuf = dir.to_owned();
         let (index, fresh) = tokio::task::spawn_blocking(move || open_or_create(&dir, schema))
@@ -101,9 +120,11 @@ impl SearchIndex {
         let oldest = search.store.first_change_seq().await?;
         let behind_the_log =
             applied.is_some_and(|seq| oldest.is_some_and(|oldest| seq + 1 < oldest));
-        if applied.is_none() || behind_the_log {
+        if rebuild || applied.is_none() || behind_the_log {
             tracing::info!(
-                reason = if fresh {
+                reason = if rebuild {
+                    "asked to"
+                } else if fresh {
                     "new index"
                 } else {
                     "index is behind the change log"

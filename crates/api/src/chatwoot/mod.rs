@@ -450,6 +450,19 @@ async fn save_patch(
     ))
 }
 
+/// A required body parameter holding a list of strings.
+fn string_list(body: &Value, name: &'static str, reason: &str) -> CwResult<Vec<String>> {
+    match body.get(name) {
+        None | Some(Value::Null) => Err(CwError::MissingParam(name)),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| Error::invalid(name, reason).into()),
+        Some(_) => Err(Error::invalid(name, reason).into()),
+    }
+}
+
 /// `{"custom_attributes": ["k1", "k2"]}` removes those keys.
 async fn destroy_custom_attributes(
     auth: Auth<EditContact>,
@@ -458,15 +471,11 @@ async fn destroy_custom_attributes(
     CwBody(body): CwBody<Value>,
 ) -> CwResult<Json<Value>> {
     let id = contact_id(&id)?;
-    let keys = match body.get("custom_attributes") {
-        None | Some(Value::Null) => return Err(CwError::MissingParam("custom_attributes")),
-        Some(Value::Array(keys)) => keys
-            .iter()
-            .map(|key| key.as_str().map(str::to_owned))
-            .collect::<Option<Vec<String>>>(),
-        Some(_) => None,
-    }
-    .ok_or_else(|| Error::invalid("custom_attributes", "must be a list of attribute keys"))?;
+    let keys = string_list(
+        &body,
+        "custom_attributes",
+        "must be a list of attribute keys",
+    )?;
     let patch = ContactPatch {
         custom_attributes: AttributesPatch::Remove(keys),
         ..ContactPatch::default()
@@ -522,15 +531,10 @@ async fn set_labels(
     CwBody(body): CwBody<Value>,
 ) -> CwResult<Json<Value>> {
     let id = contact_id(&id)?;
-    let labels = match body.get("labels") {
-        None | Some(Value::Null) => return Err(CwError::MissingParam("labels")),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| item.as_str().map(|label| label.trim().to_owned()))
-            .collect::<Option<Vec<String>>>(),
-        Some(_) => None,
-    }
-    .ok_or_else(|| Error::invalid("labels", "must be a list of strings"))?;
+    let labels: Vec<String> = string_list(&body, "labels", "must be a list of strings")?
+        .iter()
+        .map(|label| label.trim().to_owned())
+        .collect();
     if labels.len() > MAX_LABELS {
         return Err(
             Error::invalid("labels", format!("are too many (maximum is {MAX_LABELS})")).into(),
