@@ -203,6 +203,14 @@ impl<T> Patch<T> {
         matches!(self, Patch::Keep)
     }
 
+    /// The value the patch sets, if it sets one.
+    pub fn as_set(&self) -> Option<&T> {
+        match self {
+            Patch::Set(value) => Some(value),
+            _ => None,
+        }
+    }
+
     fn apply_to(self, slot: &mut Option<T>) {
         match self {
             Patch::Keep => {}

@@ -31,6 +31,9 @@ pub enum CwError {
     MissingParam(&'static str),
     /// A 422 with Chatwoot's `{"error": …}` shape (filters, inbox sources).
     Unprocessable(String),
+    /// Unique values other contacts hold, by attribute (`email`, `phone_number`,
+    /// `identifier`): Chatwoot reports them all in one validation error.
+    Taken(Vec<&'static str>),
 }
 
 impl From<Error> for CwError {
@@ -76,6 +79,14 @@ impl IntoResponse for CwError {
                 &format!("param is missing or the value is empty: {name}"),
             ),
             CwError::Unprocessable(message) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
+            CwError::Taken(attributes) => {
+                let messages: Vec<String> = attributes
+                    .iter()
+                    .map(|attribute| format!("{} has already been taken", humanize(attribute)))
+                    .collect();
+                let body = json!({ "message": messages.join(", "), "attributes": attributes });
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+            }
             CwError::Core(err) => match err {
                 Error::Invalid { field, reason } => {
                     // Nested paths (`custom_attributes.plan`) report their top-level attribute.

@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use roster_core::domain::{ContactId, Email, ExternalId, WorkspaceId};
+use roster_core::domain::{ContactId, Email, ExternalId, PhoneE164, WorkspaceId};
 use roster_core::error::Resource;
 use roster_core::model::{
     AttributesPatch, Contact, ContactData, ContactInbox, ContactPatch, Inbox, InboxChannel,
@@ -326,9 +326,20 @@ async fn create_contact(
             })
         }
     };
-    let (contact, linked) = store
+    let (contact, linked) = match store
         .create_contact_with(workspace, &data, RULES, link.as_ref())
-        .await?;
+        .await
+    {
+        Err(Error::Conflict(field)) => {
+            let wanted = (
+                data.email.as_ref(),
+                data.phone.as_ref(),
+                data.external_id.as_ref(),
+            );
+            return Err(every_conflict(store, workspace, None, wanted, field).await);
+        }
+        other => other?,
+    };
     let links: Vec<ContactInbox> = linked.iter().cloned().collect();
     let contact_inbox = match &linked {
         Some(link) => json!({
@@ -426,6 +437,65 @@ async fn update_contact(
     .await
 }
 
+/// After a write failed on one taken value: every value of `wanted` (email, phone,
+/// identifier) another contact holds, as Chatwoot reports them together. Read after the
+/// failed write, for the message only; the store's own answer stands if nothing is found.
+async fn every_conflict(
+    store: &dyn Store,
+    workspace: WorkspaceId,
+    except: Option<ContactId>,
+    (email, phone, identifier): (Option<&Email>, Option<&PhoneE164>, Option<&ExternalId>),
+    first: roster_core::error::UniqueField,
+) -> CwError {
+    use roster_core::error::UniqueField;
+    if !matches!(
+        first,
+        UniqueField::Email | UniqueField::Phone | UniqueField::ExternalId
+    ) {
+        return Error::Conflict(first).into();
+    }
+    let mut taken = Vec::new();
+    let checks = [
+        (
+            "email",
+            store
+                .contacts_matching_exactly(workspace, email, None, None)
+                .await,
+        ),
+        (
+            "phone_number",
+            store
+                .contacts_matching_exactly(workspace, None, None, phone)
+                .await,
+        ),
+        (
+            "identifier",
+            store
+                .contacts_matching_exactly(workspace, None, identifier, None)
+                .await,
+        ),
+    ];
+    for (attribute, holders) in checks {
+        let held = match holders {
+            Ok(holders) => holders.iter().any(|holder| Some(holder.id) != except),
+            Err(err) => return err.into(),
+        };
+        let asked = match attribute {
+            "email" => email.is_some(),
+            "phone_number" => phone.is_some(),
+            _ => identifier.is_some(),
+        };
+        if asked && held {
+            taken.push(attribute);
+        }
+    }
+    if taken.is_empty() {
+        Error::Conflict(first).into()
+    } else {
+        CwError::Taken(taken)
+    }
+}
+
 /// Applies a patch and answers `{"payload": contact}`.
 async fn save_patch(
     state: &AppState,
@@ -435,9 +505,18 @@ async fn save_patch(
     include_inboxes: bool,
 ) -> CwResult<Json<Value>> {
     let store = state.roster.store();
-    let contact = store
-        .update_contact_with(workspace, id, patch, RULES)
-        .await?;
+    let wanted = (
+        patch.email.as_set().cloned(),
+        patch.phone.as_set().cloned(),
+        patch.external_id.as_set().cloned(),
+    );
+    let contact = match store.update_contact_with(workspace, id, patch, RULES).await {
+        Err(Error::Conflict(field)) => {
+            let wanted = (wanted.0.as_ref(), wanted.1.as_ref(), wanted.2.as_ref());
+            return Err(every_conflict(store, workspace, Some(id), wanted, field).await);
+        }
+        other => other?,
+    };
     let links = links_for(
         store,
         workspace,

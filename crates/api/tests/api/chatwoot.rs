@@ -321,6 +321,20 @@ async fn validation_errors_are_rails_messages_and_change_nothing() {
         "no failed create wrote anything"
     );
 
+    // Several taken values are reported together, as Chatwoot's validations do.
+    let (status, response) = send(cw(&app, &tenant, Method::POST, "/contacts").json(
+        &json!({"email": "taken@example.com", "phone_number": "+4917612345678", "identifier": "ID-1"}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        response,
+        json!({
+            "message": "Email has already been taken, Phone number has already been taken, Identifier has already been taken",
+            "attributes": ["email", "phone_number", "identifier"]
+        })
+    );
+    assert_eq!(count(&app, &tenant).await, 1);
     // An identifier differing only in case is another identifier.
     create(&app, &tenant, json!({"identifier": "id-1"})).await;
     // An update to a taken value fails and leaves the contact as it was.
