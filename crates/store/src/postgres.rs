@@ -138,9 +138,6 @@ mod queries {
         pub(super) const MEMBERSHIPS_JSON_PREFIX: &str =
             "SELECT COALESCE(json_agg(json_build_array(contact_id, organization_id)), '[]')::text \
              FROM contact_organizations WHERE ";
-
-        /// Memberships looked up by contact (PostgreSQL's planner picks the index itself).
-        pub(super) const MEMBERSHIPS_BY_CONTACT: &str = "contact_organizations";
     }
     include!("sql_store.rs");
 }

@@ -345,6 +345,24 @@ async fn tick(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId) -> Result<Ti
         .ok_or(Error::NotFound(Resource::Workspace))
 }
 
+/// Reserves `clocks` consecutive timestamps and `ids` consecutive contact ids for one bulk
+/// write; returns the first of each. `NotFound(Workspace)` if there is no such workspace.
+async fn reserve(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId, clocks: i64, ids: i64) -> Result<(i64, i64)> {
+    let reserved: Option<(i64, i64)> = sqlx::query_as(
+        "UPDATE workspaces SET clock_us = CASE WHEN clock_us + $2 > $3 THEN clock_us + $2 ELSE $3 END, \
+         last_contact_id = last_contact_id + $4 WHERE id = $1 RETURNING clock_us, last_contact_id",
+    )
+    .bind(workspace.get())
+    .bind(clocks)
+    .bind(Timestamp::now().micros() + clocks - 1)
+    .bind(ids)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let (last_clock, last_id) = reserved.ok_or(Error::NotFound(Resource::Workspace))?;
+    Ok((last_clock - clocks + 1, last_id - ids + 1))
+}
+
 async fn next_contact_id(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId) -> Result<ContactId> {
     let id: i64 = sqlx::query_scalar(
         "UPDATE workspaces SET last_contact_id = last_contact_id + 1 WHERE id = $1 RETURNING last_contact_id",
@@ -419,7 +437,8 @@ async fn set_memberships(
     Ok(())
 }
 
-/// Attaches memberships to contact rows with one query for the whole page.
+/// Attaches memberships to contact rows (sorted by id or not), fetched for the whole page
+/// as one JSON text of `[contact_id, organization_id]` pairs.
 async fn with_memberships(
     conn: &mut <Db as Database>::Connection,
     workspace: WorkspaceId,
@@ -428,27 +447,24 @@ async fn with_memberships(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = QueryBuilder::<Db>::new(format!(
-        "SELECT contact_id, organization_id FROM {} WHERE workspace_id = ",
-        dialect::MEMBERSHIPS_BY_CONTACT
-    ));
-    query.push_bind(workspace.get()).push(" AND contact_id IN (");
-    let mut ids = query.separated(", ");
+    let mut query = QueryBuilder::<Db>::new(dialect::MEMBERSHIPS_JSON_PREFIX);
+    query.push("workspace_id = ").push_bind(workspace.get()).push(" AND contact_id IN (");
+    let mut list = query.separated(", ");
     for row in &rows {
-        ids.push_bind(row.id);
+        list.push_bind(row.id);
     }
-    query.push(") ORDER BY contact_id, organization_id");
-    let pairs: Vec<(i64, i64)> = query
-        .build_query_as()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_error)?;
+    query.push(")");
+    let pairs: String = query.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_error)?;
+    let mut pairs: Vec<(i64, i64)> = serde_json::from_str(&pairs)
+        .map_err(|err| Error::internal(format!("decoding memberships: {err}")))?;
+    pairs.sort_unstable();
     Ok(rows
         .into_iter()
         .map(|row| {
-            let organizations = pairs
+            let start = pairs.partition_point(|&(contact, _)| contact < row.id);
+            let end = pairs.partition_point(|&(contact, _)| contact <= row.id);
+            let organizations = pairs[start..end]
                 .iter()
-                .filter(|(contact, _)| *contact == row.id)
                 .map(|&(_, organization)| OrganizationId::from_stored(organization))
                 .collect();
             row.into_contact(organizations)
@@ -1245,29 +1261,7 @@ async fn contacts_as_json(
         return Ok(Vec::new());
     }
     rows.sort_unstable_by_key(|row| row.id);
-    let mut query = QueryBuilder::<Db>::new(dialect::MEMBERSHIPS_JSON_PREFIX);
-    query.push("workspace_id = ").push_bind(workspace.get()).push(" AND contact_id IN (");
-    let mut list = query.separated(", ");
-    for row in &rows {
-        list.push_bind(row.id);
-    }
-    query.push(")");
-    let pairs: String = query.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_error)?;
-    let mut pairs: Vec<(i64, i64)> = serde_json::from_str(&pairs)
-        .map_err(|err| Error::internal(format!("decoding memberships: {err}")))?;
-    pairs.sort_unstable();
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let start = pairs.partition_point(|&(contact, _)| contact < row.id);
-            let end = pairs.partition_point(|&(contact, _)| contact <= row.id);
-            let organizations = pairs[start..end]
-                .iter()
-                .map(|&(_, organization)| OrganizationId::from_stored(organization))
-                .collect();
-            row.into_contact(organizations)
-        })
-        .collect())
+    with_memberships(conn, workspace, rows).await
 }
 
 async fn begin(pool: &Pool<Db>) -> Result<Transaction<'static, Db>> {
@@ -1445,27 +1439,16 @@ impl Store for StoreImpl {
             return Ok(Vec::new());
         }
         let mut tx = begin(self.writer()).await?;
-        // One clock and id range for the whole batch: row i gets last - (count - 1 - i).
-        let reserved: Option<(i64, i64)> = sqlx::query_as(
-            "UPDATE workspaces SET clock_us = CASE WHEN clock_us + $2 > $3 THEN clock_us + $2 ELSE $3 END, \
-             last_contact_id = last_contact_id + $2 WHERE id = $1 RETURNING clock_us, last_contact_id",
-        )
-        .bind(workspace.get())
-        .bind(count)
-        .bind(Timestamp::now().micros() + count - 1)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let (last_clock, last_id) = reserved.ok_or(Error::NotFound(Resource::Workspace))?;
+        // One clock and id range for the whole batch, in order.
+        let (first_clock, first_id) = reserve(&mut tx, workspace, count, count).await?;
         let mut rows = Vec::with_capacity(data.len());
         for (i, contact) in (0..count).zip(data) {
-            let back = count - 1 - i;
-            let id = ContactId::new(last_id - back)
+            let id = ContactId::new(first_id + i)
                 .ok_or_else(|| Error::internal("contact ids of this workspace are exhausted"))?;
             if let Some(level) = &contact.governance_level_id {
                 check_governance_level(&mut tx, workspace, level).await?;
             }
-            rows.push((id, Timestamp::from_micros(last_clock - back), contact));
+            rows.push((id, Timestamp::from_micros(first_clock + i), contact));
         }
         let organizations: Vec<OrganizationId> =
             data.iter().flat_map(|contact| contact.organization_ids.iter().copied()).collect();
@@ -1566,20 +1549,7 @@ impl Store for StoreImpl {
             .filter(|id| current.get(&Slot::Stored(*id)) != Some(&originals[id].data))
             .collect();
         let count = i64::try_from(created.len() + changed.len()).map_err(Error::internal)?;
-        let reserved: (i64, i64) = sqlx::query_as(
-            "UPDATE workspaces SET clock_us = CASE WHEN clock_us + $2 > $3 THEN clock_us + $2 ELSE $3 END, \
-             last_contact_id = last_contact_id + $4 WHERE id = $1 RETURNING clock_us, last_contact_id",
-        )
-        .bind(workspace.get())
-        .bind(count)
-        .bind(Timestamp::now().micros() + count - 1)
-        .bind(created.len() as i64)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let (last_clock, last_id) = reserved;
-        let first_clock = last_clock - count + 1;
-        let first_id = last_id - created.len() as i64 + 1;
+        let (first_clock, first_id) = reserve(&mut tx, workspace, count, created.len() as i64).await?;
         let id_of = |slot: Slot| -> Result<ContactId> {
             match slot {
                 Slot::Stored(id) => Ok(id),

@@ -190,16 +190,12 @@ mod queries {
         }
 
         /// Memberships as one JSON text of `[contact_id, organization_id]` pairs; the
-        /// caller writes the conditions after the prefix.
+        /// caller writes the conditions after the prefix. Looked up by contact: without
+        /// statistics SQLite's planner prefers the covering primary key (organization
+        /// first) and reads every membership of the workspace, so the index is named.
         pub(super) const MEMBERSHIPS_JSON_PREFIX: &str =
             "SELECT json_group_array(json_array(contact_id, organization_id)) FROM contact_organizations \
              INDEXED BY contact_organizations_contact_idx WHERE ";
-
-        /// Memberships looked up by contact. Without statistics SQLite's planner prefers the
-        /// covering primary key (organization first) and reads every membership of the
-        /// workspace; the contact index reads just the ones asked for.
-        pub(super) const MEMBERSHIPS_BY_CONTACT: &str =
-            "contact_organizations INDEXED BY contact_organizations_contact_idx";
     }
     include!("sql_store.rs");
 }
