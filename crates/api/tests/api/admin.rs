@@ -209,6 +209,28 @@ async fn users_groups_and_levels_refuse_bad_input_and_change_nothing() {
             "workspace",
         ),
         (
+            app.admin(Method::GET, "/admin/v1/workspaces/999/merges"),
+            StatusCode::NOT_FOUND,
+            "workspace",
+        ),
+        (
+            app.admin(Method::POST, "/admin/v1/workspaces/999/imports")
+                .body("name\nAnn\n"),
+            StatusCode::NOT_FOUND,
+            "workspace",
+        ),
+        (
+            app.admin(Method::POST, &format!("{base}/inboxes"))
+                .body("{\"name\": "),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            post("/inboxes", json!({"name": "X", "channel_type": 7})),
+            StatusCode::BAD_REQUEST,
+            "channel_type",
+        ),
+        (
             app.admin(Method::GET, "/admin/v1/workspaces/999/users"),
             StatusCode::NOT_FOUND,
             "workspace",

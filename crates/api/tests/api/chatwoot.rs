@@ -1251,3 +1251,67 @@ async fn another_accounts_ids_answer_404_and_change_nothing() {
     let (_, own_shown) = get(&app, &intruder, &format!("/contacts/{own}")).await;
     assert_eq!(own_shown["payload"]["contact_inboxes"], json!([]));
 }
+
+#[tokio::test]
+async fn malformed_bodies_are_422s_naming_the_body_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    let id = create(
+        &app,
+        &tenant,
+        json!({"name": "Kept", "email": "kept@example.com"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let writes = [
+        (Method::POST, "/contacts".to_owned()),
+        (Method::PUT, format!("/contacts/{id}")),
+        (Method::POST, "/contacts/filter".to_owned()),
+        (Method::POST, format!("/contacts/{id}/labels")),
+        (Method::POST, format!("/contacts/{id}/contact_inboxes")),
+        (
+            Method::POST,
+            format!("/contacts/{id}/destroy_custom_attributes"),
+        ),
+        (Method::POST, "/actions/contact_merge".to_owned()),
+    ];
+    for (method, path) in writes {
+        let (status, body) = send(
+            cw(&app, &tenant, method.clone(), &path)
+                .header("content-type", "application/json")
+                .body("{\"name\": "),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {path}: {body}"
+        );
+        assert_eq!(
+            body["attributes"],
+            json!(["body"]),
+            "{method} {path}: {body}"
+        );
+        assert!(
+            body["message"].as_str().unwrap().starts_with("Body "),
+            "{body}"
+        );
+    }
+    let (status, body) = send(
+        cw(&app, &tenant, Method::PUT, &format!("/contacts/{id}")).json(&json!({"blocked": "yes"})),
+    )
+    .await;
+    assert_invalid(
+        status,
+        &body,
+        "Blocked invalid type: string \"yes\", expected a boolean",
+        "blocked",
+    );
+    let (_, shown) = get(&app, &tenant, &format!("/contacts/{id}")).await;
+    assert_eq!(shown["payload"]["name"], "Kept");
+    assert_eq!(shown["payload"]["blocked"], false);
+    assert_eq!(count(&app, &tenant).await, 1);
+    let (_, labels) = get(&app, &tenant, &format!("/contacts/{id}/labels")).await;
+    assert_eq!(labels, json!({"payload": []}));
+}
