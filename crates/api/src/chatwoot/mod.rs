@@ -304,8 +304,9 @@ async fn create_contact(
 ) -> CwResult<Json<Value>> {
     let workspace = auth.workspace();
     let store = state.roster.store();
-    let inbox_id = wire::id_value(body.inbox_id.take().as_ref());
-    let source_id = source_id_param(body.source_id.take())?;
+    let link = std::mem::take(&mut body.link);
+    let inbox_id = wire::id_value(link.inbox_id.as_ref());
+    let source_id = source_id_param(link.source_id)?;
     let data = body.into_data()?;
     let link = match inbox_id {
         None => None,
@@ -642,12 +643,12 @@ async fn link_inbox(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
-    CwBody(mut body): CwBody<ContactBody>,
+    CwBody(body): CwBody<wire::InboxLink>,
 ) -> CwResult<Json<Value>> {
     let workspace = auth.workspace();
     let store = state.roster.store();
     let contact = existing_contact(store, workspace, &id).await?;
-    let inbox_id = match wire::id_value(body.inbox_id.take().as_ref()) {
+    let inbox_id = match wire::id_value(body.inbox_id.as_ref()) {
         None => return Err(CwError::MissingParam("inbox_id")),
         Some(Ok(id)) if id > 0 => id,
         Some(_) => return Err(Error::NotFound(Resource::Inbox).into()),
@@ -656,7 +657,7 @@ async fn link_inbox(
         .inbox(workspace, inbox_id)
         .await?
         .ok_or(Error::NotFound(Resource::Inbox))?;
-    let source_id = match source_id_param(body.source_id.take())? {
+    let source_id = match source_id_param(body.source_id)? {
         Some(source_id) => source_id,
         None => generated_source_id(&inbox, &contact.data)?,
     };

@@ -42,9 +42,17 @@ pub struct ContactBody {
     #[serde(default, deserialize_with = "nullable")]
     custom_attributes: Option<Option<Value>>,
     /// Create only: the inbox to link the new contact to.
+    #[serde(flatten)]
+    pub link: InboxLink,
+}
+
+/// `{"inbox_id", "source_id"?}`: a contact's link to an inbox, on its own
+/// (`POST /contacts/{id}/contact_inboxes`) or in a create.
+#[derive(Debug, Default, Deserialize)]
+pub struct InboxLink {
     #[serde(default)]
     pub inbox_id: Option<Value>,
-    /// Create only: the contact's id in that inbox.
+    /// The contact's id in that inbox; derived from the channel when absent.
     #[serde(default, deserialize_with = "nullable")]
     pub source_id: Option<Option<String>>,
 }
