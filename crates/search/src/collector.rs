@@ -2,11 +2,10 @@
 //! number of matches, and the facet counts, all from fast columns.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
-use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::{DocId, Score, SegmentReader};
 
 /// A hit's rank: higher score first, then newer, then higher id (deterministic).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,10 +72,12 @@ pub struct RankCollector {
     pub facets: Vec<&'static str>,
     /// Name of the numeric fast field to count, if any.
     pub numeric: Option<&'static str>,
-    pub needs_scores: bool,
+    /// Ids left out before matching (they count nowhere).
+    pub hidden: HashSet<u64>,
 }
 
-pub struct RankSegment {
+pub struct RankSegment<'a> {
+    hidden: &'a HashSet<u64>,
     limit: usize,
     heap: BinaryHeap<Reverse<Rank>>,
     found: u64,
@@ -86,15 +87,8 @@ pub struct RankSegment {
     numeric: Option<(Column<u64>, NumericFacet)>,
 }
 
-impl Collector for RankCollector {
-    type Fruit = Collected;
-    type Child = RankSegment;
-
-    fn for_segment(
-        &self,
-        _: SegmentOrdinal,
-        segment: &SegmentReader,
-    ) -> tantivy::Result<RankSegment> {
+impl RankCollector {
+    pub fn for_segment(&self, segment: &SegmentReader) -> tantivy::Result<RankSegment<'_>> {
         let fast = segment.fast_fields();
         let facets = self
             .facets
@@ -106,6 +100,7 @@ impl Collector for RankCollector {
             None => None,
         };
         Ok(RankSegment {
+            hidden: &self.hidden,
             limit: self.limit,
             heap: BinaryHeap::with_capacity(self.limit + 1),
             found: 0,
@@ -116,11 +111,7 @@ impl Collector for RankCollector {
         })
     }
 
-    fn requires_scoring(&self) -> bool {
-        self.needs_scores
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Collected>) -> tantivy::Result<Collected> {
+    pub fn merge(&self, fruits: Vec<Collected>) -> Collected {
         let mut merged = Collected {
             facets: vec![HashMap::new(); self.facets.len()],
             ..Collected::default()
@@ -143,20 +134,22 @@ impl Collector for RankCollector {
         merged.top.sort_unstable_by(|a, b| b.cmp(a));
         merged.top.truncate(self.limit);
         merged.numeric = numeric.or(self.numeric.map(|_| NumericFacet::default()));
-        Ok(merged)
+        merged
     }
 }
 
-impl SegmentCollector for RankSegment {
-    type Fruit = Collected;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
+impl RankSegment<'_> {
+    pub fn collect(&mut self, doc: DocId, score: Score) {
+        let id = self.ids.first(doc).unwrap_or(0);
+        if self.hidden.contains(&id) {
+            return;
+        }
         self.found += 1;
         if self.limit > 0 {
             let rank = Rank {
                 score,
                 created: self.created.first(doc).unwrap_or(0),
-                id: self.ids.first(doc).unwrap_or(0),
+                id,
             };
             if self.heap.len() < self.limit {
                 self.heap.push(Reverse(rank));
@@ -179,7 +172,7 @@ impl SegmentCollector for RankSegment {
         }
     }
 
-    fn harvest(self) -> Collected {
+    pub fn harvest(self) -> Collected {
         let facets = self
             .facets
             .into_iter()

@@ -7,58 +7,69 @@ use roster_core::model::{Channel, Contact, Organization};
 use tantivy::schema::Field;
 use tantivy::TantivyDocument;
 
-use crate::schema::{Fields, CONTACT, ORGANIZATION};
+use crate::schema::{scope, term_text, Fields, TermKind, CONTACT, ORGANIZATION, START_LENGTH};
 use crate::text::{fold_whole, words};
 
 pub fn key(kind: u64, workspace: WorkspaceId, id: i64) -> String {
     format!("{kind}/{workspace}/{id}")
 }
 
-/// The folded words of a text, each once.
-fn text_words(texts: &[&str]) -> BTreeSet<String> {
-    texts
-        .iter()
-        .flat_map(|text| words(text))
-        .map(|w| w.folded)
-        .collect()
+/// The searchable terms of one field of one record, each once: its words, the starts
+/// of its words, and its whole values.
+#[derive(Default)]
+struct Terms(BTreeSet<(TermKind, String)>);
+
+impl Terms {
+    /// The words of each text, with their starts.
+    fn words<'a>(mut self, texts: impl IntoIterator<Item = &'a str>) -> Terms {
+        for text in texts {
+            for word in words(text) {
+                let starts = word.folded.char_indices().take(START_LENGTH);
+                for end in starts.map(|(at, c)| at + c.len_utf8()) {
+                    self.0
+                        .insert((TermKind::Start, word.folded[..end].to_owned()));
+                }
+                self.0.insert((TermKind::Word, word.folded));
+            }
+        }
+        self
+    }
+
+    /// A whole value, kept when it is more than one word (a one-word value is its word).
+    fn whole(mut self, value: &str) -> Terms {
+        let folded = fold_whole(value);
+        if words(&folded).len() > 1 {
+            self.0.insert((TermKind::Whole, folded));
+        }
+        self
+    }
+
+    fn add_to(self, doc: &mut TantivyDocument, field: Field, scope: &str) {
+        for (kind, value) in self.0 {
+            if !value.is_empty() {
+                doc.add_text(field, term_text(scope, kind, &value));
+            }
+        }
+    }
 }
 
-/// An email is found by its whole address, its local part, its domain and their words.
-pub fn email_terms(email: &str) -> BTreeSet<String> {
-    let whole = fold_whole(email);
-    let mut terms = text_words(&[email]);
-    if let Some((local, domain)) = whole.split_once('@') {
-        terms.insert(local.to_owned());
-        terms.insert(domain.to_owned());
+/// An email is found by its words, and whole by its address, local part and domain.
+fn email_terms(email: &str) -> Terms {
+    let mut terms = Terms::default().words([email]).whole(email);
+    if let Some((local, domain)) = email.split_once('@') {
+        terms = terms.whole(local).whole(domain);
     }
-    terms.insert(whole);
     terms
 }
 
 /// A phone is found by its digits with and without the country code.
-pub fn phone_terms(phone: &PhoneE164) -> BTreeSet<String> {
-    [
-        phone.digits().to_owned(),
-        phone.national_digits().to_owned(),
-    ]
-    .into_iter()
-    .filter(|digits| !digits.is_empty())
-    .collect()
+fn phone_terms(phone: &PhoneE164) -> Terms {
+    Terms::default().words([phone.digits(), phone.national_digits()])
 }
 
-/// A whole value (external id, channel id) and its words.
-fn value_terms(value: &str) -> BTreeSet<String> {
-    let mut terms = text_words(&[value]);
-    terms.insert(fold_whole(value));
-    terms
-}
-
-fn add_all(doc: &mut TantivyDocument, field: Field, terms: impl IntoIterator<Item = String>) {
-    for term in terms {
-        if !term.is_empty() {
-            doc.add_text(field, term);
-        }
-    }
+/// A value (external id, channel id, website) by its words and whole.
+fn value_terms(value: &str) -> Terms {
+    Terms::default().words([value]).whole(value)
 }
 
 pub fn channel_name(channel: Channel) -> &'static str {
@@ -81,8 +92,8 @@ pub fn contact(
 ) -> TantivyDocument {
     let data = &contact.data;
     let mut doc = TantivyDocument::default();
-    doc.add_u64(fields.workspace, workspace.get() as u64);
-    doc.add_u64(fields.kind, CONTACT);
+    let scope = scope(workspace, CONTACT);
+    doc.add_text(fields.scope, &scope);
     doc.add_u64(fields.id, contact.id.get() as u64);
     doc.add_text(fields.key, key(CONTACT, workspace, contact.id.get()));
     doc.add_i64(fields.created, contact.created.micros());
@@ -93,19 +104,21 @@ pub fn contact(
         data.first_name.as_deref().unwrap_or(""),
         data.last_name.as_deref().unwrap_or(""),
     ];
-    add_all(&mut doc, fields.name, text_words(&names));
+    Terms::default()
+        .words(names)
+        .add_to(&mut doc, fields.name, &scope);
     if let Some(email) = &data.email {
-        add_all(&mut doc, fields.email, email_terms(email.as_str()));
+        email_terms(email.as_str()).add_to(&mut doc, fields.email, &scope);
     }
     if let Some(external) = &data.external_id {
-        add_all(&mut doc, fields.external_id, value_terms(external.as_str()));
+        value_terms(external.as_str()).add_to(&mut doc, fields.external_id, &scope);
     }
     if let Some(phone) = &data.phone {
-        add_all(&mut doc, fields.phone, phone_terms(phone));
+        phone_terms(phone).add_to(&mut doc, fields.phone, &scope);
     }
     for channel in Channel::ALL {
         if let Some(id) = data.channels.get(channel) {
-            add_all(&mut doc, fields.channel, value_terms(id));
+            value_terms(id).add_to(&mut doc, fields.channel, &scope);
             doc.add_text(fields.facet_channel, channel_name(channel));
         }
     }
@@ -114,7 +127,9 @@ pub fn contact(
         .iter()
         .filter_map(|id| organization_names.get(&id.get()).map(String::as_str))
         .collect();
-    add_all(&mut doc, fields.organization, text_words(&organizations));
+    Terms::default()
+        .words(organizations.iter().copied())
+        .add_to(&mut doc, fields.organization, &scope);
     for name in organizations {
         doc.add_text(fields.facet_organization, name);
     }
@@ -134,26 +149,30 @@ pub fn organization(
 ) -> TantivyDocument {
     let data = &organization.data;
     let mut doc = TantivyDocument::default();
-    doc.add_u64(fields.workspace, workspace.get() as u64);
-    doc.add_u64(fields.kind, ORGANIZATION);
+    let scope = scope(workspace, ORGANIZATION);
+    doc.add_text(fields.scope, &scope);
     doc.add_u64(fields.id, organization.id.get() as u64);
     doc.add_text(
         fields.key,
         key(ORGANIZATION, workspace, organization.id.get()),
     );
     doc.add_i64(fields.created, organization.created.micros());
-    add_all(&mut doc, fields.name, text_words(&[data.name.as_str()]));
+    Terms::default()
+        .words([data.name.as_str()])
+        .add_to(&mut doc, fields.name, &scope);
     if let Some(email) = &data.email {
-        add_all(&mut doc, fields.email, email_terms(email.as_str()));
+        email_terms(email.as_str()).add_to(&mut doc, fields.email, &scope);
     }
     if let Some(website) = &data.website {
-        add_all(&mut doc, fields.website, value_terms(website.as_str()));
+        value_terms(website.as_str()).add_to(&mut doc, fields.website, &scope);
     }
     if let Some(phone) = &data.phone {
-        add_all(&mut doc, fields.phone, phone_terms(phone));
+        phone_terms(phone).add_to(&mut doc, fields.phone, &scope);
     }
     if let Some(industry) = &data.industry {
-        add_all(&mut doc, fields.industry, text_words(&[industry.as_str()]));
+        Terms::default()
+            .words([industry.as_str()])
+            .add_to(&mut doc, fields.industry, &scope);
         doc.add_text(fields.facet_industry, industry);
     }
     if let Some(country) = &data.address.country {

@@ -19,16 +19,16 @@ use roster_core::search::{
 };
 use roster_core::{Error, Result, Store};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::Query;
 use tantivy::schema::Schema;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 use tokio::sync::Notify;
 
 use crate::collector::{Collected, RankCollector};
 use crate::document;
 use crate::highlight;
-use crate::query::{scoped, text_query, ParsedQuery};
-use crate::schema::{Fields, CONTACT, ORGANIZATION};
+use crate::matcher;
+use crate::query::{ParsedQuery, Plan};
+use crate::schema::{scope, Fields, CONTACT, ORGANIZATION};
 
 /// How often a node looks for writes made elsewhere.
 pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(100);
@@ -53,6 +53,8 @@ pub struct SearchIndex {
     /// Serialises catch-up rounds and rebuilds.
     applying: tokio::sync::Mutex<i64>,
     nudge: Notify,
+    /// Records per scope, with the searcher generation they were counted in.
+    counts: Mutex<HashMap<String, (u64, u64)>>,
 }
 
 /// Progress of a rebuild: records indexed so far, of how many.
@@ -116,6 +118,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             applying: tokio::sync::Mutex::new(applied.unwrap_or(0)),
             nudge: Notify::new(),
+            counts: Mutex::new(HashMap::new()),
         });
         let oldest = search.store.first_change_seq().await?;
         let behind_the_log =
@@ -126,6 +129,8 @@ impl SearchIndex {
                     "asked to"
                 } else if fresh {
                     "new index"
+                } else if applied.is_none() {
+                    "index written by another version of roster"
                 } else {
                     "index is behind the change log"
                 },
@@ -298,7 +303,7 @@ impl SearchIndex {
         let mut prepared = writer
             .prepare_commit()
             .map_err(index_error("preparing a commit"))?;
-        prepared.set_payload(&seq.to_string());
+        prepared.set_payload(&Payload::new(seq).to_string());
         prepared.commit().map_err(index_error("committing"))?;
         drop(writer);
         self.reader
@@ -383,14 +388,26 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Documents of one kind in a workspace.
-    fn count(&self, workspace: WorkspaceId, kind: u64) -> Result<u64> {
-        let query = scoped(&self.fields, workspace, kind, None, &[]);
-        let searcher = self.reader.searcher();
-        let count = searcher
-            .search(&*query, &tantivy::collector::Count)
+    /// Records of one scope (a workspace's contacts or organizations) in the index the
+    /// searcher sees; counted once per searcher generation.
+    fn count(&self, searcher: &Searcher, scope: &str) -> Result<u64> {
+        let generation = searcher.generation().generation_id();
+        let mut counts = self.counts.lock().expect("the count cache is not poisoned");
+        if let Some(&(seen, count)) = counts.get(scope) {
+            if seen == generation {
+                return Ok(count);
+            }
+        }
+        let listing = Plan::new(&ParsedQuery::parse(""));
+        let mut count = 0;
+        for segment in searcher.segment_readers() {
+            matcher::run(&listing, scope, self.fields.scope, &[], segment, |_, _| {
+                count += 1
+            })
             .map_err(index_error("counting"))?;
-        Ok(count as u64)
+        }
+        counts.insert(scope.to_owned(), (generation, count));
+        Ok(count)
     }
 
     /// Runs a search for one kind: the ranked ids of the requested page and the facets.
@@ -403,21 +420,39 @@ impl SearchIndex {
         facets: &[&'static str],
         numeric: Option<&'static str>,
     ) -> Result<(Collected, u64)> {
-        let text: Option<Box<dyn Query>> = (!parsed.match_all)
-            .then(|| text_query(parsed, &self.fields.searched(kind), self.fields.phone));
-        let query = scoped(&self.fields, workspace, kind, text, &request.hidden);
+        let plan = Plan::new(parsed);
+        let scope = scope(workspace, kind);
+        let searched = self.fields.searched(kind);
         let collector = RankCollector {
             limit: (request.page as usize) * (request.page_size as usize),
             facets: facets.to_vec(),
             numeric,
-            needs_scores: !parsed.match_all,
+            hidden: request
+                .hidden
+                .iter()
+                .filter(|id| **id > 0)
+                .map(|&id| id as u64)
+                .collect(),
         };
         let searcher = self.reader.searcher();
-        let collected = searcher
-            .search(&*query, &collector)
+        let mut fruits = Vec::with_capacity(searcher.segment_readers().len());
+        for segment in searcher.segment_readers() {
+            let mut collecting = collector
+                .for_segment(segment)
+                .map_err(index_error("searching"))?;
+            matcher::run(
+                &plan,
+                &scope,
+                self.fields.scope,
+                &searched,
+                segment,
+                |doc, score| collecting.collect(doc, score),
+            )
             .map_err(index_error("searching"))?;
-        let out_of = self.count(workspace, kind)?;
-        Ok((collected, out_of))
+            fruits.push(collecting.harvest());
+        }
+        let out_of = self.count(&searcher, &scope)?;
+        Ok((collector.merge(fruits), out_of))
     }
 }
 
@@ -461,8 +496,37 @@ fn open_or_create(dir: &Path, schema: Schema) -> Result<(Index, bool)> {
     Ok((index, true))
 }
 
+/// What an index commit records: the change-log seq it applied, and the version of the
+/// term layout it was written with. An index of another layout is rebuilt, even when its
+/// schema looks the same.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Payload {
+    layout: u32,
+    seq: i64,
+}
+
+/// Bumped whenever documents are indexed differently.
+const LAYOUT: u32 = 2;
+
+impl Payload {
+    fn new(seq: i64) -> Payload {
+        Payload {
+            layout: LAYOUT,
+            seq,
+        }
+    }
+}
+
+impl std::fmt::Display for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+/// The seq the index last committed, if it was written with this layout.
 fn committed_seq(index: &Index) -> Option<i64> {
-    index.load_metas().ok()?.payload?.parse().ok()
+    let payload: Payload = serde_json::from_str(&index.load_metas().ok()?.payload?).ok()?;
+    (payload.layout == LAYOUT).then_some(payload.seq)
 }
 
 fn facet_counts(field: FacetField, counts: HashMap<String, u64>) -> FacetCounts {
@@ -668,6 +732,31 @@ mod tests {
             id: seq,
             at: Timestamp::from_micros(now.micros() - age_micros),
         }
+    }
+
+    /// Commits `payload` to a fresh in-memory index and reads back the applied seq.
+    fn seq_after_committing(payload: &str) -> Option<i64> {
+        let index = Index::create_in_ram(Fields::schema().0);
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let mut prepared = writer.prepare_commit().unwrap();
+        prepared.set_payload(payload);
+        prepared.commit().unwrap();
+        committed_seq(&index)
+    }
+
+    #[test]
+    fn an_index_of_another_layout_has_no_position_and_is_rebuilt() {
+        assert_eq!(
+            seq_after_committing(&Payload::new(41).to_string()),
+            Some(41)
+        );
+        // The first layout recorded the bare seq.
+        assert_eq!(seq_after_committing("41"), None);
+        assert_eq!(
+            seq_after_committing(r#"{"layout":1,"seq":41}"#),
+            None,
+            "an older layout"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod collector;
 mod document;
 mod highlight;
 mod index;
+mod matcher;
 mod query;
 mod schema;
 mod text;

@@ -1,19 +1,17 @@
-//! From a query string to a tantivy query whose score encodes Roster's ranking:
-//! more query words matched > fewer typos > exact over prefix > field weight. Each word
-//! adds one disjunction (the best way it matched counts), and the scores of words add
-//! up; the units are far enough apart that the sum orders like that tuple. Newest first
-//! breaks ties in the collector.
+//! From a query string to what the matcher looks up: the query's words, each with the
+//! typo automata it needs (built once per search, shared by every field and segment),
+//! and the score each way of matching earns.
+//!
+//! Scores encode Roster's ranking: more query words matched > fewer typos > exact over
+//! prefix > field weight. Each word adds the score of the best way it matched, and the
+//! units are far enough apart that the sum orders like that tuple. Newest first breaks
+//! ties in the collector.
 
-use roster_core::domain::WorkspaceId;
-use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query,
-    TermQuery, TermSetQuery,
-};
-use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::Term;
+use std::sync::LazyLock;
 
-use crate::schema::Fields;
-use crate::text::{allowed_typos, fold_whole, phone_digits, words};
+use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA};
+
+use crate::text::{allowed_typos, fold_whole, phone_digits, words, Match};
 use roster_core::search::SearchField;
 
 /// More words than this are ignored: they add little but cost a lot.
@@ -22,6 +20,15 @@ pub const MAX_WORDS: usize = 10;
 const WORD: f32 = 100_000.0;
 const TYPO: f32 = 1_000.0;
 const PREFIX: f32 = 100.0;
+
+/// Levenshtein automaton builders for one and two edits, a transposition being one edit.
+/// Building one is costly; building a word's automaton from it is cheap.
+static BUILDERS: LazyLock<[LevenshteinAutomatonBuilder; 2]> = LazyLock::new(|| {
+    [
+        LevenshteinAutomatonBuilder::new(1, true),
+        LevenshteinAutomatonBuilder::new(2, true),
+    ]
+});
 
 /// A query word: the whole whitespace-separated chunk, folded, and its inner words
 /// (`max.mustermann@example.com` has four).
@@ -75,14 +82,6 @@ impl ParsedQuery {
     }
 }
 
-fn term(field: Field, text: &str) -> Term {
-    Term::from_field_text(field, text)
-}
-
-fn scored(query: Box<dyn Query>, score: f32) -> Box<dyn Query> {
-    Box::new(ConstScoreQuery::new(query, score))
-}
-
 /// Whether typos are tried in a field. Names and company words are; emails, ids, phones
 /// and channel ids are unique per record, so their term dictionaries are as large as the
 /// tenant, and a typo there is rarely what a user means: they match as typed or by prefix.
@@ -93,140 +92,144 @@ pub fn typo_tolerant(field: SearchField) -> bool {
     )
 }
 
-/// Every way one term can match in one field, each scored by how good a match it is.
-fn term_alternatives(
-    field_kind: SearchField,
-    field: Field,
-    weight: f32,
-    text: &str,
-    prefix: bool,
-    out: &mut Vec<Box<dyn Query>>,
-) {
-    let exact = Box::new(TermQuery::new(term(field, text), IndexRecordOption::Basic));
-    out.push(scored(exact, WORD + weight));
-    if prefix {
-        let starts = Box::new(FuzzyTermQuery::new_prefix(term(field, text), 0, true));
-        out.push(scored(starts, WORD - PREFIX + weight));
-    }
-    let budget = if typo_tolerant(field_kind) {
-        allowed_typos(text)
-    } else {
-        0
-    };
-    for typos in 1..=budget {
-        let penalty = f32::from(typos) * TYPO;
-        let fuzzy = Box::new(FuzzyTermQuery::new(term(field, text), typos, true));
-        out.push(scored(fuzzy, WORD - penalty + weight));
-        if prefix {
-            let fuzzy_prefix = Box::new(FuzzyTermQuery::new_prefix(term(field, text), typos, true));
-            out.push(scored(fuzzy_prefix, WORD - penalty - PREFIX + weight));
-        }
-    }
+/// A one-word query word, ready to be looked up.
+pub struct WordPlan {
+    pub text: String,
+    /// The last word also matches as a prefix.
+    pub prefix: bool,
+    /// Only digits: it can match a phone number.
+    pub digits: bool,
+    /// Typos allowed in typo-tolerant fields.
+    pub budget: u8,
+    /// Accepts the words within `budget` edits (of a prefix, for the last word): walks
+    /// the term dictionary.
+    pub search: Option<DFA>,
+    /// Accepts whole words within `budget` edits: tells a typo from a typo in a prefix.
+    whole_word: Option<DFA>,
 }
 
-/// The scoring part of a search: matches at least one word (or the phone digits).
-pub fn text_query(
-    parsed: &ParsedQuery,
-    searched: &[(Field, u32, roster_core::search::SearchField)],
-    phone_field: Field,
-) -> Box<dyn Query> {
-    let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for word in &parsed.words {
-        let mut alternatives = Vec::new();
-        for &(field, weight, field_kind) in searched {
-            term_alternatives(
-                field_kind,
-                field,
-                weight as f32,
-                &word.whole,
-                word.last,
-                &mut alternatives,
-            );
-            if word.parts.len() > 1 {
-                // `jean-luc` also matches a name with the words `jean` and `luc`.
-                let all_parts: Vec<(Occur, Box<dyn Query>)> = word
-                    .parts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, part)| {
-                        let prefix = word.last && i + 1 == word.parts.len();
-                        let query: Box<dyn Query> = if prefix {
-                            Box::new(FuzzyTermQuery::new_prefix(term(field, part), 0, true))
-                        } else {
-                            Box::new(TermQuery::new(term(field, part), IndexRecordOption::Basic))
-                        };
-                        (Occur::Must, query)
-                    })
-                    .collect();
-                let penalty = if word.last { PREFIX } else { 0.0 };
-                alternatives.push(scored(
-                    Box::new(BooleanQuery::new(all_parts)),
-                    WORD - penalty + weight as f32,
-                ));
+impl WordPlan {
+    /// A word to look up; with `typos`, within the typo budget of its length.
+    fn new(text: &str, prefix: bool, typos: bool) -> WordPlan {
+        let budget = if typos { allowed_typos(text) } else { 0 };
+        let (search, whole_word) = if budget == 0 {
+            (None, None)
+        } else {
+            let builder = &BUILDERS[usize::from(budget) - 1];
+            let whole_word = builder.build_dfa(text);
+            let search = prefix.then(|| builder.build_prefix_dfa(text));
+            match search {
+                Some(search) => (Some(search), Some(whole_word)),
+                None => (Some(whole_word), None),
             }
+        };
+        WordPlan {
+            text: text.to_owned(),
+            prefix,
+            digits: text.bytes().all(|b| b.is_ascii_digit()),
+            budget,
+            search,
+            whole_word,
         }
-        per_word.push((
-            Occur::Should,
-            Box::new(DisjunctionMaxQuery::new(alternatives)),
-        ));
     }
-    if let Some(digits) = &parsed.phone {
-        // A phone-like query counts as every word matched, in the phone field.
-        let words = parsed.words.len().max(1) as f32;
-        let weight = searched
-            .iter()
-            .find(|(f, _, _)| *f == phone_field)
-            .map_or(0, |(_, w, _)| *w) as f32;
-        let starts = Box::new(FuzzyTermQuery::new_prefix(
-            term(phone_field, digits),
-            0,
-            true,
-        ));
-        per_word.push((
-            Occur::Should,
-            scored(starts, words * WORD - PREFIX + weight),
-        ));
+
+    /// How an indexed word the automaton accepted matches this one.
+    pub fn classify(&self, candidate: &str) -> Option<Match> {
+        if candidate == self.text {
+            return Some(Match::Exact);
+        }
+        if self.prefix && candidate.starts_with(&self.text) {
+            return Some(Match::Prefix);
+        }
+        let distance = |dfa: &DFA| match dfa.eval(candidate) {
+            Distance::Exact(d) if d > 0 && d <= self.budget => Some(d),
+            _ => None,
+        };
+        let whole_word = self.whole_word.as_ref().or(self.search.as_ref())?;
+        if let Some(d) = distance(whole_word) {
+            return Some(Match::Typo(d));
+        }
+        if self.prefix {
+            return self
+                .search
+                .as_ref()
+                .and_then(distance)
+                .map(Match::TypoPrefix);
+        }
+        None
     }
-    Box::new(BooleanQuery::new(per_word))
 }
 
-/// The whole query: the text part (or everything) within one workspace and kind, minus
-/// the hidden ids.
-pub fn scoped(
-    fields: &Fields,
-    workspace: WorkspaceId,
-    kind: u64,
-    text: Option<Box<dyn Query>>,
-    hidden: &[i64],
-) -> Box<dyn Query> {
-    let filter = |field: Field, value: u64| -> Box<dyn Query> {
-        scored(
-            Box::new(TermQuery::new(
-                Term::from_field_u64(field, value),
-                IndexRecordOption::Basic,
-            )),
-            0.0,
-        )
-    };
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-        (
-            Occur::Must,
-            filter(fields.workspace, workspace.get() as u64),
-        ),
-        (Occur::Must, filter(fields.kind, kind)),
-        (
-            Occur::Must,
-            text.unwrap_or_else(|| scored(Box::new(AllQuery), 0.0)),
-        ),
-    ];
-    if !hidden.is_empty() {
-        let ids = hidden
+/// What one query word looks for: one word, or a punctuated chunk (an email address, an
+/// id) as a whole and as all of its inner words.
+pub enum WordLookup {
+    Word(WordPlan),
+    Chunk {
+        /// The chunk as typed, looked up among whole values; by prefix when last.
+        whole: WordPlan,
+        /// Every inner word must match; the last may be a prefix if the chunk is last.
+        parts: Vec<WordPlan>,
+    },
+}
+
+/// A whole search: each word's lookup and the phone digits.
+pub struct Plan {
+    pub words: Vec<WordLookup>,
+    pub phone: Option<WordPlan>,
+    pub match_all: bool,
+}
+
+impl Plan {
+    pub fn new(parsed: &ParsedQuery) -> Plan {
+        let words = parsed
+            .words
             .iter()
-            .filter(|id| **id > 0)
-            .map(|&id| Term::from_field_u64(fields.id, id as u64));
-        clauses.push((Occur::MustNot, Box::new(TermSetQuery::new(ids))));
+            .map(|word| {
+                if word.parts.len() == 1 {
+                    WordLookup::Word(WordPlan::new(&word.parts[0], word.last, true))
+                } else {
+                    let count = word.parts.len();
+                    WordLookup::Chunk {
+                        whole: WordPlan::new(&word.whole, word.last, false),
+                        parts: word
+                            .parts
+                            .iter()
+                            .enumerate()
+                            // Inner words match as typed: no typos inside a chunk.
+                            .map(|(i, part)| {
+                                WordPlan::new(part, word.last && i + 1 == count, false)
+                            })
+                            .collect(),
+                    }
+                }
+            })
+            .collect();
+        Plan {
+            words,
+            phone: parsed
+                .phone
+                .as_deref()
+                .map(|digits| WordPlan::new(digits, true, false)),
+            match_all: parsed.match_all,
+        }
     }
-    Box::new(BooleanQuery::new(clauses))
+
+    /// What a phone match scores: as if every word had matched, by prefix, in the phone
+    /// field.
+    pub fn phone_score(&self, weight: u32) -> f32 {
+        self.words.len().max(1) as f32 * WORD - PREFIX + weight as f32
+    }
+}
+
+/// The score of one word's match in a field of this weight.
+pub fn score(how: Match, weight: u32) -> f32 {
+    let penalty = match how {
+        Match::Exact => 0.0,
+        Match::Prefix => PREFIX,
+        Match::Typo(typos) => f32::from(typos) * TYPO,
+        Match::TypoPrefix(typos) => f32::from(typos) * TYPO + PREFIX,
+    };
+    WORD - penalty + weight as f32
 }
 
 #[cfg(test)]
@@ -252,5 +255,35 @@ mod tests {
             ParsedQuery::parse("+49 176").phone.as_deref(),
             Some("49176")
         );
+    }
+
+    #[test]
+    fn words_classify_their_candidates_like_the_highlighter() {
+        let last = WordPlan::new("jonh", true, true);
+        assert_eq!(last.classify("jonh"), Some(Match::Exact));
+        assert_eq!(last.classify("jonhs"), Some(Match::Prefix));
+        assert_eq!(last.classify("john"), Some(Match::Typo(1)));
+        assert_eq!(last.classify("johnson"), Some(Match::TypoPrefix(1)));
+        assert_eq!(last.classify("maria"), None);
+        let inner = WordPlan::new("jonh", false, true);
+        assert_eq!(inner.classify("john"), Some(Match::Typo(1)));
+        assert_eq!(inner.classify("jonhs"), Some(Match::Typo(1)));
+        assert_eq!(inner.classify("johnson"), None);
+        let long = WordPlan::new("mcihael", false, true);
+        assert_eq!(long.classify("michael"), Some(Match::Typo(1)));
+        assert_eq!(long.classify("micheal"), Some(Match::Typo(2)));
+        assert_eq!(WordPlan::new("max", false, true).classify("mix"), None);
+    }
+
+    #[test]
+    fn the_score_orders_words_then_typos_then_prefix_then_field() {
+        let name = 6;
+        let phone = 3;
+        assert!(score(Match::Typo(2), 1) + score(Match::Typo(2), 1) > score(Match::Exact, name));
+        assert!(score(Match::Typo(1), 1) > score(Match::Typo(2), name));
+        assert!(score(Match::TypoPrefix(1), 1) > score(Match::Typo(2), name));
+        assert!(score(Match::Typo(1), 1) > score(Match::TypoPrefix(1), name));
+        assert!(score(Match::Exact, 1) > score(Match::Prefix, name));
+        assert!(score(Match::Exact, name) > score(Match::Exact, phone));
     }
 }

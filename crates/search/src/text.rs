@@ -111,6 +111,8 @@ pub enum Match {
     Exact,
     Prefix,
     Typo(u8),
+    /// A prefix of the word, with typos (`jonh` in `johnson`).
+    TypoPrefix(u8),
 }
 
 /// Whether `candidate` (a folded document word) matches `query` (a folded query word),
@@ -139,7 +141,7 @@ pub fn matches(query: &str, candidate: &str, prefix: bool, typos: bool) -> Optio
             if head.chars().count() == take {
                 let distance = edit_distance(query, &head, budget);
                 if distance <= budget {
-                    return Some(Match::Typo(distance.max(1)));
+                    return Some(Match::TypoPrefix(distance.max(1)));
                 }
             }
         }

@@ -423,6 +423,14 @@ async fn search_never_crosses_workspaces() {
         "*",
         "secret.example",
         "sekret",
+        // Short prefixes, two typos, a whole address by prefix: every kind of lookup.
+        "s",
+        "se",
+        "sec",
+        "secrte",
+        "agnet",
+        "agent@sec",
+        "17612",
     ] {
         let results = search(&app, &mine, query).await;
         assert!(
@@ -430,6 +438,9 @@ async fn search_never_crosses_workspaces() {
             "{query}: {results}"
         );
         assert_eq!(results["outOf"], 1);
+        // The same query does find it where it lives.
+        let theirs = search(&app, &theirs, query).await;
+        assert!(theirs.to_string().contains("Secret"), "{query}: {theirs}");
     }
     let orgs = search_with(
         &app,
