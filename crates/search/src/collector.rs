@@ -7,6 +7,8 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentReader};
 
+use crate::schema::FACET_SEPARATOR;
+
 /// A hit's rank: higher score first, then newer, then higher id (deterministic).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rank {
@@ -66,12 +68,47 @@ impl NumericFacet {
     }
 }
 
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The string facet columns of the schema.
+pub const STRING_FACETS: [&str; 5] = [
+    "facet_organization",
+    "facet_language",
+    "facet_country",
+    "facet_channel",
+    "facet_industry",
+];
+
+/// A segment's fast columns, opened once per segment and shared by every search of it
+/// (opening a dictionary-encoded column is not free).
+pub struct SegmentColumns {
+    created: Column<i64>,
+    ids: Column<u64>,
+    strings: Vec<Option<StrColumn>>,
+    size: Column<u64>,
+}
+
+impl SegmentColumns {
+    pub fn open(segment: &SegmentReader) -> tantivy::Result<SegmentColumns> {
+        let fast = segment.fast_fields();
+        Ok(SegmentColumns {
+            created: fast.i64("created")?,
+            ids: fast.u64("id")?,
+            strings: STRING_FACETS
+                .iter()
+                .map(|name| fast.str(name))
+                .collect::<tantivy::Result<_>>()?,
+            size: fast.u64("facet_size")?,
+        })
+    }
+}
+
 pub struct RankCollector {
     pub limit: usize,
-    /// Names of the string fast fields to count.
+    /// Names of the string facet columns to count (of `STRING_FACETS`).
     pub facets: Vec<&'static str>,
-    /// Name of the numeric fast field to count, if any.
-    pub numeric: Option<&'static str>,
+    /// Whether to count the numeric `facet_size`.
+    pub numeric: bool,
     /// Ids left out before matching (they count nowhere).
     pub hidden: HashSet<u64>,
 }
@@ -81,34 +118,34 @@ pub struct RankSegment<'a> {
     limit: usize,
     heap: BinaryHeap<Reverse<Rank>>,
     found: u64,
-    created: Column<i64>,
-    ids: Column<u64>,
-    facets: Vec<(Option<StrColumn>, HashMap<u64, u64>)>,
-    numeric: Option<(Column<u64>, NumericFacet)>,
+    columns: &'a SegmentColumns,
+    /// Per counted facet: its column and the count of each term ordinal.
+    facets: Vec<(Option<&'a StrColumn>, FastMap<u64, u64>)>,
+    numeric: Option<NumericFacet>,
 }
 
 impl RankCollector {
-    pub fn for_segment(&self, segment: &SegmentReader) -> tantivy::Result<RankSegment<'_>> {
-        let fast = segment.fast_fields();
+    pub fn for_segment<'a>(&'a self, columns: &'a SegmentColumns) -> RankSegment<'a> {
         let facets = self
             .facets
             .iter()
-            .map(|name| Ok((fast.str(name)?, HashMap::new())))
-            .collect::<tantivy::Result<Vec<_>>>()?;
-        let numeric = match self.numeric {
-            Some(name) => Some((fast.u64(name)?, NumericFacet::default())),
-            None => None,
-        };
-        Ok(RankSegment {
+            .map(|name| {
+                let column = STRING_FACETS
+                    .iter()
+                    .position(|facet| facet == name)
+                    .and_then(|at| columns.strings[at].as_ref());
+                (column, FastMap::default())
+            })
+            .collect();
+        RankSegment {
             hidden: &self.hidden,
             limit: self.limit,
             heap: BinaryHeap::with_capacity(self.limit + 1),
             found: 0,
-            created: fast.i64("created")?,
-            ids: fast.u64("id")?,
+            columns,
             facets,
-            numeric,
-        })
+            numeric: self.numeric.then(NumericFacet::default),
+        }
     }
 
     pub fn merge(&self, fruits: Vec<Collected>) -> Collected {
@@ -133,14 +170,14 @@ impl RankCollector {
         }
         merged.top.sort_unstable_by(|a, b| b.cmp(a));
         merged.top.truncate(self.limit);
-        merged.numeric = numeric.or(self.numeric.map(|_| NumericFacet::default()));
+        merged.numeric = numeric.or(self.numeric.then(NumericFacet::default));
         merged
     }
 }
 
 impl RankSegment<'_> {
     pub fn collect(&mut self, doc: DocId, score: Score) {
-        let id = self.ids.first(doc).unwrap_or(0);
+        let id = self.columns.ids.first(doc).unwrap_or(0);
         if self.hidden.contains(&id) {
             return;
         }
@@ -148,7 +185,7 @@ impl RankSegment<'_> {
         if self.limit > 0 {
             let rank = Rank {
                 score,
-                created: self.created.first(doc).unwrap_or(0),
+                created: self.columns.created.first(doc).unwrap_or(0),
                 id,
             };
             if self.heap.len() < self.limit {
@@ -165,8 +202,8 @@ impl RankSegment<'_> {
                 }
             }
         }
-        if let Some((column, facet)) = &mut self.numeric {
-            if let Some(value) = column.first(doc) {
+        if let Some(facet) = &mut self.numeric {
+            if let Some(value) = self.columns.size.first(doc) {
                 facet.add(value, 1);
             }
         }
@@ -176,19 +213,7 @@ impl RankSegment<'_> {
         let facets = self
             .facets
             .into_iter()
-            .map(|(column, counts)| {
-                let mut named = HashMap::with_capacity(counts.len());
-                if let Some(column) = column {
-                    let mut text = String::new();
-                    for (ord, count) in counts {
-                        text.clear();
-                        if column.ord_to_str(ord, &mut text).unwrap_or(false) {
-                            named.insert(text.clone(), count);
-                        }
-                    }
-                }
-                named
-            })
+            .map(|(column, counts)| column.map(|c| facet_values(c, counts)).unwrap_or_default())
             .collect();
         let mut top: Vec<Rank> = self.heap.into_iter().map(|Reverse(rank)| rank).collect();
         top.sort_unstable_by(|a, b| b.cmp(a));
@@ -196,7 +221,30 @@ impl RankSegment<'_> {
             top,
             found: self.found,
             facets,
-            numeric: self.numeric.map(|(_, facet)| facet),
+            numeric: self.numeric,
         }
     }
+}
+
+/// Facet counts by value. The segment's ordinals are resolved in one ordered pass over
+/// the column's dictionary, and each value loses its scope (`42c\u{1f}Acme` → `Acme`).
+fn facet_values(column: &StrColumn, counts: FastMap<u64, u64>) -> HashMap<String, u64> {
+    let mut counts: Vec<(u64, u64)> = counts.into_iter().collect();
+    counts.sort_unstable();
+    let ords: Vec<u64> = counts.iter().map(|(ord, _)| *ord).collect();
+    let mut named = HashMap::with_capacity(counts.len());
+    let mut next = counts.iter();
+    let resolved = column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+        if let Some((_, count)) = next.next() {
+            let value = String::from_utf8_lossy(bytes);
+            let value = value
+                .split_once(FACET_SEPARATOR)
+                .map_or(&*value, |(_, v)| v);
+            named.insert(value.to_owned(), *count);
+        }
+    });
+    if let Err(err) = resolved {
+        tracing::warn!(%err, "facet values could not be read");
+    }
+    named
 }

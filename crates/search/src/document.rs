@@ -7,7 +7,9 @@ use roster_core::model::{Channel, Contact, Organization};
 use tantivy::schema::Field;
 use tantivy::TantivyDocument;
 
-use crate::schema::{scope, term_text, Fields, TermKind, CONTACT, ORGANIZATION, START_LENGTH};
+use crate::schema::{
+    facet_value, scope, term_text, Fields, TermKind, CONTACT, ORGANIZATION, START_LENGTH,
+};
 use crate::text::{fold_whole, words};
 
 pub fn key(kind: u64, workspace: WorkspaceId, id: i64) -> String {
@@ -119,7 +121,10 @@ pub fn contact(
     for channel in Channel::ALL {
         if let Some(id) = data.channels.get(channel) {
             value_terms(id).add_to(&mut doc, fields.channel, &scope);
-            doc.add_text(fields.facet_channel, channel_name(channel));
+            doc.add_text(
+                fields.facet_channel,
+                facet_value(&scope, channel_name(channel)),
+            );
         }
     }
     let organizations: Vec<&str> = data
@@ -131,13 +136,16 @@ pub fn contact(
         .words(organizations.iter().copied())
         .add_to(&mut doc, fields.organization, &scope);
     for name in organizations {
-        doc.add_text(fields.facet_organization, name);
+        doc.add_text(fields.facet_organization, facet_value(&scope, name));
     }
     if let Some(language) = &data.language {
-        doc.add_text(fields.facet_language, language.as_str());
+        doc.add_text(
+            fields.facet_language,
+            facet_value(&scope, language.as_str()),
+        );
     }
     if let Some(country) = &data.address.country {
-        doc.add_text(fields.facet_country, country);
+        doc.add_text(fields.facet_country, facet_value(&scope, country));
     }
     doc
 }
@@ -173,10 +181,10 @@ pub fn organization(
         Terms::default()
             .words([industry.as_str()])
             .add_to(&mut doc, fields.industry, &scope);
-        doc.add_text(fields.facet_industry, industry);
+        doc.add_text(fields.facet_industry, facet_value(&scope, industry));
     }
     if let Some(country) = &data.address.country {
-        doc.add_text(fields.facet_country, country);
+        doc.add_text(fields.facet_country, facet_value(&scope, country));
     }
     if let Some(size) = data.size {
         doc.add_u64(fields.facet_size, size.max(0) as u64);

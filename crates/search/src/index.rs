@@ -20,10 +20,13 @@ use roster_core::search::{
 use roster_core::{Error, Result, Store};
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::Schema;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{
+    index::SegmentId, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
+    Term,
+};
 use tokio::sync::Notify;
 
-use crate::collector::{Collected, RankCollector};
+use crate::collector::{Collected, RankCollector, SegmentColumns};
 use crate::document;
 use crate::highlight;
 use crate::matcher;
@@ -55,6 +58,7 @@ pub struct SearchIndex {
     nudge: Notify,
     /// Records per scope, with the searcher generation they were counted in.
     counts: Mutex<HashMap<String, (u64, u64)>>,
+    columns: Mutex<HashMap<SegmentId, Arc<SegmentColumns>>>,
 }
 
 /// Progress of a rebuild: records indexed so far, of how many.
@@ -119,6 +123,7 @@ impl SearchIndex {
             applying: tokio::sync::Mutex::new(applied.unwrap_or(0)),
             nudge: Notify::new(),
             counts: Mutex::new(HashMap::new()),
+            columns: Mutex::new(HashMap::new()),
         });
         let oldest = search.store.first_change_seq().await?;
         let behind_the_log =
@@ -388,6 +393,35 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// The fast columns of each of the searcher's segments, in its order: opened once per
+    /// segment, dropped with the segment.
+    fn columns(&self, searcher: &Searcher) -> Result<Vec<Arc<SegmentColumns>>> {
+        let mut cache = self
+            .columns
+            .lock()
+            .expect("the column cache is not poisoned");
+        let segments = searcher.segment_readers();
+        let mut columns = Vec::with_capacity(segments.len());
+        for segment in segments {
+            let id = segment.segment_id();
+            let opened = match cache.get(&id) {
+                Some(opened) => Arc::clone(opened),
+                None => {
+                    let opened = Arc::new(
+                        SegmentColumns::open(segment).map_err(index_error("opening columns"))?,
+                    );
+                    cache.insert(id, Arc::clone(&opened));
+                    opened
+                }
+            };
+            columns.push(opened);
+        }
+        if cache.len() > segments.len() {
+            cache.retain(|id, _| segments.iter().any(|s| s.segment_id() == *id));
+        }
+        Ok(columns)
+    }
+
     /// Records of one scope (a workspace's contacts or organizations) in the index the
     /// searcher sees; counted once per searcher generation.
     fn count(&self, searcher: &Searcher, scope: &str) -> Result<u64> {
@@ -418,7 +452,7 @@ impl SearchIndex {
         parsed: &ParsedQuery,
         request: &SearchRequest,
         facets: &[&'static str],
-        numeric: Option<&'static str>,
+        numeric: bool,
     ) -> Result<(Collected, u64)> {
         let plan = Plan::new(parsed);
         let scope = scope(workspace, kind);
@@ -435,11 +469,10 @@ impl SearchIndex {
                 .collect(),
         };
         let searcher = self.reader.searcher();
+        let columns = self.columns(&searcher)?;
         let mut fruits = Vec::with_capacity(searcher.segment_readers().len());
-        for segment in searcher.segment_readers() {
-            let mut collecting = collector
-                .for_segment(segment)
-                .map_err(index_error("searching"))?;
+        for (segment, columns) in searcher.segment_readers().iter().zip(&columns) {
+            let mut collecting = collector.for_segment(columns);
             matcher::run(
                 &plan,
                 &scope,
@@ -506,7 +539,7 @@ struct Payload {
 }
 
 /// Bumped whenever documents are indexed differently.
-const LAYOUT: u32 = 2;
+const LAYOUT: u32 = 3;
 
 impl Payload {
     fn new(seq: i64) -> Payload {
@@ -529,9 +562,14 @@ fn committed_seq(index: &Index) -> Option<i64> {
     (payload.layout == LAYOUT).then_some(payload.seq)
 }
 
+/// Facet values reported per field, the most frequent first (Typesense's default
+/// `max_facet_values`); numeric stats still cover every value.
+const FACET_VALUES: usize = 10;
+
 fn facet_counts(field: FacetField, counts: HashMap<String, u64>) -> FacetCounts {
     let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts.truncate(FACET_VALUES);
     FacetCounts {
         field,
         counts,
@@ -599,7 +637,7 @@ impl SearchEngine for SearchIndex {
                 "facet_country",
                 "facet_channel",
             ],
-            None,
+            false,
         )?;
         let ids: Vec<ContactId> = page_of(request, &collected)
             .into_iter()
@@ -665,7 +703,7 @@ impl SearchEngine for SearchIndex {
             &parsed,
             request,
             &["facet_industry", "facet_country"],
-            Some("facet_size"),
+            true,
         )?;
         let ids: Vec<OrganizationId> = page_of(request, &collected)
             .into_iter()

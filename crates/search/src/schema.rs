@@ -60,6 +60,14 @@ pub fn term_text(scope: &str, kind: TermKind, value: &str) -> String {
     text
 }
 
+/// Facet values carry their scope too (`42c\u{1f}Acme`), so one workspace's values sit
+/// together in a column's dictionary and are read back in one short pass.
+pub const FACET_SEPARATOR: char = '\u{1f}';
+
+pub fn facet_value(scope: &str, value: &str) -> String {
+    format!("{scope}{FACET_SEPARATOR}{value}")
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
     /// The record's scope, once per document: lists and counts a workspace's records.

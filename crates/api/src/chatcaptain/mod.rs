@@ -299,7 +299,7 @@ async fn search_contacts(
     auth: Auth<ListContacts>,
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> CcResult<Json<Value>> {
+) -> CcResult<Json<wire::SearchResults<ContactOut>>> {
     let request = wire::search_request(&query_params(query)?)?;
     let page = state
         .roster
@@ -317,7 +317,7 @@ async fn search_organizations(
     auth: Auth<ListOrganizations>,
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> CcResult<Json<Value>> {
+) -> CcResult<Json<wire::SearchResults<OrganizationOut>>> {
     let request = wire::search_request(&query_params(query)?)?;
     let page = state
         .roster

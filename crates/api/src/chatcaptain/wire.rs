@@ -19,7 +19,7 @@ use roster_core::model::{
 use roster_core::search::{FacetField, SearchField, SearchPage, SearchRequest, MAX_PAGE_SIZE};
 use roster_core::Error;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::error::channel_field;
 use crate::body::nullable;
@@ -396,55 +396,132 @@ fn facet_field(field: FacetField) -> &'static str {
     }
 }
 
+/// The body of both search endpoints: `{"results": …}`, serialized straight from the
+/// page (no intermediate JSON tree: a search answer is the hottest response there is).
+#[derive(Serialize)]
+pub struct SearchResults<O> {
+    results: ResultsOut<O>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultsOut<O> {
+    facet_counts: Vec<FacetOut>,
+    found: u64,
+    hits: Vec<HitOut<O>>,
+    out_of: u64,
+    page: u32,
+    search_time_ms: u64,
+}
+
+/// A hit: the record under `record` (`contact` or `organization`), its highlights and
+/// its score.
+struct HitOut<O> {
+    record: &'static str,
+    value: O,
+    highlights: Vec<HighlightOut>,
+    text_match: String,
+}
+
+impl<O: Serialize> Serialize for HitOut<O> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry(self.record, &self.value)?;
+        map.serialize_entry("highlights", &self.highlights)?;
+        map.serialize_entry("textMatch", &self.text_match)?;
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HighlightOut {
+    field: &'static str,
+    matched_tokens: Vec<String>,
+    snippet: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FacetOut {
+    counts: Vec<FacetCountOut>,
+    field_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stats: Option<FacetStatsOut>,
+}
+
+#[derive(Serialize)]
+struct FacetCountOut {
+    count: u64,
+    highlighted: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct FacetStatsOut {
+    max: f64,
+    avg: f64,
+    min: f64,
+    sum: f64,
+}
+
 /// The `results` object of both search endpoints; `record` names the hit's key.
 pub fn search_results<T, O: Serialize>(
     page: SearchPage<T>,
-    record: &str,
+    record: &'static str,
     render: impl Fn(T) -> O,
-) -> Value {
-    let hits: Vec<Value> = page
+) -> SearchResults<O> {
+    let hits = page
         .hits
         .into_iter()
-        .map(|hit| {
-            let highlights: Vec<Value> = hit
+        .map(|hit| HitOut {
+            record,
+            highlights: hit
                 .highlights
                 .into_iter()
-                .map(|h| json!({"field": search_field(h.field), "matchedTokens": h.matched_tokens, "snippet": h.snippet}))
-                .collect();
-            let mut object = Map::new();
-            object.insert(record.to_owned(), serde_json::to_value(render(hit.record)).unwrap_or(Value::Null));
-            object.insert("highlights".into(), Value::Array(highlights));
-            object.insert("textMatch".into(), Value::String(hit.text_match.to_string()));
-            Value::Object(object)
+                .map(|h| HighlightOut {
+                    field: search_field(h.field),
+                    matched_tokens: h.matched_tokens,
+                    snippet: h.snippet,
+                })
+                .collect(),
+            text_match: hit.text_match.to_string(),
+            value: render(hit.record),
         })
         .collect();
-    let facets: Vec<Value> = page
+    let facet_counts = page
         .facets
         .into_iter()
-        .map(|facet| {
-            let counts: Vec<Value> = facet
+        .map(|facet| FacetOut {
+            counts: facet
                 .counts
                 .into_iter()
-                .map(|(value, count)| json!({"count": count, "highlighted": value, "value": value}))
-                .collect();
-            let mut object = json!({"counts": counts, "fieldName": facet_field(facet.field)});
-            if let Some(stats) = facet.stats {
-                object["stats"] =
-                    json!({"max": stats.max, "avg": stats.avg, "min": stats.min, "sum": stats.sum});
-            }
-            object
+                .map(|(value, count)| FacetCountOut {
+                    count,
+                    highlighted: value.clone(),
+                    value,
+                })
+                .collect(),
+            field_name: facet_field(facet.field),
+            stats: facet.stats.map(|stats| FacetStatsOut {
+                max: stats.max,
+                avg: stats.avg,
+                min: stats.min,
+                sum: stats.sum,
+            }),
         })
         .collect();
-    json!({
-        "results": {
-            "facetCounts": facets,
-            "found": page.found,
-            "hits": hits,
-            "outOf": page.out_of,
-            "page": page.page,
-            "searchTimeMs": page.search_time_ms,
-        }
-    })
+    SearchResults {
+        results: ResultsOut {
+            facet_counts,
+            found: page.found,
+            hits,
+            out_of: page.out_of,
+            page: page.page,
+            search_time_ms: page.search_time_ms,
+        },
+    }
 }
 
 /// `limit` and `pageToken` of the list endpoints.

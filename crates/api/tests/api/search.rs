@@ -253,6 +253,68 @@ async fn results_carry_the_contract_shape_with_highlights_and_facets() {
 }
 
 #[tokio::test]
+async fn facets_report_the_workspaces_ten_most_frequent_values() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    let other = app.tenant().await;
+    let mut countries = vec![
+        "Country 00",
+        "Country 00",
+        "Country 00",
+        "Country 01",
+        "Country 01",
+    ];
+    let names: Vec<String> = (2..12).map(|n| format!("Country {n:02}")).collect();
+    countries.extend(names.iter().map(String::as_str));
+    for (n, country) in countries.iter().enumerate() {
+        app.create_contact(
+            &tenant,
+            json!({"name": format!("Person {n}"), "language": "EN", "address": {"country": country}}),
+        )
+        .await;
+    }
+    // Another workspace's values never show, however frequent.
+    for n in 0..5 {
+        app.create_contact(
+            &other,
+            json!({"name": format!("Person {n}"), "language": "EN", "address": {"country": "Country 00"}}),
+        )
+        .await;
+        app.create_contact(
+            &other,
+            json!({"name": format!("Other {n}"), "language": "EN", "address": {"country": "Atlantis"}}),
+        )
+        .await;
+    }
+    indexed(&app).await;
+
+    for query in ["*", "person"] {
+        let results = search(&app, &tenant, query).await;
+        let country = results["facetCounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fieldName"] == "country")
+            .unwrap()
+            .clone();
+        let counts: Vec<(String, u64)> = country["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["value"].as_str().unwrap().to_owned(),
+                    c["count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let mut expected = vec![("Country 00".to_owned(), 3), ("Country 01".to_owned(), 2)];
+        expected.extend((2..10).map(|n| (format!("Country {n:02}"), 1)));
+        assert_eq!(counts, expected, "{query}");
+    }
+}
+
+#[tokio::test]
 async fn an_empty_query_lists_everything_newest_first_and_pages() {
     let app = TestApp::spawn().await;
     let tenant = app.tenant().await;
