@@ -9,12 +9,16 @@ use tantivy::{DocId, Score, SegmentReader};
 
 use crate::schema::FACET_SEPARATOR;
 
-/// A hit's rank: higher score first, then newer, then higher id (deterministic).
+/// A hit's rank: higher score first, then newer, then higher id (deterministic), and
+/// where its document is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rank {
     pub score: Score,
     pub created: i64,
     pub id: u64,
+    /// The segment's position in the searcher, and the document in it.
+    pub segment: usize,
+    pub doc: DocId,
 }
 
 impl Eq for Rank {}
@@ -43,6 +47,8 @@ pub struct Collected {
     pub facets: Vec<HashMap<String, u64>>,
     /// Per numeric facet: value → count, and the values' sum, min and max.
     pub numeric: Option<NumericFacet>,
+    /// The organization names of the requested page's contacts, by id, as indexed.
+    pub organization_names: HashMap<u64, Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -101,6 +107,27 @@ impl SegmentColumns {
             size: fast.u64("facet_size")?,
         })
     }
+
+    /// A contact document's organization names, as indexed (from its facet values).
+    pub fn organization_names(&self, doc: DocId) -> Vec<String> {
+        let Some(column) = &self.strings[0] else {
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        let mut bytes = Vec::new();
+        for ord in column.term_ords(doc) {
+            bytes.clear();
+            if column.ord_to_bytes(ord, &mut bytes).unwrap_or(false) {
+                names.push(unscoped(&String::from_utf8_lossy(&bytes)).to_owned());
+            }
+        }
+        names
+    }
+}
+
+/// A facet value without its scope (`42c\u{1f}Acme` → `Acme`).
+fn unscoped(value: &str) -> &str {
+    value.split_once(FACET_SEPARATOR).map_or(value, |(_, v)| v)
 }
 
 pub struct RankCollector {
@@ -114,6 +141,7 @@ pub struct RankCollector {
 }
 
 pub struct RankSegment<'a> {
+    segment: usize,
     hidden: &'a HashSet<u64>,
     limit: usize,
     heap: BinaryHeap<Reverse<Rank>>,
@@ -125,7 +153,12 @@ pub struct RankSegment<'a> {
 }
 
 impl RankCollector {
-    pub fn for_segment<'a>(&'a self, columns: &'a SegmentColumns) -> RankSegment<'a> {
+    /// Collects from the searcher's `segment`-th segment.
+    pub fn for_segment<'a>(
+        &'a self,
+        segment: usize,
+        columns: &'a SegmentColumns,
+    ) -> RankSegment<'a> {
         let facets = self
             .facets
             .iter()
@@ -138,6 +171,7 @@ impl RankCollector {
             })
             .collect();
         RankSegment {
+            segment,
             hidden: &self.hidden,
             limit: self.limit,
             heap: BinaryHeap::with_capacity(self.limit + 1),
@@ -187,6 +221,8 @@ impl RankSegment<'_> {
                 score,
                 created: self.columns.created.first(doc).unwrap_or(0),
                 id,
+                segment: self.segment,
+                doc,
             };
             if self.heap.len() < self.limit {
                 self.heap.push(Reverse(rank));
@@ -222,6 +258,7 @@ impl RankSegment<'_> {
             found: self.found,
             facets,
             numeric: self.numeric,
+            organization_names: HashMap::new(),
         }
     }
 }

@@ -7,22 +7,15 @@ use roster_core::domain::PhoneE164;
 use roster_core::model::{Channel, Contact, Organization};
 use roster_core::search::{Highlight, SearchField};
 
-use crate::query::{typo_tolerant, ParsedQuery};
-use crate::text::{matches, words};
+use crate::query::{typo_tolerant, Plan};
+use crate::text::words;
 
 /// Marks the matched words of `text`; `None` when nothing in it matched.
-fn highlight_text(field: SearchField, text: &str, query: &ParsedQuery) -> Option<Highlight> {
+fn highlight_text(field: SearchField, text: &str, query: &Plan) -> Option<Highlight> {
     let typos = typo_tolerant(field);
     let mut spans = Vec::new();
     for word in words(text) {
-        let hit = query.words.iter().any(|q| {
-            let candidates = std::iter::once(&q.whole).chain(q.parts.iter());
-            candidates.enumerate().any(|(i, candidate)| {
-                let is_last_part = i == 0 || i == q.parts.len();
-                matches(candidate, &word.folded, q.last && is_last_part, typos).is_some()
-            })
-        });
-        if hit {
+        if query.words.iter().any(|q| q.matches(&word.folded, typos)) {
             spans.push((word.start, word.end));
         }
     }
@@ -30,8 +23,8 @@ fn highlight_text(field: SearchField, text: &str, query: &ParsedQuery) -> Option
 }
 
 /// Marks the digits of a phone number that a phone-like query matched.
-fn highlight_phone(text: &str, national_digits: &str, query: &ParsedQuery) -> Option<Highlight> {
-    let digits = query.phone.as_deref()?;
+fn highlight_phone(text: &str, national_digits: &str, query: &Plan) -> Option<Highlight> {
+    let digits = query.phone.as_ref()?.text.as_str();
     let all_digits = text.trim_start_matches('+');
     let offset = text.len() - all_digits.len();
     let span = if all_digits.starts_with(digits) {
@@ -49,7 +42,7 @@ fn highlight_phone(text: &str, national_digits: &str, query: &ParsedQuery) -> Op
 }
 
 /// A phone field: by digits for a phone-like query, by words otherwise.
-fn highlight_phone_field(phone: &PhoneE164, query: &ParsedQuery) -> Option<Highlight> {
+fn highlight_phone_field(phone: &PhoneE164, query: &Plan) -> Option<Highlight> {
     if query.phone.is_some() {
         highlight_phone(phone.as_str(), phone.national_digits(), query)
     } else {
@@ -90,11 +83,7 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-pub fn contact(
-    contact: &Contact,
-    organization_names: &[String],
-    query: &ParsedQuery,
-) -> Vec<Highlight> {
+pub fn contact(contact: &Contact, organization_names: &[String], query: &Plan) -> Vec<Highlight> {
     if query.match_all {
         return Vec::new();
     }
@@ -133,7 +122,7 @@ pub fn contact(
     highlights
 }
 
-pub fn organization(organization: &Organization, query: &ParsedQuery) -> Vec<Highlight> {
+pub fn organization(organization: &Organization, query: &Plan) -> Vec<Highlight> {
     if query.match_all {
         return Vec::new();
     }
@@ -162,10 +151,11 @@ pub fn organization(organization: &Organization, query: &ParsedQuery) -> Vec<Hig
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::ParsedQuery;
 
     #[test]
     fn typo_and_prefix_matches_are_marked_in_the_records_spelling() {
-        let query = ParsedQuery::parse("jörg mülr");
+        let query = Plan::new(&ParsedQuery::parse("jörg mülr"));
         let highlight =
             highlight_text(SearchField::Name, "Jörg Müller-Lüdenscheidt", &query).unwrap();
         assert_eq!(
@@ -178,17 +168,17 @@ mod tests {
 
     #[test]
     fn phone_fragments_mark_the_digits_they_matched() {
-        let national = ParsedQuery::parse("0176 1234");
+        let national = Plan::new(&ParsedQuery::parse("0176 1234"));
         let highlight = highlight_phone("+4917612345678", "17612345678", &national).unwrap();
         assert_eq!(highlight.snippet, "+49<mark>1761234</mark>5678");
-        let international = ParsedQuery::parse("+49 176");
+        let international = Plan::new(&ParsedQuery::parse("+49 176"));
         let highlight = highlight_phone("+4917612345678", "17612345678", &international).unwrap();
         assert_eq!(highlight.snippet, "<mark>+49176</mark>12345678");
     }
 
     #[test]
     fn snippets_escape_the_records_html() {
-        let query = ParsedQuery::parse("bob");
+        let query = Plan::new(&ParsedQuery::parse("bob"));
         let highlight = highlight_text(SearchField::Name, "<b>Bob</b> & co", &query).unwrap();
         assert_eq!(
             highlight.snippet,

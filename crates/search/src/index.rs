@@ -449,12 +449,11 @@ impl SearchIndex {
         &self,
         workspace: WorkspaceId,
         kind: u64,
-        parsed: &ParsedQuery,
+        plan: &Plan,
         request: &SearchRequest,
         facets: &[&'static str],
         numeric: bool,
     ) -> Result<(Collected, u64)> {
-        let plan = Plan::new(parsed);
         let scope = scope(workspace, kind);
         let searched = self.fields.searched(kind);
         let collector = RankCollector {
@@ -471,10 +470,11 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let columns = self.columns(&searcher)?;
         let mut fruits = Vec::with_capacity(searcher.segment_readers().len());
-        for (segment, columns) in searcher.segment_readers().iter().zip(&columns) {
-            let mut collecting = collector.for_segment(columns);
+        for (ord, (segment, columns)) in searcher.segment_readers().iter().zip(&columns).enumerate()
+        {
+            let mut collecting = collector.for_segment(ord, columns);
             matcher::run(
-                &plan,
+                plan,
                 &scope,
                 self.fields.scope,
                 &searched,
@@ -485,7 +485,18 @@ impl SearchIndex {
             fruits.push(collecting.harvest());
         }
         let out_of = self.count(&searcher, &scope)?;
-        Ok((collector.merge(fruits), out_of))
+        let mut collected = collector.merge(fruits);
+        if kind == CONTACT {
+            // Highlights need the page's organization names: the index has them.
+            let skip = (request.page.saturating_sub(1) as usize) * request.page_size as usize;
+            collected.organization_names = collected
+                .top
+                .iter()
+                .skip(skip)
+                .map(|rank| (rank.id, columns[rank.segment].organization_names(rank.doc)))
+                .collect();
+        }
+        Ok((collected, out_of))
     }
 }
 
@@ -625,11 +636,11 @@ impl SearchEngine for SearchIndex {
         request: &SearchRequest,
     ) -> Result<SearchPage<roster_core::model::Contact>> {
         let started = Instant::now();
-        let parsed = ParsedQuery::parse(&request.query);
+        let plan = Plan::new(&ParsedQuery::parse(&request.query));
         let (collected, out_of) = self.run(
             workspace,
             CONTACT,
-            &parsed,
+            &plan,
             request,
             &[
                 "facet_organization",
@@ -650,26 +661,17 @@ impl SearchEngine for SearchIndex {
             .into_iter()
             .map(|c| (c.id.get(), c))
             .collect();
-        let names = self
-            .organization_names(
-                workspace,
-                contacts
-                    .values()
-                    .flat_map(|c| c.data.organization_ids.iter().copied()),
-            )
-            .await?;
+        let no_names = Vec::new();
         let hits = ranked_hits(
             &collected,
             ids.iter().map(|id| id.get()),
             contacts,
             |contact| {
-                let organization_names: Vec<String> = contact
-                    .data
-                    .organization_ids
-                    .iter()
-                    .filter_map(|id| names.get(&id.get()).cloned())
-                    .collect();
-                highlight::contact(contact, &organization_names, &parsed)
+                let names = collected
+                    .organization_names
+                    .get(&(contact.id.get() as u64))
+                    .unwrap_or(&no_names);
+                highlight::contact(contact, names, &plan)
             },
         );
         let mut facets = collected.facets.into_iter();
@@ -696,11 +698,11 @@ impl SearchEngine for SearchIndex {
         request: &SearchRequest,
     ) -> Result<SearchPage<roster_core::model::Organization>> {
         let started = Instant::now();
-        let parsed = ParsedQuery::parse(&request.query);
+        let plan = Plan::new(&ParsedQuery::parse(&request.query));
         let (collected, out_of) = self.run(
             workspace,
             ORGANIZATION,
-            &parsed,
+            &plan,
             request,
             &["facet_industry", "facet_country"],
             true,
@@ -720,7 +722,7 @@ impl SearchEngine for SearchIndex {
             &collected,
             ids.iter().map(|id| id.get()),
             organizations,
-            |organization| highlight::organization(organization, &parsed),
+            |organization| highlight::organization(organization, &plan),
         );
         let mut string_facets = collected.facets.into_iter();
         let industry = facet_counts(

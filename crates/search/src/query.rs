@@ -172,6 +172,21 @@ pub enum WordLookup {
     },
 }
 
+impl WordLookup {
+    /// Whether a record's word is one this query word matched (for highlights): by the
+    /// same rules as the index, typos only where the field allows them.
+    pub fn matches(&self, candidate: &str, typos: bool) -> bool {
+        match self {
+            WordLookup::Word(word) => word
+                .classify(candidate)
+                .is_some_and(|how| typos || matches!(how, Match::Exact | Match::Prefix)),
+            WordLookup::Chunk { parts, .. } => {
+                parts.iter().any(|part| part.classify(candidate).is_some())
+            }
+        }
+    }
+}
+
 /// A whole search: each word's lookup and the phone digits.
 pub struct Plan {
     pub words: Vec<WordLookup>,
@@ -272,7 +287,33 @@ mod tests {
         let long = WordPlan::new("mcihael", false, true);
         assert_eq!(long.classify("michael"), Some(Match::Typo(1)));
         assert_eq!(long.classify("micheal"), Some(Match::Typo(2)));
-        assert_eq!(WordPlan::new("max", false, true).classify("mix"), None);
+        assert_eq!(
+            WordPlan::new("jon", false, true).classify("john"),
+            None,
+            "3 letters allow no typo"
+        );
+        assert_eq!(
+            WordPlan::new("1234567", true, true).classify("1234568"),
+            None,
+            "digits allow no typo"
+        );
+    }
+
+    #[test]
+    fn highlights_take_typos_only_where_the_field_allows_them() {
+        let plan = Plan::new(&ParsedQuery::parse("jhon max.muster"));
+        let [jhon, chunk] = &plan.words[..] else {
+            panic!("two words")
+        };
+        assert!(jhon.matches("john", true));
+        assert!(!jhon.matches("john", false), "a field without typos");
+        assert!(jhon.matches("jhon", false));
+        assert!(chunk.matches("max", false));
+        assert!(
+            chunk.matches("mustermann", false),
+            "the last part by prefix"
+        );
+        assert!(!chunk.matches("maxx", true), "no typos inside a chunk");
     }
 
     #[test]

@@ -74,37 +74,6 @@ pub fn allowed_typos(word: &str) -> u8 {
     }
 }
 
-/// Damerau–Levenshtein distance (optimal string alignment: a transposition of two
-/// neighbours is one edit), capped: anything above `cap` returns `cap + 1`.
-pub fn edit_distance(a: &str, b: &str, cap: u8) -> u8 {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let cap = usize::from(cap);
-    if a.len().abs_diff(b.len()) > cap {
-        return (cap + 1) as u8;
-    }
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()].min(cap + 1) as u8
-}
-
 /// How a document word matches a query word, if it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Match {
@@ -113,40 +82,6 @@ pub enum Match {
     Typo(u8),
     /// A prefix of the word, with typos (`jonh` in `johnson`).
     TypoPrefix(u8),
-}
-
-/// Whether `candidate` (a folded document word) matches `query` (a folded query word),
-/// under the same rules the index uses: as typed, as a prefix when `prefix` is allowed,
-/// or within the word's typo budget (also as a prefix with typos).
-pub fn matches(query: &str, candidate: &str, prefix: bool, typos: bool) -> Option<Match> {
-    if candidate == query {
-        return Some(Match::Exact);
-    }
-    if prefix && candidate.starts_with(query) {
-        return Some(Match::Prefix);
-    }
-    let budget = if typos { allowed_typos(query) } else { 0 };
-    if budget == 0 {
-        return None;
-    }
-    let distance = edit_distance(query, candidate, budget);
-    if distance <= budget {
-        return Some(Match::Typo(distance));
-    }
-    if prefix {
-        // A prefix of the candidate within the budget ("jonh" finds "johnson").
-        let length = query.chars().count();
-        for take in length.saturating_sub(usize::from(budget))..=length + usize::from(budget) {
-            let head: String = candidate.chars().take(take).collect();
-            if head.chars().count() == take {
-                let distance = edit_distance(query, &head, budget);
-                if distance <= budget {
-                    return Some(Match::TypoPrefix(distance.max(1)));
-                }
-            }
-        }
-    }
-    None
 }
 
 /// The digits of a phone-like query (`+49 (176) 1234-56`), or `None` when the query has
@@ -193,36 +128,6 @@ mod tests {
         assert_eq!(allowed_typos("anna"), 1);
         assert_eq!(allowed_typos("michael"), 2);
         assert_eq!(allowed_typos("1234567"), 0);
-    }
-
-    #[test]
-    fn a_transposition_is_one_edit() {
-        assert_eq!(edit_distance("jhon", "john", 2), 1);
-        assert_eq!(edit_distance("mcihael", "michael", 2), 1);
-        assert_eq!(edit_distance("kitten", "sitting", 5), 3);
-        assert_eq!(edit_distance("abc", "abcdefgh", 2), 3);
-    }
-
-    #[test]
-    fn matching_knows_exact_prefix_and_typos() {
-        assert_eq!(matches("john", "john", false, true), Some(Match::Exact));
-        assert_eq!(matches("joh", "johnson", true, true), Some(Match::Prefix));
-        assert_eq!(matches("joh", "johnson", false, true), None);
-        assert_eq!(matches("jhon", "john", false, true), Some(Match::Typo(1)));
-        assert_eq!(
-            matches("jon", "john", false, true),
-            None,
-            "3 letters allow no typo"
-        );
-        assert_eq!(
-            matches("jhonson", "johnson", false, true),
-            Some(Match::Typo(1))
-        );
-        assert_eq!(
-            matches("jhon", "john", false, false),
-            None,
-            "a field without typos"
-        );
     }
 
     #[test]
