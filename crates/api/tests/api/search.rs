@@ -250,6 +250,14 @@ async fn results_carry_the_contract_shape_with_highlights_and_facets() {
         .map(|c| c["value"].as_str().unwrap())
         .collect();
     assert_eq!(channels, ["telegram", "whatsapp"]);
+
+    // A contact found by its organization's name is highlighted there, by prefix too.
+    let by_organization = search(&app, &tenant, "acm").await;
+    assert_eq!(by_organization["found"], 1);
+    assert_eq!(
+        by_organization["hits"][0]["highlights"],
+        json!([{"field": "organizations", "matchedTokens": ["Acme"], "snippet": "<mark>Acme</mark>"}])
+    );
 }
 
 #[tokio::test]
