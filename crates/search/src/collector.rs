@@ -148,7 +148,7 @@ pub struct RankSegment<'a> {
     found: u64,
     columns: &'a SegmentColumns,
     /// Per counted facet: its column and the count of each term ordinal.
-    facets: Vec<(Option<&'a StrColumn>, FastMap<u64, u64>)>,
+    facets: Vec<(Option<&'a StrColumn>, OrdCounts)>,
     numeric: Option<NumericFacet>,
 }
 
@@ -167,7 +167,7 @@ impl RankCollector {
                     .iter()
                     .position(|facet| facet == name)
                     .and_then(|at| columns.strings[at].as_ref());
-                (column, FastMap::default())
+                (column, OrdCounts::default())
             })
             .collect();
         RankSegment {
@@ -211,31 +211,32 @@ impl RankCollector {
 
 impl RankSegment<'_> {
     pub fn collect(&mut self, doc: DocId, score: Score) {
-        let id = self.columns.ids.first(doc).unwrap_or(0);
-        if self.hidden.contains(&id) {
+        let id = |columns: &SegmentColumns| columns.ids.first(doc).unwrap_or(0);
+        if !self.hidden.is_empty() && self.hidden.contains(&id(self.columns)) {
             return;
         }
         self.found += 1;
-        if self.limit > 0 {
+        let full = self.heap.len() >= self.limit;
+        let worst = self.heap.peek().map(|Reverse(worst)| *worst);
+        // Most matches of a large result score below the page: skip reading their columns.
+        if !full || worst.is_some_and(|worst| score >= worst.score) {
             let rank = Rank {
                 score,
                 created: self.columns.created.first(doc).unwrap_or(0),
-                id,
+                id: id(self.columns),
                 segment: self.segment,
                 doc,
             };
-            if self.heap.len() < self.limit {
+            if !full {
                 self.heap.push(Reverse(rank));
-            } else if self.heap.peek().is_some_and(|Reverse(worst)| rank > *worst) {
+            } else if worst.is_some_and(|worst| rank > worst) {
                 self.heap.pop();
                 self.heap.push(Reverse(rank));
             }
         }
         for (column, counts) in &mut self.facets {
             if let Some(column) = column {
-                for ord in column.term_ords(doc) {
-                    *counts.entry(ord).or_default() += 1;
-                }
+                column.term_ords(doc).for_each(|ord| counts.add(ord));
             }
         }
         if let Some(facet) = &mut self.numeric {
@@ -263,11 +264,61 @@ impl RankSegment<'_> {
     }
 }
 
+/// Counts per term ordinal of a facet column. A workspace's values are one contiguous
+/// run of ordinals (they share its scope), so the counts are usually an array over that
+/// run; ordinals further apart than `DENSE_SPAN` go to a map.
+#[derive(Default)]
+struct OrdCounts {
+    base: u64,
+    dense: Vec<u64>,
+    sparse: FastMap<u64, u64>,
+}
+
+const DENSE_SPAN: u64 = 1 << 16;
+
+impl OrdCounts {
+    fn add(&mut self, ord: u64) {
+        if self.dense.is_empty() {
+            self.base = ord;
+        }
+        let end = self.base + self.dense.len() as u64;
+        if ord >= self.base && ord < end {
+            self.dense[(ord - self.base) as usize] += 1;
+        } else if ord >= end && ord - self.base < DENSE_SPAN {
+            self.dense.resize((ord - self.base) as usize + 1, 0);
+            self.dense[(ord - self.base) as usize] += 1;
+        } else if ord < self.base && end - ord <= DENSE_SPAN {
+            let grow = (self.base - ord) as usize;
+            self.dense.splice(0..0, std::iter::repeat_n(0, grow));
+            self.base = ord;
+            self.dense[0] += 1;
+        } else {
+            *self.sparse.entry(ord).or_default() += 1;
+        }
+    }
+
+    /// The counted ordinals with their counts, in ordinal order.
+    fn sorted(self) -> Vec<(u64, u64)> {
+        let base = self.base;
+        let mut counts: Vec<(u64, u64)> = self
+            .dense
+            .into_iter()
+            .enumerate()
+            .filter(|(_, count)| *count > 0)
+            .map(|(at, count)| (base + at as u64, count))
+            .chain(self.sparse)
+            .collect();
+        if !counts.is_sorted() {
+            counts.sort_unstable();
+        }
+        counts
+    }
+}
+
 /// Facet counts by value. The segment's ordinals are resolved in one ordered pass over
 /// the column's dictionary, and each value loses its scope (`42c\u{1f}Acme` → `Acme`).
-fn facet_values(column: &StrColumn, counts: FastMap<u64, u64>) -> HashMap<String, u64> {
-    let mut counts: Vec<(u64, u64)> = counts.into_iter().collect();
-    counts.sort_unstable();
+fn facet_values(column: &StrColumn, counts: OrdCounts) -> HashMap<String, u64> {
+    let counts = counts.sorted();
     let ords: Vec<u64> = counts.iter().map(|(ord, _)| *ord).collect();
     let mut named = HashMap::with_capacity(counts.len());
     let mut next = counts.iter();
@@ -284,4 +335,22 @@ fn facet_values(column: &StrColumn, counts: FastMap<u64, u64>) -> HashMap<String
         tracing::warn!(%err, "facet values could not be read");
     }
     named
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinal_counts_come_back_in_order_however_they_arrive() {
+        let mut counts = OrdCounts::default();
+        for ord in [50, 52, 50, 40, 52, 52, 50 + DENSE_SPAN * 2, 3] {
+            counts.add(ord);
+        }
+        assert_eq!(
+            counts.sorted(),
+            [(3, 1), (40, 1), (50, 2), (52, 3), (50 + DENSE_SPAN * 2, 1)]
+        );
+        assert!(OrdCounts::default().sorted().is_empty());
+    }
 }

@@ -7,7 +7,7 @@
 //! units are far enough apart that the sum orders like that tuple. Newest first breaks
 //! ties in the collector.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA};
 
@@ -104,32 +104,30 @@ pub struct WordPlan {
     /// Accepts the words within `budget` edits (of a prefix, for the last word): walks
     /// the term dictionary.
     pub search: Option<DFA>,
-    /// Accepts whole words within `budget` edits: tells a typo from a typo in a prefix.
-    whole_word: Option<DFA>,
+    /// Accepts whole words within `budget` edits: tells a typo from a typo in a prefix
+    /// (built the first time a prefix word needs it).
+    whole_word: OnceLock<DFA>,
 }
 
 impl WordPlan {
     /// A word to look up; with `typos`, within the typo budget of its length.
     fn new(text: &str, prefix: bool, typos: bool) -> WordPlan {
         let budget = if typos { allowed_typos(text) } else { 0 };
-        let (search, whole_word) = if budget == 0 {
-            (None, None)
-        } else {
+        let search = (budget > 0).then(|| {
             let builder = &BUILDERS[usize::from(budget) - 1];
-            let whole_word = builder.build_dfa(text);
-            let search = prefix.then(|| builder.build_prefix_dfa(text));
-            match search {
-                Some(search) => (Some(search), Some(whole_word)),
-                None => (Some(whole_word), None),
+            if prefix {
+                builder.build_prefix_dfa(text)
+            } else {
+                builder.build_dfa(text)
             }
-        };
+        });
         WordPlan {
             text: text.to_owned(),
             prefix,
             digits: text.bytes().all(|b| b.is_ascii_digit()),
             budget,
             search,
-            whole_word,
+            whole_word: OnceLock::new(),
         }
     }
 
@@ -145,18 +143,17 @@ impl WordPlan {
             Distance::Exact(d) if d > 0 && d <= self.budget => Some(d),
             _ => None,
         };
-        let whole_word = self.whole_word.as_ref().or(self.search.as_ref())?;
+        let search = self.search.as_ref()?;
+        if !self.prefix {
+            return distance(search).map(Match::Typo);
+        }
+        let whole_word = self
+            .whole_word
+            .get_or_init(|| BUILDERS[usize::from(self.budget) - 1].build_dfa(&self.text));
         if let Some(d) = distance(whole_word) {
             return Some(Match::Typo(d));
         }
-        if self.prefix {
-            return self
-                .search
-                .as_ref()
-                .and_then(distance)
-                .map(Match::TypoPrefix);
-        }
-        None
+        distance(search).map(Match::TypoPrefix)
     }
 }
 
