@@ -57,6 +57,18 @@ impl Scratch {
         }
     }
 
+    /// Forgets a search left half done (a read error): every touched slot back to 0.
+    fn abandon(&mut self) {
+        for &doc in &self.word_docs {
+            self.best[doc as usize] = 0.0;
+        }
+        for &doc in &self.docs {
+            self.total[doc as usize] = 0.0;
+        }
+        self.word_docs.clear();
+        self.docs.clear();
+    }
+
     /// Adds the current word's best scores to the totals.
     fn end_word(&mut self) {
         for &doc in &self.word_docs {
@@ -255,29 +267,13 @@ pub fn run(
         .iter()
         .map(|s| Ok((*s, FieldReader::open(segment, s.field)?)))
         .collect::<tantivy::Result<Vec<_>>>()?;
-    SCRATCH.with_borrow_mut(|scratch| -> tantivy::Result<()> {
+    SCRATCH.with_borrow_mut(|scratch| {
         scratch.fit(segment.max_doc());
-        for lookup in &plan.words {
-            for (searched, reader) in &mut readers {
-                match_word(lookup, scope, *searched, reader, scratch)?;
-            }
-            scratch.end_word();
+        let scored = score_all(plan, scope, &mut readers, scratch);
+        if scored.is_err() {
+            scratch.abandon();
         }
-        if let Some(digits) = &plan.phone {
-            for (searched, reader) in &mut readers {
-                if searched.kind == roster_core::search::SearchField::Phone {
-                    let points = plan.phone_score(searched.weight);
-                    let mut infos = Vec::new();
-                    reader.matching_terms(scope, TermKind::Word, digits, false, |_, info| {
-                        infos.push(info)
-                    })?;
-                    for info in infos {
-                        reader.each_doc(&info, |doc| scratch.offer(doc, points))?;
-                    }
-                }
-            }
-            scratch.end_word();
-        }
+        scored?;
         let Scratch { total, docs, .. } = scratch;
         for &doc in docs.iter() {
             if alive(doc) {
@@ -288,6 +284,37 @@ pub fn run(
         docs.clear();
         Ok(())
     })
+}
+
+/// Adds up, per document, the best score of each query word (and of the phone digits).
+fn score_all(
+    plan: &Plan,
+    scope: &str,
+    readers: &mut [(Searched, FieldReader)],
+    scratch: &mut Scratch,
+) -> io::Result<()> {
+    for lookup in &plan.words {
+        for (searched, reader) in readers.iter_mut() {
+            match_word(lookup, scope, *searched, reader, scratch)?;
+        }
+        scratch.end_word();
+    }
+    if let Some(digits) = &plan.phone {
+        for (searched, reader) in readers.iter_mut() {
+            if searched.kind == roster_core::search::SearchField::Phone {
+                let points = plan.phone_score(searched.weight);
+                let mut infos = Vec::new();
+                reader.matching_terms(scope, TermKind::Word, digits, false, |_, info| {
+                    infos.push(info)
+                })?;
+                for info in infos {
+                    reader.each_doc(&info, |doc| scratch.offer(doc, points))?;
+                }
+            }
+        }
+        scratch.end_word();
+    }
+    Ok(())
 }
 
 /// Offers every document one query word matches in one field, with the word's score.
@@ -370,4 +397,82 @@ fn intersect(a: &[DocId], b: &[DocId]) -> Vec<DocId> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use tantivy::{Index, IndexWriter, TantivyDocument};
+
+    use super::*;
+    use crate::query::ParsedQuery;
+    use crate::schema::{Fields, CONTACT};
+
+    /// An index of one-name documents: `(scope, name)`; the document id is the position.
+    fn index(docs: &[(&str, &str)]) -> (Index, Fields) {
+        let (schema, fields) = Fields::schema();
+        let index = Index::create_in_ram(schema);
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        for (scope, name) in docs {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(fields.scope, scope);
+            doc.add_text(fields.name, term_text(scope, TermKind::Word, name));
+            for end in 1..=name.len().min(START_LENGTH) {
+                doc.add_text(fields.name, term_text(scope, TermKind::Start, &name[..end]));
+            }
+            writer.add_document(doc).unwrap();
+        }
+        writer.commit().unwrap();
+        (index, fields)
+    }
+
+    /// The documents `query` finds under `scope`, best first.
+    fn found(index: &Index, fields: &Fields, scope: &str, query: &str) -> Vec<DocId> {
+        let plan = Plan::new(&ParsedQuery::parse(query));
+        let searcher = index.reader().unwrap().searcher();
+        let mut hits = Vec::new();
+        for segment in searcher.segment_readers() {
+            let searched = fields.searched(CONTACT);
+            run(
+                &plan,
+                scope,
+                fields.scope,
+                &searched,
+                segment,
+                |doc, score| hits.push((score, doc)),
+            )
+            .unwrap();
+        }
+        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        hits.into_iter().map(|(_, doc)| doc).collect()
+    }
+
+    #[test]
+    fn every_kind_of_lookup_stays_inside_its_scope() {
+        // Workspace 1's scope is a prefix of workspace 12's digits, not of its scope.
+        let (index, fields) = index(&[
+            ("1c", "anna"),
+            ("12c", "anna"),
+            ("12c", "annabel"),
+            ("1o", "anna"),
+            ("1c", "zoltan"),
+        ]);
+        assert_eq!(found(&index, &fields, "1c", "anna"), [0]);
+        assert_eq!(found(&index, &fields, "1c", "anan"), [0], "a typo");
+        assert_eq!(found(&index, &fields, "1c", "a"), [0], "a short prefix");
+        assert_eq!(found(&index, &fields, "1c", "zolt"), [4], "a long prefix");
+        assert_eq!(
+            found(&index, &fields, "1c", "zlotan"),
+            [4],
+            "a transposition"
+        );
+        assert_eq!(found(&index, &fields, "1c", "*"), [0, 4]);
+        assert_eq!(
+            found(&index, &fields, "12c", "anna"),
+            [1, 2],
+            "exact before prefix"
+        );
+        assert_eq!(found(&index, &fields, "12c", "*").len(), 2);
+        assert_eq!(found(&index, &fields, "1o", "ann"), [3]);
+        assert!(found(&index, &fields, "2c", "anna").is_empty());
+    }
 }
