@@ -110,6 +110,26 @@ impl FieldReader {
         }
     }
 
+    /// Offers every document of every term `word` matches, scored by how it matched.
+    fn offer(
+        &mut self,
+        scope: &str,
+        kind: TermKind,
+        word: &WordPlan,
+        typos: bool,
+        scratch: &mut Scratch,
+        points: impl Fn(Match) -> f32,
+    ) -> io::Result<()> {
+        let mut found = Vec::new();
+        self.matching_terms(scope, kind, word, typos, |how, info| {
+            found.push((points(how), info))
+        })?;
+        for (points, info) in found {
+            self.each_doc(&info, |doc| scratch.offer(doc, points))?;
+        }
+        Ok(())
+    }
+
     /// Every term of `kind` under `scope` that `word` matches, with how it matches.
     fn matching_terms(
         &self,
@@ -303,13 +323,7 @@ fn score_all(
         for (searched, reader) in readers.iter_mut() {
             if searched.kind == roster_core::search::SearchField::Phone {
                 let points = plan.phone_score(searched.weight);
-                let mut infos = Vec::new();
-                reader.matching_terms(scope, TermKind::Word, digits, false, |_, info| {
-                    infos.push(info)
-                })?;
-                for info in infos {
-                    reader.each_doc(&info, |doc| scratch.offer(doc, points))?;
-                }
+                reader.offer(scope, TermKind::Word, digits, false, scratch, |_| points)?;
             }
         }
         scratch.end_word();
@@ -331,23 +345,15 @@ fn match_word(
             if searched.kind == roster_core::search::SearchField::Phone && !word.digits {
                 return Ok(()); // phone terms are digits only
             }
-            let mut found = Vec::new();
-            reader.matching_terms(scope, TermKind::Word, word, typos, |how, info| {
-                found.push((score(how, searched.weight), info))
+            reader.offer(scope, TermKind::Word, word, typos, scratch, |how| {
+                score(how, searched.weight)
             })?;
-            for (points, info) in found {
-                reader.each_doc(&info, |doc| scratch.offer(doc, points))?;
-            }
         }
         WordLookup::Chunk { whole, parts } => {
             // The chunk as typed, against whole values (email addresses, ids).
-            let mut found = Vec::new();
-            reader.matching_terms(scope, TermKind::Whole, whole, false, |how, info| {
-                found.push((score(how, searched.weight), info))
+            reader.offer(scope, TermKind::Whole, whole, false, scratch, |how| {
+                score(how, searched.weight)
             })?;
-            for (points, info) in found {
-                reader.each_doc(&info, |doc| scratch.offer(doc, points))?;
-            }
             // Or all of its inner words in the field (`jean-luc` in "Jean Luc").
             let mut common: Option<Vec<DocId>> = None;
             for part in parts {
