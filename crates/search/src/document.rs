@@ -55,13 +55,15 @@ impl Terms {
     }
 }
 
-/// An email is found by its words, and whole by its address, local part and domain.
+/// An email is found by its words, and whole by its address and its domain. The local
+/// part needs no term of its own: typed as the last word it is a prefix of the address,
+/// typed earlier it matches as all of its words.
 fn email_terms(email: &str) -> Terms {
-    let mut terms = Terms::default().words([email]).whole(email);
-    if let Some((local, domain)) = email.split_once('@') {
-        terms = terms.whole(local).whole(domain);
+    let terms = Terms::default().words([email]).whole(email);
+    match email.split_once('@') {
+        Some((_, domain)) => terms.whole(domain),
+        None => terms,
     }
-    terms
 }
 
 /// A phone is found by its digits with and without the country code.

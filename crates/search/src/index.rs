@@ -550,7 +550,7 @@ struct Payload {
 }
 
 /// Bumped whenever documents are indexed differently.
-const LAYOUT: u32 = 3;
+const LAYOUT: u32 = 4;
 
 impl Payload {
     fn new(seq: i64) -> Payload {

@@ -178,6 +178,8 @@ async fn phones_match_in_any_format_and_emails_by_any_part() {
         "mustermann",
         "max.must",
         "max.mustermann@exa",
+        // The local part typed whole before another word.
+        "max.mustermann example",
     ] {
         assert_eq!(
             names(&search(&app, &tenant, query).await),
