@@ -12,6 +12,7 @@ use std::io;
 use std::sync::Arc;
 
 use levenshtein_automata::{Distance, DFA, SINK_STATE};
+use roster_core::search::SearchField;
 use tantivy::postings::{BlockSegmentPostings, TermInfo};
 use tantivy::schema::Field;
 use tantivy::{DocId, InvertedIndexReader, SegmentReader};
@@ -321,7 +322,7 @@ fn score_all(
     }
     if let Some(digits) = &plan.phone {
         for (searched, reader) in readers.iter_mut() {
-            if searched.kind == roster_core::search::SearchField::Phone {
+            if searched.kind == SearchField::Phone {
                 let points = plan.phone_score(searched.weight);
                 reader.offer(scope, TermKind::Word, digits, false, scratch, |_| points)?;
             }
@@ -342,7 +343,7 @@ fn match_word(
     let typos = typo_tolerant(searched.kind);
     match lookup {
         WordLookup::Word(word) => {
-            if searched.kind == roster_core::search::SearchField::Phone && !word.digits {
+            if searched.kind == SearchField::Phone && !word.digits {
                 return Ok(()); // phone terms are digits only
             }
             reader.offer(scope, TermKind::Word, word, typos, scratch, |how| {
