@@ -92,7 +92,7 @@ pub fn typo_tolerant(field: SearchField) -> bool {
     )
 }
 
-/// A one-word query word, ready to be looked up.
+/// One word of a query, ready to be looked up.
 pub struct WordPlan {
     pub text: String,
     /// The last word also matches as a prefix.
