@@ -26,7 +26,7 @@ use tantivy::{
 };
 use tokio::sync::Notify;
 
-use crate::collector::{Collected, RankCollector, SegmentColumns};
+use crate::collector::{Collected, Rank, RankCollector, SegmentColumns};
 use crate::document;
 use crate::highlight;
 use crate::matcher;
@@ -432,7 +432,7 @@ impl SearchIndex {
                 return Ok(count);
             }
         }
-        let listing = Plan::new(&ParsedQuery::parse(""));
+        let listing = Plan::everything();
         let mut count = 0;
         for segment in searcher.segment_readers() {
             matcher::run(&listing, scope, self.fields.scope, &[], segment, |_, _| {
@@ -488,11 +488,8 @@ impl SearchIndex {
         let mut collected = collector.merge(fruits);
         if kind == CONTACT {
             // Highlights need the page's organization names: the index has them.
-            let skip = (request.page.saturating_sub(1) as usize) * request.page_size as usize;
-            collected.organization_names = collected
-                .top
+            collected.organization_names = page_ranks(request, &collected.top)
                 .iter()
-                .skip(skip)
                 .map(|rank| (rank.id, columns[rank.segment].organization_names(rank.doc)))
                 .collect();
         }
@@ -608,13 +605,16 @@ fn ranked_hits<T>(
     .collect()
 }
 
+/// The ranks on the requested page, best first (`top` holds every page up to it).
+fn page_ranks<'a>(request: &SearchRequest, top: &'a [Rank]) -> &'a [Rank] {
+    let skip = (request.page.saturating_sub(1) as usize) * request.page_size as usize;
+    top.get(skip..).unwrap_or_default()
+}
+
 /// The ids on the requested page, best first.
 fn page_of(request: &SearchRequest, collected: &Collected) -> Vec<i64> {
-    let skip = (request.page.saturating_sub(1) as usize) * request.page_size as usize;
-    collected
-        .top
+    page_ranks(request, &collected.top)
         .iter()
-        .skip(skip)
         .map(|rank| rank.id as i64)
         .collect()
 }

@@ -226,6 +226,15 @@ impl Plan {
         }
     }
 
+    /// Every record of a scope, as a blank query lists them.
+    pub fn everything() -> Plan {
+        Plan {
+            words: Vec::new(),
+            phone: None,
+            match_all: true,
+        }
+    }
+
     /// What a phone match scores: as if every word had matched, by prefix, in the phone
     /// field.
     pub fn phone_score(&self, weight: u32) -> f32 {
