@@ -3,7 +3,7 @@
 //! Chatwoot's inboxes and the record of contact merges. Authenticated by `Authorization: Bearer $ROSTER_ADMIN_TOKEN`; disabled (404) when
 //! no token is configured. The CLI prints the same JSON (`render_*`).
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::body::JsonBody;
+use crate::params::{PathParams, QueryPairs};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -182,6 +183,14 @@ impl IntoResponse for AdminError {
                 "Send the admin token as Authorization: Bearer <ROSTER_ADMIN_TOKEN>.".to_owned(),
             ),
             Error::Forbidden => (StatusCode::FORBIDDEN, "Forbidden.".to_owned()),
+            Error::TooLarge { limit_bytes } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The request body is larger than the limit of {limit_bytes} bytes."),
+            ),
+            Error::UnsupportedMediaType { content_type } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("The body must be JSON sent as Content-Type: application/json, not {content_type}."),
+            ),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (
@@ -195,6 +204,7 @@ impl IntoResponse for AdminError {
 }
 
 type AdminResult<T> = Result<T, AdminError>;
+type AdminPath<T> = PathParams<T, AdminError>;
 
 fn unique_field_name(field: UniqueField) -> &'static str {
     match field {
@@ -277,7 +287,7 @@ async fn list_workspaces(_: Admin, State(state): State<AppState>) -> AdminResult
 async fn get_workspace(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     Ok(Json(render_workspace(&workspace)))
@@ -286,7 +296,7 @@ async fn get_workspace(
 async fn create_key(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
     JsonBody(body, _): JsonBody<CreateKey, AdminError>,
 ) -> AdminResult<(StatusCode, Json<Value>)> {
     let workspace = workspace_id(&id)?;
@@ -300,7 +310,7 @@ async fn create_key(
 async fn list_keys(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let keys = state.roster.store().api_keys(workspace.id).await?;
@@ -310,7 +320,7 @@ async fn list_keys(
 async fn revoke_key(
     _: Admin,
     State(state): State<AppState>,
-    Path((workspace, key)): Path<(String, String)>,
+    PathParams((workspace, key), _): AdminPath<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let workspace = workspace_id(&workspace)?;
     let key: KeyId = key.parse().map_err(|_| Error::NotFound(Resource::ApiKey))?;
@@ -367,7 +377,7 @@ struct UpdateGovernanceLevel {
 async fn create_user(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
     JsonBody(body, _): JsonBody<CreateUser, AdminError>,
 ) -> AdminResult<(StatusCode, Json<Value>)> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
@@ -381,7 +391,7 @@ async fn create_user(
 async fn list_users(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let users = state.roster.store().users(workspace.id).await?;
@@ -391,7 +401,7 @@ async fn list_users(
 async fn create_group(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
     JsonBody(body, _): JsonBody<CreateGroup, AdminError>,
 ) -> AdminResult<(StatusCode, Json<Value>)> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
@@ -405,7 +415,7 @@ async fn create_group(
 async fn list_groups(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let groups = state.roster.store().groups(workspace.id).await?;
@@ -417,7 +427,7 @@ async fn list_groups(
 async fn set_group_members(
     _: Admin,
     State(state): State<AppState>,
-    Path((id, group)): Path<(String, String)>,
+    PathParams((id, group), _): AdminPath<(String, String)>,
     JsonBody(body, _): JsonBody<GroupMembers, AdminError>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
@@ -431,7 +441,7 @@ async fn set_group_members(
 async fn create_governance_level(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
     JsonBody(body, _): JsonBody<CreateGovernanceLevel, AdminError>,
 ) -> AdminResult<(StatusCode, Json<Value>)> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
@@ -445,7 +455,7 @@ async fn create_governance_level(
 async fn list_governance_levels(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let levels = state.roster.store().governance_levels(workspace.id).await?;
@@ -457,7 +467,7 @@ async fn list_governance_levels(
 async fn update_governance_level(
     _: Admin,
     State(state): State<AppState>,
-    Path((id, level)): Path<(String, String)>,
+    PathParams((id, level), _): AdminPath<(String, String)>,
     JsonBody(body, _): JsonBody<UpdateGovernanceLevel, AdminError>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
@@ -476,7 +486,7 @@ async fn update_governance_level(
 async fn create_inbox(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
     JsonBody(body, _): JsonBody<CreateInbox, AdminError>,
 ) -> AdminResult<(StatusCode, Json<Value>)> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
@@ -495,7 +505,7 @@ async fn create_inbox(
 async fn list_inboxes(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let inboxes = state.roster.store().inboxes(workspace.id).await?;
@@ -509,8 +519,8 @@ async fn list_inboxes(
 async fn import_contacts(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    query: axum::extract::Query<std::collections::HashMap<String, String>>,
+    PathParams(id, _): AdminPath<String>,
+    query: QueryPairs<AdminError>,
     body: axum::body::Body,
 ) -> AdminResult<Response> {
     use futures_util::{StreamExt, TryStreamExt};
@@ -583,7 +593,7 @@ async fn import_contacts(
 async fn list_merges(
     _: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id, _): AdminPath<String>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let merges = state.roster.store().merges(workspace.id).await?;
@@ -593,7 +603,7 @@ async fn list_merges(
 async fn stage_history(
     _: Admin,
     State(state): State<AppState>,
-    Path((id, contact)): Path<(String, String)>,
+    PathParams((id, contact), _): AdminPath<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let contact: ContactId = contact

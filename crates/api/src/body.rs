@@ -6,9 +6,13 @@ use std::marker::PhantomData;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use roster_core::Error;
 use serde::de::DeserializeOwned;
+
+/// The largest request body any JSON endpoint reads (CSV imports stream and have none).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// A JSON body of type `T`; a body that does not parse becomes `E::from(Error::Invalid)`.
 pub struct JsonBody<T, E>(pub T, pub PhantomData<E>);
@@ -22,46 +26,151 @@ where
     type Rejection = E;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            E::from(Error::invalid("body", rejection.body_text().to_lowercase()))
-        })?;
+        let bytes = json_bytes(req, state).await?;
         parse(&bytes)
             .map(|value| JsonBody(value, PhantomData))
             .map_err(E::from)
     }
 }
 
-/// Parses `bytes` as `T`, naming the field at fault.
+/// The raw bytes of a body declared as JSON (or not declared at all), within
+/// [`MAX_BODY_BYTES`]. A body declared as anything else (a form, text) is refused rather
+/// than guessed at; an empty body passes whatever its declared type.
+pub async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
+    let declared = declared_type(req.headers());
+    let bytes =
+        Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge {
+                    limit_bytes: MAX_BODY_BYTES,
+                },
+                _ => Error::invalid("body", "could not be read completely"),
+            })?;
+    match declared {
+        Some(content_type)
+            if !is_json(&content_type) && !bytes.iter().all(u8::is_ascii_whitespace) =>
+        {
+            Err(Error::UnsupportedMediaType { content_type })
+        }
+        _ => Ok(bytes),
+    }
+}
+
+fn declared_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    Some(String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
+}
+
+/// `application/json`, `application/<anything>+json`, with or without parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses `bytes` as `T`, naming the field at fault, in the API's words (never serde's
+/// names for Rust types).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::invalid("body", "must be a JSON object"));
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    match first {
+        None => return Err(Error::invalid("body", "must be a JSON object")),
+        Some(b'{') => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+            return Err(Error::invalid(
+                "body",
+                "must be a JSON object ({\"field\": value, …})",
+            ))
+        }
+        Some(_) => return Err(not_json(bytes)),
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() || path == "." || path == "?" {
-            Error::invalid(
-                "body",
-                format!(
-                    "is not valid JSON of the expected shape ({})",
-                    without_position(&inner)
-                ),
-            )
+        if inner.is_syntax() || inner.is_eof() {
+            not_json(bytes)
+        } else if path == "." || path == "?" {
+            Error::invalid("body", in_plain_words(&without_position(&inner)))
         } else {
-            Error::invalid(path, without_position(&inner))
+            Error::invalid(path, in_plain_words(&without_position(&inner)))
         }
     })?;
-    deserializer.end().map_err(|err| {
-        Error::invalid(
-            "body",
-            format!(
-                "is not valid JSON of the expected shape ({})",
-                without_position(&err)
-            ),
-        )
-    })?;
+    deserializer.end().map_err(|_| not_json(bytes))?;
     Ok(value)
+}
+
+/// A body that is not JSON at all: where the parser stopped, not what it expected.
+fn not_json(bytes: &[u8]) -> Error {
+    let position = match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Err(err) if err.line() > 0 => {
+            format!(" (at line {}, column {})", err.line(), err.column())
+        }
+        _ => String::new(),
+    };
+    Error::invalid(
+        "body",
+        format!("must be a JSON object; this is not valid JSON{position}"),
+    )
+}
+
+/// serde's wording of what it expected, in JSON's terms: `struct CreateContact with 14
+/// elements` is "a JSON object", `u32` "a whole number", `sequence` "an array".
+fn in_plain_words(message: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut tokens = message.split(' ').peekable();
+    while let Some(token) = tokens.next() {
+        match token {
+            "struct" | "map" | "map," if words.last().is_some_and(|w| w == "expected") => {
+                // `expected struct Name [with N elements]`
+                if token == "struct" {
+                    tokens.next();
+                    if tokens.peek() == Some(&"with") {
+                        tokens.next();
+                        tokens.next();
+                        tokens.next();
+                    }
+                }
+                words.push("a JSON object".into());
+            }
+            "sequence" | "sequence," => words.push(token.replacen("sequence", "array", 1)),
+            "map" | "map," => words.push(token.replacen("map", "object", 1)),
+            "a" if tokens.peek() == Some(&"sequence") => {
+                tokens.next();
+                words.push("an array".into());
+            }
+            "a" if tokens.peek() == Some(&"map") => {
+                tokens.next();
+                words.push("a JSON object".into());
+            }
+            "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "usize" | "isize" => {
+                words.push("a whole number".into())
+            }
+            "f32" | "f64" => words.push("a number".into()),
+            "enum" if words.last().is_some_and(|w| w == "expected") => {
+                tokens.next();
+                words.push("one of the accepted values".into());
+            }
+            _ => words.push(token.to_owned()),
+        }
+    }
+    let sentence = words.join(" ");
+    // An array given for an object is reported by serde as a wrong length.
+    if sentence.starts_with("invalid length ") && sentence.ends_with("expected a JSON object") {
+        return "invalid type: array, expected a JSON object".to_owned();
+    }
+    sentence
+        .replace(
+            "data did not match any variant of untagged enum",
+            "is not of an accepted shape:",
+        )
+        .trim_end_matches(':')
+        .to_owned()
 }
 
 /// serde_json's message without its " at line 1 column 7" suffix.
@@ -129,5 +238,39 @@ mod tests {
             panic!("expected Invalid")
         };
         assert_eq!(field, "body");
+    }
+
+    #[test]
+    fn errors_use_the_apis_words_not_rusts() {
+        for body in [&b"[]"[..], b"\"text\"", b"5", b"null"] {
+            assert_eq!(
+                parse::<Outer>(body).unwrap_err(),
+                Error::invalid("body", "must be a JSON object ({\"field\": value, …})")
+            );
+        }
+        let Error::Invalid { field, reason } = parse::<Outer>(b"name=Max&email=x").unwrap_err()
+        else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(field, "body");
+        assert_eq!(
+            reason,
+            "must be a JSON object; this is not valid JSON (at line 1, column 2)"
+        );
+        let err = parse::<Outer>(br#"{"contact": []}"#).unwrap_err();
+        assert_eq!(
+            err,
+            Error::invalid("contact", "invalid type: array, expected a JSON object")
+        );
+    }
+
+    #[test]
+    fn json_media_types_are_recognised() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("multipart/form-data; boundary=x"));
     }
 }

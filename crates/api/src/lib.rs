@@ -15,10 +15,11 @@ use tokio::net::TcpListener;
 
 pub mod admin;
 mod auth;
-mod body;
+pub mod body;
 pub mod chatcaptain;
 pub mod chatwoot;
 pub mod docs;
+mod params;
 pub mod saleschat;
 pub mod telemetry;
 
@@ -51,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .merge(saleschat::routes())
         .merge(admin::routes())
         .merge(docs::routes())
+        // Stated explicitly (it is axum's default): the README and the 413s name it.
+        .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

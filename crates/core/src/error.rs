@@ -71,6 +71,10 @@ pub enum Error {
     Unauthenticated,
     /// Valid credentials that do not allow this operation on this workspace.
     Forbidden,
+    /// The request body is larger than the server accepts.
+    TooLarge { limit_bytes: usize },
+    /// The request body is declared as something other than JSON.
+    UnsupportedMediaType { content_type: String },
     /// Something broke inside Roster; the message is for the log, never for the client.
     Internal(String),
 }
@@ -100,6 +104,12 @@ impl fmt::Display for Error {
             }
             Error::Unauthenticated => f.write_str("unauthenticated"),
             Error::Forbidden => f.write_str("forbidden"),
+            Error::TooLarge { limit_bytes } => {
+                write!(f, "the request body is larger than {limit_bytes} bytes")
+            }
+            Error::UnsupportedMediaType { content_type } => {
+                write!(f, "the body is {content_type:?}, not JSON")
+            }
             Error::Internal(message) => write!(f, "internal error: {message}"),
         }
     }

@@ -177,6 +177,19 @@ impl ContactData {
             .collect::<Vec<_>>()
             .join(" ")
     }
+
+    /// Whether anything tells this contact apart: a name, an email, a phone, an external
+    /// id or a channel id. A contact with none of them can be neither found nor reached,
+    /// so the Chatwoot dialect and imports refuse to create one.
+    pub fn is_identifiable(&self) -> bool {
+        !self.display_name().is_empty()
+            || self.email.is_some()
+            || self.phone.is_some()
+            || self.external_id.is_some()
+            || Channel::ALL
+                .iter()
+                .any(|&channel| self.channels.get(channel).is_some())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -595,6 +608,24 @@ mod tests {
         assert_eq!(data.display_name(), "Ada Lovelace");
         data.name = Some("Countess".into());
         assert_eq!(data.display_name(), "Countess");
+    }
+
+    #[test]
+    fn a_contact_is_identifiable_by_any_name_or_unique_value() {
+        let blank = ContactData {
+            language: Some(Language::parse("EN").unwrap()),
+            custom_attributes: json!({"plan": "pro"}).as_object().unwrap().clone(),
+            ..ContactData::default()
+        };
+        assert!(!blank.is_identifiable());
+        let named = ContactData {
+            last_name: Some("Lovelace".into()),
+            ..blank.clone()
+        };
+        assert!(named.is_identifiable());
+        let mut reachable = blank.clone();
+        reachable.channels.telegram = Some("4711".into());
+        assert!(reachable.is_identifiable());
     }
 
     #[test]

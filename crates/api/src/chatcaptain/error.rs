@@ -77,6 +77,14 @@ impl IntoResponse for CcError {
                 StatusCode::FORBIDDEN,
                 "Insufficient permissions.".to_owned(),
             ),
+            Error::TooLarge { limit_bytes } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The request body is larger than the limit of {limit_bytes} bytes."),
+            ),
+            Error::UnsupportedMediaType { content_type } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("The body must be JSON sent as Content-Type: application/json, not {content_type}."),
+            ),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

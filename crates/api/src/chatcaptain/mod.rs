@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,6 +13,7 @@ use roster_core::Error;
 use serde_json::{json, Value};
 
 use crate::body::JsonBody;
+use crate::params::{PathParams, QueryPairs};
 use crate::AppState;
 
 mod auth;
@@ -27,6 +27,7 @@ use wire::{ContactOut, OrganizationOut};
 
 type CcResult<T> = Result<T, CcError>;
 type CcJson<T> = JsonBody<T, CcError>;
+type CcPath = PathParams<(String, String), CcError>;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -83,18 +84,15 @@ fn organization_id(raw: &str) -> CcResult<OrganizationId> {
         .map_err(|_| Error::NotFound(Resource::Organization).into())
 }
 
-fn query_params(
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> CcResult<HashMap<String, String>> {
-    query
-        .map(|Query(params)| params)
-        .map_err(|rejection| Error::invalid("query", rejection.body_text()).into())
+/// The query parameters by name (the last of a repeated name wins).
+fn query_params(query: QueryPairs<CcError>) -> CcResult<HashMap<String, String>> {
+    Ok(query.0.into_iter().collect())
 }
 
 async fn list_contacts(
     auth: Auth<ListContacts>,
     State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryPairs<CcError>,
 ) -> CcResult<Json<Value>> {
     let page = wire::page(&query_params(query)?)?;
     let contacts = state
@@ -126,7 +124,7 @@ async fn create_contact(
 async fn get_contact(
     auth: Auth<GetContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CcPath,
 ) -> CcResult<Json<Value>> {
     let contact = state
         .roster
@@ -140,7 +138,7 @@ async fn get_contact(
 async fn update_contact(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CcPath,
     JsonBody(body, _): CcJson<wire::UpdateContactBody>,
 ) -> CcResult<Json<Value>> {
     let id = contact_id(&id)?;
@@ -156,7 +154,7 @@ async fn update_contact(
 async fn delete_contact(
     auth: Auth<DeleteContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CcPath,
 ) -> CcResult<Json<Value>> {
     state
         .roster
@@ -169,7 +167,7 @@ async fn delete_contact(
 async fn contact_organizations(
     auth: Auth<GetContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CcPath,
 ) -> CcResult<Json<Value>> {
     let organizations = state
         .roster
@@ -186,7 +184,7 @@ async fn contact_organizations(
 async fn list_organizations(
     auth: Auth<ListOrganizations>,
     State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryPairs<CcError>,
 ) -> CcResult<Json<Value>> {
     let page = wire::page(&query_params(query)?)?;
     let organizations = state
@@ -221,7 +219,7 @@ async fn create_organization(
 async fn get_organization(
     auth: Auth<GetOrganization>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CcPath,
 ) -> CcResult<Json<Value>> {
     let organization = state
         .roster
@@ -237,7 +235,7 @@ async fn get_organization(
 async fn update_organization(
     auth: Auth<EditOrganization>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CcPath,
     JsonBody(body, _): CcJson<wire::UpdateOrganizationBody>,
 ) -> CcResult<Json<Value>> {
     let id = organization_id(&id)?;
@@ -255,7 +253,7 @@ async fn update_organization(
 async fn delete_organization(
     auth: Auth<DeleteOrganization>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CcPath,
 ) -> CcResult<Json<Value>> {
     state
         .roster
@@ -268,8 +266,8 @@ async fn delete_organization(
 async fn organization_contacts(
     auth: Auth<ListOrganizationContacts>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    PathParams((_, id), _): CcPath,
+    query: QueryPairs<CcError>,
 ) -> CcResult<Json<Value>> {
     let id = organization_id(&id)?;
     let page = wire::page(&query_params(query)?)?;
@@ -285,7 +283,7 @@ async fn organization_contacts(
 async fn count_organization_contacts(
     auth: Auth<ListOrganizationContacts>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CcPath,
 ) -> CcResult<Json<Value>> {
     let count = state
         .roster
@@ -298,7 +296,7 @@ async fn count_organization_contacts(
 async fn search_contacts(
     auth: Auth<ListContacts>,
     State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryPairs<CcError>,
 ) -> CcResult<Json<wire::SearchResults<ContactOut>>> {
     let request = wire::search_request(&query_params(query)?)?;
     let page = state
@@ -316,7 +314,7 @@ async fn search_contacts(
 async fn search_organizations(
     auth: Auth<ListOrganizations>,
     State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryPairs<CcError>,
 ) -> CcResult<Json<wire::SearchResults<OrganizationOut>>> {
     let request = wire::search_request(&query_params(query)?)?;
     let page = state

@@ -315,35 +315,33 @@ pub const DEFAULT_PAGE_SIZE: u32 = 10;
 
 /// `query`, `page`, `pageSize` and `hiddenHits` of the search endpoints.
 pub fn search_request(params: &HashMap<String, String>) -> Result<SearchRequest, Error> {
-    let number = |name: &str, default: u32| -> Result<u32, Error> {
-        match params.get(name).map(|v| v.trim()) {
-            None | Some("") => Ok(default),
-            Some(raw) => raw
-                .parse::<u32>()
-                .ok()
-                .or_else(|| {
-                    raw.parse::<f64>()
-                        .ok()
-                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
-                        .map(|f| f as u32)
-                })
-                .ok_or_else(|| Error::invalid(name, "must be a whole number")),
-        }
+    // Each number's message gives its whole allowed range, whatever was sent.
+    let number = |name: &str, default: u32, max: u32, range: &str| -> Result<u32, Error> {
+        let parsed = match params.get(name).map(|v| v.trim()) {
+            None | Some("") => Some(default),
+            Some(raw) => raw.parse::<u32>().ok().or_else(|| {
+                raw.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                    .map(|f| f as u32)
+            }),
+        };
+        parsed
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| Error::invalid(name, range))
     };
-    let page = number("page", 1)?;
-    if page == 0 {
-        return Err(Error::invalid(
-            "page",
-            "must be 1 or more (pages count from 1)",
-        ));
-    }
-    let page_size = number("pageSize", DEFAULT_PAGE_SIZE)?;
-    if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-        return Err(Error::invalid(
-            "pageSize",
-            format!("must be from 1 to {MAX_PAGE_SIZE}"),
-        ));
-    }
+    let page = number(
+        "page",
+        1,
+        MAX_SEARCH_DEPTH,
+        &format!("must be a whole number from 1 to {MAX_SEARCH_DEPTH} (pages count from 1; page × pageSize is at most {MAX_SEARCH_DEPTH})"),
+    )?;
+    let page_size = number(
+        "pageSize",
+        DEFAULT_PAGE_SIZE,
+        MAX_PAGE_SIZE,
+        &format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+    )?;
     if u64::from(page) * u64::from(page_size) > u64::from(MAX_SEARCH_DEPTH) {
         return Err(Error::invalid(
             "page",

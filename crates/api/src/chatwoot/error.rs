@@ -9,8 +9,11 @@
 //! | 401 | `{"error": "You are not authorized to do this action"}` | token without the permission |
 //! | 404 | `{"error": "Resource could not be found"}` | unknown account, contact or inbox |
 //! | 422 | `{"message": "Email has already been taken", "attributes": ["email"]}` | validation |
+//! | 422 | `{"message": "A contact needs a name, …", "attributes": [...]}` | a create with nothing to identify the contact |
 //! | 422 | `{"error": "param is missing or the value is empty: labels"}` | a required parameter is missing |
 //! | 422 | `{"error": "Invalid operator. …"}` | a filter that does not parse |
+//! | 413 | `{"error": "The request body is larger than the limit of … bytes"}` | body over the limit |
+//! | 415 | `{"error": "The body must be JSON sent as Content-Type: application/json, …"}` | a form or text body |
 //! | 500 | `{"error": "Internal server error"}` | a fault inside Roster (logged) |
 
 use axum::http::StatusCode;
@@ -34,6 +37,8 @@ pub enum CwError {
     /// Unique values other contacts hold, by attribute (`email`, `phone_number`,
     /// `identifier`): Chatwoot reports them all in one validation error.
     Taken(Vec<&'static str>),
+    /// A create that names nothing to tell the contact apart by, and no inbox.
+    Unidentifiable,
 }
 
 impl From<Error> for CwError {
@@ -79,6 +84,13 @@ impl IntoResponse for CwError {
                 &format!("param is missing or the value is empty: {name}"),
             ),
             CwError::Unprocessable(message) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
+            CwError::Unidentifiable => {
+                let body = json!({
+                    "message": "A contact needs a name, email, phone number or identifier (or an inbox_id)",
+                    "attributes": ["name", "email", "phone_number", "identifier"],
+                });
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+            }
             CwError::Taken(attributes) => {
                 let messages: Vec<String> = attributes
                     .iter()
@@ -126,6 +138,14 @@ impl IntoResponse for CwError {
                 Error::Forbidden => error(
                     StatusCode::UNAUTHORIZED,
                     "You are not authorized to do this action",
+                ),
+                Error::TooLarge { limit_bytes } => error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("The request body is larger than the limit of {limit_bytes} bytes"),
+                ),
+                Error::UnsupportedMediaType { content_type } => error(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    &format!("The body must be JSON sent as Content-Type: application/json, not {content_type}"),
                 ),
                 Error::Internal(message) => {
                     tracing::error!(%message, "chatwoot request failed");

@@ -3,9 +3,7 @@
 //! error bodies (`../shared/api/chatwoot-behaviour.md`). Where Chatwoot's behaviour is a
 //! defect, Roster keeps the wire format and fixes the behaviour; the README lists where.
 
-use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use roster_core::domain::{ContactId, Email, ExternalId, PhoneE164, WorkspaceId};
@@ -21,6 +19,7 @@ use roster_core::{Error, Store};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::params::{PathParams, QueryPairs};
 use crate::AppState;
 
 mod auth;
@@ -95,9 +94,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CwBody<T> {
     type Rejection = CwError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, CwError> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| Error::invalid("body", rejection.body_text().to_lowercase()))?;
+        let bytes = crate::body::json_bytes(req, state).await?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -107,10 +104,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CwBody<T> {
     }
 }
 
-fn params(query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> CwResult<Params> {
-    query
-        .map(|Query(pairs)| Params(pairs))
-        .map_err(|rejection| CwError::Unprocessable(rejection.body_text()))
+type CwQuery = QueryPairs<CwError>;
+type CwPath = PathParams<(String, String), CwError>;
+
+fn params(query: CwQuery) -> CwResult<Params> {
+    Ok(Params(query.0))
 }
 
 /// A path id that does not parse names no contact: 404, as Chatwoot's scoped `find`.
@@ -171,7 +169,7 @@ async fn list_page(
 async fn list_contacts(
     auth: Auth<ListContacts>,
     State(state): State<AppState>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    query: CwQuery,
 ) -> CwResult<Json<Value>> {
     let params = params(query)?;
     let wanted = ContactQuery {
@@ -192,7 +190,7 @@ async fn list_contacts(
 async fn filter_contacts(
     auth: Auth<ListContacts>,
     State(state): State<AppState>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    query: CwQuery,
     CwBody(body): CwBody<Value>,
 ) -> CwResult<Json<Value>> {
     let params = params(query)?;
@@ -221,7 +219,7 @@ async fn show_filter(_auth: Auth<GetContact>) -> CwError {
 async fn search_contacts(
     auth: Auth<ListContacts>,
     State(state): State<AppState>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    query: CwQuery,
 ) -> CwResult<Json<Value>> {
     let params = params(query)?;
     let workspace = auth.workspace();
@@ -308,6 +306,10 @@ async fn create_contact(
     let inbox_id = wire::id_value(link.inbox_id.as_ref());
     let source_id = source_id_param(link.source_id)?;
     let data = body.into_data()?;
+    // Chatwoot would store a blank contact; one nobody can find or reach helps no one.
+    if inbox_id.is_none() && !data.is_identifiable() {
+        return Err(CwError::Unidentifiable);
+    }
     let link = match inbox_id {
         None => None,
         Some(id) => {
@@ -400,8 +402,8 @@ fn generated_source_id(inbox: &Inbox, contact: &ContactData) -> CwResult<String>
 async fn show_contact(
     auth: Auth<GetContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    PathParams((_, id), _): CwPath,
+    query: CwQuery,
 ) -> CwResult<Json<Value>> {
     let params = params(query)?;
     let store = state.roster.store();
@@ -421,8 +423,8 @@ async fn show_contact(
 async fn update_contact(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    PathParams((_, id), _): CwPath,
+    query: CwQuery,
     CwBody(body): CwBody<ContactBody>,
 ) -> CwResult<Json<Value>> {
     let params = params(query)?;
@@ -547,7 +549,7 @@ fn string_list(body: &Value, name: &'static str, reason: &str) -> CwResult<Vec<S
 async fn destroy_custom_attributes(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CwPath,
     CwBody(body): CwBody<Value>,
 ) -> CwResult<Json<Value>> {
     let id = contact_id(&id)?;
@@ -567,7 +569,7 @@ async fn destroy_custom_attributes(
 async fn delete_contact(
     auth: Auth<DeleteContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CwPath,
 ) -> CwResult<()> {
     state
         .roster
@@ -581,7 +583,7 @@ async fn delete_contact(
 async fn conversations(
     auth: Auth<GetContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CwPath,
 ) -> CwResult<Json<Value>> {
     existing_contact(state.roster.store(), auth.workspace(), &id).await?;
     Ok(Json(json!({ "payload": [] })))
@@ -590,7 +592,7 @@ async fn conversations(
 async fn labels(
     auth: Auth<GetContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CwPath,
 ) -> CwResult<Json<Value>> {
     let store = state.roster.store();
     let contact = existing_contact(store, auth.workspace(), &id).await?;
@@ -607,7 +609,7 @@ async fn labels(
 async fn set_labels(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CwPath,
     CwBody(body): CwBody<Value>,
 ) -> CwResult<Json<Value>> {
     let id = contact_id(&id)?;
@@ -642,7 +644,7 @@ async fn set_labels(
 async fn link_inbox(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CwPath,
     CwBody(body): CwBody<wire::InboxLink>,
 ) -> CwResult<Json<Value>> {
     let workspace = auth.workspace();
@@ -676,7 +678,7 @@ async fn link_inbox(
 async fn contactable_inboxes(
     auth: Auth<GetContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): CwPath,
 ) -> CwResult<Json<Value>> {
     let workspace = auth.workspace();
     let store = state.roster.store();

@@ -21,6 +21,15 @@ const MAX_STRING_LEN: usize = 255;
 /// Contacts per page on every list, as in Chatwoot (which has no `per_page`).
 pub const PAGE_SIZE: u32 = 15;
 
+/// What a `page` parameter says.
+enum PageNumber {
+    Page(u64),
+    /// Digits too many for any page.
+    PastTheEnd,
+    /// Absent, 0, negative or not a number: page 1, as Chatwoot reads it.
+    Junk,
+}
+
 /// The writable fields of a contact (create and update). Unknown keys are ignored, as
 /// Rails' strong parameters drop them.
 #[derive(Debug, Default, Deserialize)]
@@ -276,17 +285,37 @@ impl Params {
             .collect()
     }
 
-    /// The page asked for: 1 when absent, not a number or below 1.
+    /// The page asked for: a page number, or 1 when absent, 0, negative or not a number.
+    /// A number too large to hold is past every page (`u64::MAX`), so it lists nothing.
     pub fn page(&self) -> u64 {
-        self.get("page")
-            .and_then(|raw| raw.trim().parse::<u64>().ok())
-            .filter(|&page| page >= 1)
-            .unwrap_or(1)
+        match self.page_number() {
+            PageNumber::Page(page) => page,
+            PageNumber::PastTheEnd => u64::MAX,
+            PageNumber::Junk => 1,
+        }
     }
 
-    /// `meta.current_page`: Chatwoot echoes the raw parameter (a string), or 1.
+    /// `meta.current_page`: Chatwoot echoes a page number as sent (a string); 1 when the
+    /// parameter is absent or is not a page number.
     pub fn current_page(&self) -> Value {
-        self.get("page").map_or(json!(1), |raw| json!(raw))
+        match (self.page_number(), self.get("page")) {
+            (PageNumber::Page(_) | PageNumber::PastTheEnd, Some(raw)) => json!(raw),
+            _ => json!(1),
+        }
+    }
+
+    fn page_number(&self) -> PageNumber {
+        let Some(raw) = self.get("page").map(str::trim) else {
+            return PageNumber::Junk;
+        };
+        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return PageNumber::Junk;
+        }
+        match raw.parse::<u64>() {
+            Ok(0) => PageNumber::Junk,
+            Ok(page) => PageNumber::Page(page),
+            Err(_) => PageNumber::PastTheEnd,
+        }
     }
 
     /// `include_contact_inboxes`: true unless present with another value than `"true"`.

@@ -8,6 +8,8 @@
 //! | 4040001 | 404    | NOT_FOUND              | contact, user or group not found |
 //! | 4090001 | 409    | UQ_CONSTRAINT_FAILED   | `crm_id` (or another unique field) taken |
 //! | 4220001 | 422    | INVALID_INPUT          | a field is missing or invalid (`payload.field` names it) |
+//! | 4130001 | 413    | PAYLOAD_TOO_LARGE      | the body is over the limit (`payload.limit_bytes`) |
+//! | 4150001 | 415    | UNSUPPORTED_MEDIA_TYPE | a body that is not declared as JSON |
 //! | 4290001 | 429    | RATE_LIMITED           | assign within 10 s of the last one (`Retry-After`) |
 //! | 5000001 | 500    | INTERNAL_ERROR         | a fault inside Roster |
 
@@ -106,6 +108,18 @@ impl IntoResponse for ScError {
                 "FORBIDDEN",
                 "this key may not do that in this org".into(),
                 json!({}),
+            ),
+            Error::TooLarge { limit_bytes } => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("the request body is larger than the limit of {limit_bytes} bytes"),
+                json!({ "limit_bytes": limit_bytes }),
+            ),
+            Error::UnsupportedMediaType { content_type } => body(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                format!("the body must be JSON sent as Content-Type: application/json, not {content_type}"),
+                json!({ "field": "Content-Type" }),
             ),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

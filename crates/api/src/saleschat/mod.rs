@@ -2,7 +2,7 @@
 //! `/v1/orgs/{orgId}`, `/v2/orgs/{orgId}` and `/v3/orgs/{orgId}`, authenticated by
 //! `Authorization: Bearer <key>`, errors as `{error_code, error_message, …}`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{AssignContact, Authorized, CreateContact, Dialect, EditContact, GetContact};
 use crate::body::JsonBody;
+use crate::params::PathParams;
 use crate::AppState;
 
 mod error;
@@ -40,6 +41,7 @@ impl Dialect for SalesChat {
 type Auth<P> = Authorized<P, SalesChat>;
 type ScResult<T> = Result<T, ScError>;
 type ScJson<T> = JsonBody<T, ScError>;
+type ScPath = PathParams<(String, String), ScError>;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -88,7 +90,7 @@ async fn create_contact(
 async fn update_contact(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): ScPath,
     JsonBody(body, _): ScJson<wire::UpdateContact>,
 ) -> ScResult<Json<ContactOut>> {
     let id = contact_id(&id)?;
@@ -102,7 +104,7 @@ async fn update_contact(
 async fn update_disposition(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): ScPath,
     JsonBody(body, _): ScJson<wire::UpdateDisposition>,
 ) -> ScResult<Json<Value>> {
     let id = contact_id(&id)?;
@@ -118,7 +120,7 @@ async fn update_disposition(
 async fn contacts_by_phone(
     auth: Auth<GetContact>,
     State(state): State<AppState>,
-    Path((_, phone)): Path<(String, String)>,
+    PathParams((_, phone), _): ScPath,
 ) -> ScResult<Json<Vec<FoundContactOut>>> {
     let phone = wire::path_phone(&phone)?;
     // A number libphonenumber rejects cannot be stored, so nobody has it.
@@ -142,7 +144,7 @@ async fn contacts_by_phone(
 async fn assign(
     auth: Auth<AssignContact>,
     State(state): State<AppState>,
-    Path((_, id)): Path<(String, String)>,
+    PathParams((_, id), _): ScPath,
     JsonBody(body, _): ScJson<wire::Assign>,
 ) -> ScResult<(StatusCode, Json<Value>)> {
     let id = contact_id(&id)?;

@@ -406,6 +406,19 @@ async fn search_parameters_are_validated() {
         .await;
         assert_error(status, &body, StatusCode::BAD_REQUEST, field);
     }
+    // A page number past any integer says which pages there are.
+    let (status, body) = send(
+        app.cc(&tenant, Method::GET, "/contacts/search")
+            .query(&[("query", "a"), ("page", "99999999999999999999")]),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"error": "page: must be a whole number from 1 to 10000 (pages count from 1; page × pageSize is at most 10000)."})
+        )
+    );
     let reader = Tenant {
         id: tenant.id,
         key: app.key_for(tenant.id, &["chatbots.contacts.get"]).await,
