@@ -78,10 +78,14 @@ impl<P: Required, D: Dialect> FromRequestParts<AppState> for Authorized<P, D> {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let key = D::presented_key(&parts.headers);
-        let path = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map(|Path(params)| params)
-            .unwrap_or_default();
+        let path = match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => params,
+            Err(_) => {
+                // The credentials are judged first, so a stranger learns nothing more.
+                state.roster.authenticate(key.as_deref()).await?;
+                return Err(Error::invalid("path", crate::params::PATH_REASON).into());
+            }
+        };
         let workspace = path
             .get(D::WORKSPACE_PARAM)
             .map(String::as_str)

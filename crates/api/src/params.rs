@@ -11,6 +11,9 @@ use percent_encoding::percent_decode_str;
 use roster_core::Error;
 use serde::de::DeserializeOwned;
 
+/// Why a path whose parameters do not decode is refused.
+pub const PATH_REASON: &str = "is not a valid path: every parameter must be percent-encoded UTF-8";
+
 /// Path parameters of type `T`; a path that does not decode (bytes that are not UTF-8)
 /// becomes `E::from(Error::Invalid)` naming `path`.
 pub struct PathParams<T, E>(pub T, pub PhantomData<E>);
@@ -26,10 +29,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, E> {
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(value)) => Ok(PathParams(value, PhantomData)),
-            Err(_) => Err(E::from(Error::invalid(
-                "path",
-                "is not a valid path: every parameter must be percent-encoded UTF-8",
-            ))),
+            Err(_) => Err(E::from(Error::invalid("path", PATH_REASON))),
         }
     }
 }

@@ -63,6 +63,18 @@ impl Channel {
         Channel::Web,
         Channel::Provider,
     ];
+
+    /// The channel's name in Roster's own API (the admin view, search facets).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Telegram => "telegram",
+            Channel::Facebook => "facebook",
+            Channel::Instagram => "instagram",
+            Channel::Web => "web",
+            Channel::Provider => "provider",
+        }
+    }
 }
 
 /// A contact's id on each channel; each is unique per (workspace, channel).
@@ -301,6 +313,19 @@ pub struct ContactPatch {
 }
 
 impl ContactPatch {
+    /// Whether the patch gives a value that identifies a contact (see
+    /// [`ContactData::is_identifiable`]): a contact created from it can be told apart.
+    pub fn sets_identity(&self) -> bool {
+        let set = |patch: &Patch<String>| matches!(patch, Patch::Set(text) if !text.is_empty());
+        set(&self.name)
+            || set(&self.first_name)
+            || set(&self.last_name)
+            || matches!(self.email, Patch::Set(_))
+            || matches!(self.phone, Patch::Set(_))
+            || matches!(self.external_id, Patch::Set(_))
+            || self.channels.iter().any(|(_, patch)| set(patch))
+    }
+
     pub fn apply_to(self, data: &mut ContactData) {
         self.name.apply_to(&mut data.name);
         self.first_name.apply_to(&mut data.first_name);
@@ -626,6 +651,16 @@ mod tests {
         let mut reachable = blank.clone();
         reachable.channels.telegram = Some("4711".into());
         assert!(reachable.is_identifiable());
+
+        let mut patch = ContactPatch {
+            language: Patch::Set(Language::parse("DE").unwrap()),
+            ..ContactPatch::default()
+        };
+        assert!(!patch.sets_identity());
+        patch
+            .channels
+            .push((Channel::Web, Patch::Set("visitor-1".into())));
+        assert!(patch.sets_identity());
     }
 
     #[test]

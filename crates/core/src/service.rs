@@ -8,8 +8,8 @@ use crate::domain::{bounded_text, ContactId, KeyId, WorkspaceId, MAX_TEXT_LEN};
 use crate::error::{Error, Resource, Result};
 use crate::keys;
 use crate::model::{
-    ApiKey, AssignRequest, Contact, GovernanceLevel, Group, Inbox, InboxChannel, User, Workspace,
-    MAX_INBOX_TEXT_LEN,
+    ApiKey, AssignRequest, Contact, ContactInbox, GovernanceLevel, Group, Inbox, InboxChannel,
+    Organization, User, Workspace, MAX_INBOX_TEXT_LEN,
 };
 use crate::permission::{validate_grant, Permission};
 use crate::search::SearchEngine;
@@ -31,6 +31,20 @@ impl Caller {
     pub fn workspace(&self) -> WorkspaceId {
         self.key.workspace_id
     }
+}
+
+/// Everything Roster holds on a contact's current state, whichever dialect wrote it: what
+/// an operator's view (and later an event) shows.
+#[derive(Debug, Clone)]
+pub struct ContactRecord {
+    pub contact: Contact,
+    pub organizations: Vec<Organization>,
+    pub labels: Vec<String>,
+    pub inbox_links: Vec<ContactInbox>,
+    /// The contact's governance level, when it names one that exists.
+    pub governance_level: Option<GovernanceLevel>,
+    pub expiry: Option<crate::domain::Timestamp>,
+    pub is_expired: bool,
 }
 
 /// A key as created: the only moment its secret exists outside the client.
@@ -115,6 +129,48 @@ impl Roster {
             .iter()
             .find(|level| level.id == level_id)
             .map(|level| level.expiry(opt_in))
+    }
+
+    /// The whole record of one contact: its fields, organizations, labels, inbox links and
+    /// SalesChat governance. `NotFound(Contact)`.
+    pub async fn contact_record(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+    ) -> Result<ContactRecord> {
+        let contact = self
+            .store
+            .contact(workspace, id)
+            .await?
+            .ok_or(Error::NotFound(Resource::Contact))?;
+        let organizations = self.store.contact_organizations(workspace, id).await?;
+        let labels = self
+            .store
+            .labels(workspace, &[id])
+            .await?
+            .into_iter()
+            .map(|(_, label)| label)
+            .collect();
+        let inbox_links = self.store.contact_inboxes(workspace, &[id]).await?;
+        let levels = match contact.data.governance_level_id {
+            Some(_) => self.store.governance_levels(workspace).await?,
+            None => Vec::new(),
+        };
+        let governance_level = contact
+            .data
+            .governance_level_id
+            .as_deref()
+            .and_then(|wanted| levels.iter().find(|level| level.id == wanted))
+            .cloned();
+        Ok(ContactRecord {
+            expiry: self.expiry(&contact, &levels),
+            is_expired: self.is_expired(&contact, &levels),
+            contact,
+            organizations,
+            labels,
+            inbox_links,
+            governance_level,
+        })
     }
 
     /// Whether a contact's expiry has passed.

@@ -59,6 +59,12 @@ pub async fn run(cli: Cli, config: config::Loaded) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // On the command line every failure is the operator's to read: no "internal error"
+        // prefix for what is a refused connection or a locked index.
+        Err(Error::Internal(message)) => {
+            eprintln!("roster: {message}");
+            ExitCode::FAILURE
+        }
         Err(err) => {
             eprintln!("roster: {err}");
             ExitCode::FAILURE
@@ -114,7 +120,14 @@ async fn healthcheck(listen: &str, timeout: u64) -> Result<(), Error> {
     let answer = tokio::time::timeout(std::time::Duration::from_secs(timeout), probe)
         .await
         .map_err(|_| Error::internal(format!("no answer from {target} within {timeout} s")))?
-        .map_err(|err| Error::internal(format!("cannot reach {target}: {err}")))?;
+        .map_err(|err| {
+            Error::internal(match err.kind() {
+                std::io::ErrorKind::ConnectionRefused => format!(
+                    "nothing answers at {target}: is `roster serve` running there? (connection refused)"
+                ),
+                _ => format!("cannot reach {target}: {err}"),
+            })
+        })?;
     let status_line = String::from_utf8_lossy(&answer)
         .lines()
         .next()

@@ -76,17 +76,6 @@ fn value_terms(value: &str) -> Terms {
     Terms::default().words([value]).whole(value)
 }
 
-pub fn channel_name(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Whatsapp => "whatsapp",
-        Channel::Telegram => "telegram",
-        Channel::Facebook => "facebook",
-        Channel::Instagram => "instagram",
-        Channel::Web => "web",
-        Channel::Provider => "provider",
-    }
-}
-
 /// A contact's document; `organization_names` maps its organizations' ids to names.
 pub fn contact(
     fields: &Fields,
@@ -123,10 +112,7 @@ pub fn contact(
     for channel in Channel::ALL {
         if let Some(id) = data.channels.get(channel) {
             value_terms(id).add_to(&mut doc, fields.channel, &scope);
-            doc.add_text(
-                fields.facet_channel,
-                facet_value(&scope, channel_name(channel)),
-            );
+            doc.add_text(fields.facet_channel, facet_value(&scope, channel.as_str()));
         }
     }
     let organizations: Vec<&str> = data

@@ -1057,12 +1057,12 @@ async fn check_organizations_exist(
     Ok(())
 }
 
-/// The ids of organizations by name (the oldest of each name), creating the missing ones.
+/// The ids of organizations by name (the oldest of each name), creating the missing ones,
+/// each with a `created` of its own from the workspace clock (lists page by it).
 async fn organizations_named(
     tx: &mut Transaction<'_, Db>,
     workspace: WorkspaceId,
     names: &[&str],
-    now: Timestamp,
 ) -> Result<HashMap<String, OrganizationId>> {
     let mut ids = HashMap::new();
     for chunk in names.chunks(1_000) {
@@ -1084,6 +1084,7 @@ async fn organizations_named(
             continue;
         }
         let id = next_organization_id(tx, workspace).await?;
+        let now = tick(tx, workspace).await?;
         let data = OrganizationData {
             name: name.to_owned(),
             ..OrganizationData::default()
@@ -1469,11 +1470,12 @@ impl Store for StoreImpl {
             return Ok(Vec::new());
         }
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        // Also proves the workspace exists before anything is written.
+        tick(&mut tx, workspace).await?;
         let mut names: Vec<&str> = rows.iter().flat_map(|row| row.organizations.iter().map(String::as_str)).collect();
         names.sort_unstable();
         names.dedup();
-        let organizations = organizations_named(&mut tx, workspace, &names, now).await?;
+        let organizations = organizations_named(&mut tx, workspace, &names).await?;
 
         // Every stored contact a row could match or collide with, and who holds what.
         let mut wanted = FastSet::default();

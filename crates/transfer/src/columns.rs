@@ -29,6 +29,52 @@ pub enum Column {
     Ignored,
 }
 
+impl Column {
+    /// Whether a value in this column can tell a contact apart (a row needs one).
+    pub fn identifies(&self) -> bool {
+        matches!(
+            self,
+            Column::Name
+                | Column::FirstName
+                | Column::LastName
+                | Column::Email
+                | Column::Phone
+                | Column::ExternalId
+                | Column::Channel(_)
+        )
+    }
+}
+
+/// The headers of the columns that identify a contact, as the README lists them.
+pub const IDENTIFYING_COLUMNS: [&str; 14] = [
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "external_id",
+    "identifier",
+    "crm_id",
+    "whatsapp_id",
+    "telegram_id",
+    "facebook_id",
+    "instagram_id",
+    "web_id",
+    "provider_id",
+];
+
+/// The other headers Roster reads (besides `custom.<key>` and `additional.<key>`).
+pub const OTHER_COLUMNS: [&str; 8] = [
+    "language",
+    "avatar_url",
+    "blocked",
+    "organizations",
+    "address.street|house_number|zipcode|location|country",
+    "city",
+    "country",
+    "company_name",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AddressLine {
     Street,
@@ -148,5 +194,18 @@ mod tests {
         assert_eq!(column("telegram_id"), Column::Channel(Channel::Telegram));
         assert_eq!(column("Shoe Size"), Column::Custom("Shoe Size".into()));
         assert_eq!(column("id"), Column::Ignored);
+        for header in IDENTIFYING_COLUMNS {
+            assert!(column(header).identifies(), "{header}");
+        }
+        for header in [
+            "language",
+            "organizations",
+            "city",
+            "custom.x",
+            "id",
+            "Shoe Size",
+        ] {
+            assert!(!column(header).identifies(), "{header}");
+        }
     }
 }

@@ -14,7 +14,9 @@ use roster_core::model::{Attributes, AttributesPatch, ContactPatch, Patch};
 use roster_core::{Error, Store};
 use serde_json::{json, Value};
 
-use crate::columns::{column, AddressLine, Column, ORGANIZATION_SEPARATOR};
+use crate::columns::{
+    column, AddressLine, Column, IDENTIFYING_COLUMNS, ORGANIZATION_SEPARATOR, OTHER_COLUMNS,
+};
 
 /// Rows per transaction: large enough that per-statement costs vanish, small enough that
 /// an interruption loses little work.
@@ -113,8 +115,14 @@ fn header(record: &csv::ByteRecord) -> Result<Header, String> {
         names.push(name);
         columns.push(meaning);
     }
-    if columns.iter().all(|c| *c == Column::Ignored) {
-        return Err("the header names no column to import".to_owned());
+    if !columns.iter().any(Column::identifies) {
+        return Err(format!(
+            "none of its columns ({}) names a contact: the header needs at least one of {} \
+             (other columns Roster reads: {}; any other name becomes a custom attribute)",
+            names.join(", "),
+            IDENTIFYING_COLUMNS.join(", "),
+            OTHER_COLUMNS.join(", "),
+        ));
     }
     Ok(Header { names, columns })
 }
@@ -202,6 +210,12 @@ fn parse_row(header: &Header, record: &csv::ByteRecord) -> Result<ImportRow, Str
     }
     if row.patch == ContactPatch::default() && row.organizations.is_empty() {
         return Err("has no value to import".to_owned());
+    }
+    if !row.patch.sets_identity() {
+        return Err(
+            "has no name, email, phone, external id or channel id: nothing identifies the contact"
+                .to_owned(),
+        );
     }
     Ok(row)
 }
@@ -379,5 +393,23 @@ mod tests {
         assert!(matches!(rows(""), Err(ImportError::File(_))));
         assert!(matches!(rows("name,,email\n"), Err(ImportError::File(_))));
         assert!(matches!(rows("email,Email\n"), Err(ImportError::File(_))));
+        let Err(ImportError::File(reason)) = rows("foo,bar\n1,2\n") else {
+            panic!("a header naming no contact column is refused");
+        };
+        assert!(
+            reason.starts_with("none of its columns (foo, bar) names a contact")
+                && reason.contains("name, first_name, last_name, email, phone, external_id"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_row_with_nothing_that_identifies_a_contact_is_rejected() {
+        let parsed = rows("email,language,organizations\n,EN,Acme\nann@example.com,EN,\n").unwrap();
+        assert_eq!(
+            parsed[0].1.as_ref().unwrap_err(),
+            "has no name, email, phone, external id or channel id: nothing identifies the contact"
+        );
+        assert!(parsed[1].1.is_ok());
     }
 }

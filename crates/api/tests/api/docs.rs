@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::helpers::{send, TestApp};
 
-const ADMIN_SOURCE: &str = include_str!("../../src/admin.rs");
+const ADMIN_SOURCE: &str = include_str!("../../src/admin/mod.rs");
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// (method, path) of every documented admin operation.

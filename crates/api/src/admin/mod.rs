@@ -1,6 +1,6 @@
 //! Roster's native admin API under `/admin/v1`, for operators: workspaces and their API
-//! keys, SalesChat's users, groups and governance levels, contacts' stage history,
-//! Chatwoot's inboxes and the record of contact merges. Authenticated by `Authorization: Bearer $ROSTER_ADMIN_TOKEN`; disabled (404) when
+//! keys, SalesChat's users, groups and governance levels, a contact's whole record and
+//! its stage history, Chatwoot's inboxes and the record of contact merges. Authenticated by `Authorization: Bearer $ROSTER_ADMIN_TOKEN`; disabled (404) when
 //! no token is configured. The CLI prints the same JSON (`render_*`).
 
 use axum::extract::{FromRequestParts, State};
@@ -19,6 +19,10 @@ use roster_core::service::IssuedKey;
 use roster_core::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+mod contact;
+
+pub use contact::render_contact_record;
 
 use crate::body::JsonBody;
 use crate::params::{PathParams, QueryPairs};
@@ -70,6 +74,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/v1/workspaces/{workspaceId}/imports",
             axum::routing::post(import_contacts),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/contacts/{contactId}",
+            get(contact::show_contact),
         )
         .route(
             "/admin/v1/workspaces/{workspaceId}/contacts/{contactId}/stage-history",

@@ -1,5 +1,8 @@
 //! The real `roster` binary: the CLI, `roster serve` over HTTP, restarts, `kill -9`,
-//! and two server processes sharing one PostgreSQL database.
+//! and two server processes sharing one PostgreSQL database. `first_hour` tries what a
+//! new user meets first: bad input in every dialect, imports, paging, the admin view.
+
+mod first_hour;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
