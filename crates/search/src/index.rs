@@ -101,14 +101,19 @@ impl SearchIndex {
     ) -> Result<Arc<SearchIndex>> {
         let (schema, fields) = Fields::schema();
         let dir: PathBuf = dir.to_owned();
+        let shown = dir.display().to_string();
         let (index, fresh) = tokio::task::spawn_blocking(move || open_or_create(&dir, schema))
             .await
             .map_err(Error::internal)??;
         let writer = index
             .writer_with_num_threads(2, WRITER_MEMORY)
-            .map_err(index_error(
-                "opening the writer (is another roster using this data directory?)",
-            ))?;
+            .map_err(|err| match err {
+                tantivy::TantivyError::LockFailure(..) => Error::internal(format!(
+                    "the search index in {shown} is in use by another roster process (a running \
+                     `roster serve` on this data directory?): stop it first"
+                )),
+                other => index_error("opening the writer")(other),
+            })?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

@@ -802,3 +802,78 @@ fn healthcheck_against_a_stopped_server_says_nothing_answers() {
         format!("roster: nothing answers at {address}: is `roster serve` running there? (connection refused)")
     );
 }
+
+#[tokio::test]
+async fn the_docs_page_renders_the_admin_documents_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let page = reqwest::get(format!("{}/docs", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = page
+        .find("// markdown:start")
+        .expect("the renderer is marked");
+    let end = page
+        .find("// markdown:end")
+        .expect("the renderer is marked");
+    let renderer = &page[start..end];
+    let document = get(&format!("{}/openapi.json", server.base), &[]).await;
+    let description = document["info"]["description"].as_str().unwrap();
+    // The page's own renderer, run by Node.js on the served description and on input
+    // that tries to inject markup.
+    let render = |markdown: &str| {
+        let script = format!(
+            "{renderer}\nprocess.stdout.write(renderMarkdown({}));",
+            serde_json::to_string(markdown).unwrap()
+        );
+        let output = std::process::Command::new("node")
+            .args(["-e", &script])
+            .output()
+            .expect("node runs (Node.js is part of the test machine)");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let html = render(description);
+    assert!(
+        html.contains("<code>Authorization: Bearer $ROSTER_ADMIN_TOKEN</code>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<a href="/openapi/chatcaptain.json">ChatCaptain</a>"#),
+        "{html}"
+    );
+    assert!(!html.contains('`') && !html.contains("]("), "{html}");
+    assert_eq!(
+        render("Say <script>x</script> and [click](javascript:alert(1)).\n\n- one\n- **two**"),
+        "<p>Say &lt;script&gt;x&lt;/script&gt; and [click](javascript:alert(1)).</p><ul><li>one</li><li><strong>two</strong></li></ul>"
+    );
+}
+
+#[test]
+fn reindex_beside_a_running_server_says_to_stop_it_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let output = roster(dir.path()).arg("reindex").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is in use by another roster process")
+            && stderr.contains("stop it first")
+            && !stderr.contains("internal error"),
+        "{stderr}"
+    );
+    drop(server);
+    let output = roster(dir.path()).arg("reindex").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
