@@ -19,6 +19,7 @@ pub mod body;
 pub mod chatcaptain;
 pub mod chatwoot;
 pub mod docs;
+mod keepalive;
 mod params;
 pub mod saleschat;
 pub mod telemetry;
@@ -64,6 +65,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             telemetry::observe,
         ))
+        // Outermost, so every refusal (auth, unknown route, too large) leaves the
+        // connection reusable.
+        .layer(axum::middleware::from_fn(keepalive::drain_unread_bodies))
         .with_state(state)
 }
 
