@@ -107,7 +107,8 @@ fn refused_requests_leave_the_connection_usable_or_say_close() {
     let other_bearer = format!("Bearer {other_key}");
     let json = ("content-type", "application/json");
     // (what, method, path, headers): each is refused, whatever the body.
-    let refusals: Vec<(&str, &str, String, Vec<(&str, &str)>)> = vec![
+    type Refusal<'a> = (&'a str, &'a str, String, Vec<(&'a str, &'a str)>);
+    let refusals: Vec<Refusal> = vec![
         (
             "chatcaptain: no key",
             "POST",
