@@ -119,7 +119,15 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(index_error("opening the reader"))?;
-        let applied = if fresh { None } else { committed_seq(&index) };
+        let state = if fresh {
+            Committed::Nothing
+        } else {
+            committed(&index)
+        };
+        let applied = match state {
+            Committed::Current(seq) => Some(seq),
+            _ => None,
+        };
         let search = Arc::new(SearchIndex {
             store,
             fields,
@@ -134,18 +142,20 @@ impl SearchIndex {
         let behind_the_log =
             applied.is_some_and(|seq| oldest.is_some_and(|oldest| seq + 1 < oldest));
         if rebuild || applied.is_none() || behind_the_log {
-            tracing::info!(
-                reason = if rebuild {
-                    "asked to"
-                } else if fresh {
-                    "new index"
-                } else if applied.is_none() {
-                    "index written by another version of roster"
-                } else {
-                    "index is behind the change log"
-                },
-                "rebuilding the search index"
-            );
+            let reason = if rebuild {
+                "asked to".to_owned()
+            } else if fresh {
+                "new index".to_owned()
+            } else if behind_the_log {
+                "behind the change log's window: changes it has not applied were pruned".to_owned()
+            } else {
+                state.reason()
+            };
+            if rebuild || fresh {
+                tracing::info!(%reason, "rebuilding the search index");
+            } else {
+                tracing::warn!(%reason, "rebuilding the search index");
+            }
             search.rebuild(progress).await?;
         } else {
             search.catch_up().await?;
@@ -570,9 +580,53 @@ impl std::fmt::Display for Payload {
 }
 
 /// The seq the index last committed, if it was written with this layout.
-fn committed_seq(index: &Index) -> Option<i64> {
-    let payload: Payload = serde_json::from_str(&index.load_metas().ok()?.payload?).ok()?;
-    (payload.layout == LAYOUT).then_some(payload.seq)
+/// What the index's last commit says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Committed {
+    /// Complete and of this layout, up to this change-log seq.
+    Current(i64),
+    /// No commit of Roster's: the index was created but its first build never finished
+    /// (the process was stopped or killed while building it).
+    Nothing,
+    /// Written with another term layout, by another version of Roster.
+    OtherLayout(u32),
+    /// The commit record is unreadable.
+    Corrupt(String),
+}
+
+impl Committed {
+    /// Why an index in this state is rebuilt, for the log.
+    fn reason(&self) -> String {
+        match self {
+            Committed::Current(_) => "up to date".to_owned(),
+            Committed::Nothing => {
+                "unfinished: an earlier build of the index was interrupted before it completed"
+                    .to_owned()
+            }
+            Committed::OtherLayout(layout) => format!(
+                "older layout: written with index layout {layout} by another version of \
+                 roster, this one writes layout {LAYOUT}"
+            ),
+            Committed::Corrupt(why) => format!("corrupt: its commit record {why}"),
+        }
+    }
+}
+
+fn committed(index: &Index) -> Committed {
+    let metas = match index.load_metas() {
+        Ok(metas) => metas,
+        Err(err) => return Committed::Corrupt(format!("cannot be read ({err})")),
+    };
+    let Some(payload) = metas.payload else {
+        return Committed::Nothing;
+    };
+    match serde_json::from_str::<Payload>(&payload) {
+        Ok(payload) if payload.layout == LAYOUT => Committed::Current(payload.seq),
+        Ok(payload) => Committed::OtherLayout(payload.layout),
+        // The first layout recorded the bare seq.
+        Err(_) if payload.trim().parse::<i64>().is_ok() => Committed::OtherLayout(0),
+        Err(err) => Committed::Corrupt(format!("does not parse ({err})")),
+    }
 }
 
 /// Facet values reported per field, the most frequent first (Typesense's default
@@ -779,29 +833,41 @@ mod tests {
         }
     }
 
-    /// Commits `payload` to a fresh in-memory index and reads back the applied seq.
-    fn seq_after_committing(payload: &str) -> Option<i64> {
+    /// Commits `payload` (if any) to a fresh in-memory index and reads back its state.
+    fn state_after_committing(payload: Option<&str>) -> Committed {
         let index = Index::create_in_ram(Fields::schema().0);
-        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
-        let mut prepared = writer.prepare_commit().unwrap();
-        prepared.set_payload(payload);
-        prepared.commit().unwrap();
-        committed_seq(&index)
+        if let Some(payload) = payload {
+            let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+            let mut prepared = writer.prepare_commit().unwrap();
+            prepared.set_payload(payload);
+            prepared.commit().unwrap();
+        }
+        committed(&index)
     }
 
     #[test]
-    fn an_index_of_another_layout_has_no_position_and_is_rebuilt() {
+    fn the_commit_record_tells_an_unfinished_build_from_an_upgrade_or_corruption() {
         assert_eq!(
-            seq_after_committing(&Payload::new(41).to_string()),
-            Some(41)
+            state_after_committing(Some(&Payload::new(41).to_string())),
+            Committed::Current(41)
         );
+        assert_eq!(state_after_committing(None), Committed::Nothing);
+        assert!(Committed::Nothing.reason().starts_with("unfinished"));
+        assert_eq!(
+            state_after_committing(Some(r#"{"layout":1,"seq":41}"#)),
+            Committed::OtherLayout(1)
+        );
+        assert!(Committed::OtherLayout(1)
+            .reason()
+            .starts_with("older layout"));
         // The first layout recorded the bare seq.
-        assert_eq!(seq_after_committing("41"), None);
         assert_eq!(
-            seq_after_committing(r#"{"layout":1,"seq":41}"#),
-            None,
-            "an older layout"
+            state_after_committing(Some("41")),
+            Committed::OtherLayout(0)
         );
+        let corrupt = state_after_committing(Some("{not json"));
+        assert!(matches!(corrupt, Committed::Corrupt(_)), "{corrupt:?}");
+        assert!(corrupt.reason().starts_with("corrupt"));
     }
 
     #[test]

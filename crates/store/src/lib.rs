@@ -15,6 +15,7 @@ mod migrations;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_fold;
 #[cfg(feature = "testing")]
 pub mod testing;
 

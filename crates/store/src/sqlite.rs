@@ -71,6 +71,7 @@ impl SqliteStore {
         // upper levels keeps bulk writes from re-reading them (SQLite's default is 2 MiB).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_connect(|connection, _| Box::pin(unicode_lower(connection)))
             .connect_with(
                 options
                     .clone()
@@ -91,6 +92,7 @@ impl SqliteStore {
             .map_err(|e| Error::internal(format!("migrating SQLite database: {e}")))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
+            .after_connect(|connection, _| Box::pin(unicode_lower(connection)))
             .connect_with(options.read_only(true))
             .await
             .map_err(|e| Error::internal(format!("opening SQLite readers: {e}")))?;
@@ -103,6 +105,20 @@ impl SqliteStore {
 
     fn reader(&self) -> &Pool<Sqlite> {
         &self.reader
+    }
+}
+
+/// Gives the connection the Unicode-aware `lower()` (see `sqlite_fold`).
+async fn unicode_lower(connection: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    let mut handle = connection.lock_handle().await?;
+    // Safe: the locked handle guarantees no other thread uses the connection meanwhile.
+    let code = unsafe { crate::sqlite_fold::register_lower(handle.as_raw_handle().as_ptr()) };
+    if code == libsqlite3_sys::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(format!(
+            "registering lower() failed with SQLite code {code}"
+        )))
     }
 }
 

@@ -14,6 +14,7 @@ use roster_core::model::{
     DispositionUpdate, OrganizationData, OrganizationPatch, Page, Patch, RecordKind,
 };
 use roster_core::model::{InboxChannel, WriteRules};
+use roster_core::query::{Condition, ContactQuery, Join, SortField, SortKey, TextField, TextOp};
 use roster_core::store::{NewApiKey, NewContactInbox, Store};
 use serde_json::json;
 
@@ -73,6 +74,7 @@ contract!(
     unique_phone_rule_applies_only_when_asked,
     imports_create_update_or_leave_rows_and_reject_collisions,
     imports_match_by_the_keys_given_in_order,
+    case_insensitive_matching_folds_beyond_ascii,
 );
 
 async fn workspace(store: &dyn Store) -> WorkspaceId {
@@ -1612,5 +1614,118 @@ async fn imports_match_by_the_keys_given_in_order(store: &dyn Store) {
     assert_eq!(
         store.contact(ws, by_phone.id).await.unwrap(),
         Some(by_phone)
+    );
+}
+
+/// Case-insensitive conditions and the name sort give the same answers on both stores for
+/// letters beyond ASCII (SQLite's own `lower()` folds ASCII only).
+async fn case_insensitive_matching_folds_beyond_ascii(store: &dyn Store) {
+    use roster_core::domain::fold_case;
+    let ws = workspace(store).await;
+    let names = [
+        "ÖZTÜRK",
+        "ΣΟΦΊΑ",
+        "ΟΔΥΣΣΕΥΣ",
+        "İSTANBUL Ltd",
+        "Ärger",
+        "zed",
+        "Apple",
+    ];
+    let mut ids = Vec::new();
+    for name in names {
+        let mut data = contact(name);
+        if name == "ÖZTÜRK" {
+            data.email = Some(Email::parse("JÜRGEN.Öztürk@BÜCHER.de").unwrap());
+            data.custom_attributes = json!({"city": "MÜNCHEN"}).as_object().unwrap().clone();
+        }
+        ids.push(store.create_contact(ws, &data).await.unwrap().id);
+    }
+    let found = |field: TextField, op: TextOp, value: &str| {
+        let query = ContactQuery {
+            conditions: vec![(
+                Condition::Text {
+                    field,
+                    op,
+                    values: vec![fold_case(value)],
+                },
+                Join::And,
+            )],
+            limit: 50,
+            ..ContactQuery::default()
+        };
+        async move {
+            let contacts = store.query_contacts(ws, &query).await.unwrap();
+            assert_eq!(
+                store.count_contacts(ws, &query).await.unwrap(),
+                contacts.len() as u64
+            );
+            contacts
+                .into_iter()
+                .map(|c| c.data.name.unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found(TextField::Name, TextOp::Equal, "öztürk").await,
+        ["ÖZTÜRK"]
+    );
+    assert_eq!(
+        found(TextField::Name, TextOp::Equal, "Σοφία").await,
+        ["ΣΟΦΊΑ"]
+    );
+    assert_eq!(
+        found(TextField::Name, TextOp::Equal, "οδυσσευς").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        found(TextField::Name, TextOp::Equal, "Οδυσσευσ").await,
+        ["ΟΔΥΣΣΕΥΣ"]
+    );
+    assert_eq!(
+        found(TextField::Name, TextOp::Contains, "istanbul").await,
+        ["İSTANBUL Ltd"]
+    );
+    assert_eq!(
+        found(TextField::Name, TextOp::StartsWith, "Öz").await,
+        ["ÖZTÜRK"]
+    );
+    assert_eq!(
+        found(TextField::Name, TextOp::NotEqual, "ärger")
+            .await
+            .len(),
+        names.len() - 1
+    );
+    assert_eq!(
+        found(TextField::Email, TextOp::Equal, "jürgen.öztürk@bücher.DE").await,
+        ["ÖZTÜRK"]
+    );
+    assert_eq!(
+        found(TextField::Custom("city".into()), TextOp::Equal, "München").await,
+        ["ÖZTÜRK"]
+    );
+
+    // The name sort compares folded names, byte by byte, on both stores.
+    let sorted = store
+        .query_contacts(
+            ws,
+            &ContactQuery {
+                sort: vec![SortKey {
+                    field: SortField::Name,
+                    descending: false,
+                }],
+                limit: 50,
+                ..ContactQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut expected: Vec<&str> = names.to_vec();
+    expected.sort_by_key(|name| fold_case(name));
+    assert_eq!(
+        sorted
+            .iter()
+            .map(|c| c.data.name.as_deref().unwrap())
+            .collect::<Vec<_>>(),
+        expected
     );
 }

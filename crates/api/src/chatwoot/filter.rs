@@ -244,7 +244,7 @@ fn normalise(field: &TextField, op: TextOp, value: String) -> String {
                 )
         }
         TextField::Phone => value,
-        _ => value.to_lowercase(),
+        _ => roster_core::domain::fold_case(&value),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Email addresses: trimmed, lower-cased, syntax-checked.
+//! Email addresses: trimmed, lower-cased (`fold_case`), syntax-checked.
 
 use std::fmt;
 
@@ -14,7 +14,7 @@ impl Email {
     /// dot-separated labels with at least one dot. Lower-cased so that uniqueness is
     /// case-insensitive and output is stable.
     pub fn parse(input: &str) -> Result<Self, &'static str> {
-        let email = input.trim().to_lowercase();
+        let email = super::fold_case(input.trim());
         if email.is_empty() {
             return Err("must not be empty");
         }

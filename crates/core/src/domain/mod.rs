@@ -13,5 +13,5 @@ mod timestamp;
 pub use email::Email;
 pub use ids::{ContactId, KeyId, OrganizationId, WorkspaceId, MAX_ID};
 pub use phone::PhoneE164;
-pub use text::{bounded_text, ExternalId, Language, WebUrl, MAX_TEXT_LEN};
+pub use text::{bounded_text, fold_case, ExternalId, Language, WebUrl, MAX_TEXT_LEN};
 pub use timestamp::Timestamp;

@@ -18,6 +18,23 @@ pub fn bounded_text(input: &str, max: usize) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+/// Case folding for every case-insensitive comparison, in Rust and in both stores' SQL
+/// (`lower()`): each character on its own to its simple lower case, as PostgreSQL's
+/// `lower()` does under a UTF-8 locale and as Roster's SQLite `lower()` does (the store
+/// registers this function there, since SQLite's own folds ASCII only). Unlike
+/// `str::to_lowercase` it never looks at context (a final `Σ` is `σ`, not `ς`) and
+/// never lengthens a character (`İ` is `i`), so the same text folds the same way in all
+/// three places.
+pub fn fold_case(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            // The one character whose lower case is two: its simple mapping is `i`.
+            '\u{130}' => 'i',
+            c => c.to_lowercase().next().unwrap_or(c),
+        })
+        .collect()
+}
+
 /// An id the tenant's own systems use for a contact (Chatwoot `identifier`, SalesChat
 /// `crm_id`). Case-sensitive and kept exactly as given; unique per workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -118,6 +135,19 @@ impl WebUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn case_folds_one_character_at_a_time() {
+        assert_eq!(fold_case("ÖZTÜRK"), "öztürk");
+        assert_eq!(fold_case("ΣΟΦΊΑ"), "σοφία");
+        // No final-sigma rule and no lengthening, as PostgreSQL's lower().
+        assert_eq!(fold_case("ΟΔΥΣΣΕΥΣ"), "οδυσσευσ");
+        assert_eq!(fold_case("İSTANBUL"), "istanbul");
+        assert_eq!(
+            fold_case("Max.Mustermann@Example.COM"),
+            "max.mustermann@example.com"
+        );
+    }
 
     #[test]
     fn text_is_trimmed_and_bounded() {

@@ -877,3 +877,112 @@ fn reindex_beside_a_running_server_says_to_stop_it_first() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Chatwoot's filter compares names and emails ignoring case beyond ASCII, the same on
+/// both stores.
+async fn chatwoot_filter_folds_unicode_case(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), database_url, "Unicode");
+    let server = Server::start(dir.path(), database_url);
+    let cw = format!("{}/api/v1/accounts/{workspace}/contacts", server.base);
+    let auth = [("api_access_token", key.as_str())];
+    for (name, email) in [
+        ("ÖZTÜRK", "AYŞE.ÖZTÜRK@ÖRNEK.COM.TR"),
+        ("ΣΟΦΊΑ", "sofia@example.gr"),
+        ("Zoë", "zoe@example.com"),
+    ] {
+        post_json(&cw, &auth, json!({"name": name, "email": email})).await;
+    }
+    let filter = |key: &str, operator: &str, value: &str| json!({"payload": [{"attribute_key": key, "filter_operator": operator, "values": [value], "query_operator": null}]});
+    for (body, expected) in [
+        (filter("name", "equal_to", "öztürk"), vec!["ÖZTÜRK"]),
+        (filter("name", "equal_to", "σοφία"), vec!["ΣΟΦΊΑ"]),
+        (filter("name", "contains", "ZOË"), vec!["Zoë"]),
+        (
+            filter("email", "equal_to", "ayşe.öztürk@örnek.com.tr"),
+            vec!["ÖZTÜRK"],
+        ),
+    ] {
+        let answer = post_json(&format!("{cw}/filter"), &auth, body.clone()).await;
+        let names: Vec<&str> = answer["payload"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, expected, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn chatwoot_filter_folds_unicode_case_on_sqlite() {
+    chatwoot_filter_folds_unicode_case(None).await;
+}
+
+#[tokio::test]
+async fn chatwoot_filter_folds_unicode_case_on_postgres() {
+    let database = roster_store::testing::postgres().await;
+    chatwoot_filter_folds_unicode_case(Some(database.database_url.as_str())).await;
+}
+
+/// Rewrites the payload of the index's last commit, as an interrupted first build, an
+/// older Roster or a damaged file leaves it.
+fn set_index_payload(data_dir: &std::path::Path, payload: Value) {
+    let meta = data_dir.join("index").join("meta.json");
+    let mut metas: Value = serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    metas["payload"] = payload;
+    std::fs::write(&meta, metas.to_string()).unwrap();
+}
+
+#[tokio::test]
+async fn a_rebuild_at_start_logs_what_was_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), None, "Rebuilds");
+    let server = Server::start(dir.path(), None);
+    post_json(
+        &format!("{}/v1/chatbots/{workspace}/contacts", server.base),
+        &[("x-chatcaptain-key", &key)],
+        json!({"name": "Still Found", "language": "EN"}),
+    )
+    .await;
+    assert!(server.terminate().success());
+    for (payload, reason) in [
+        // What a build killed before its first commit leaves: a commit with no record.
+        (
+            Value::Null,
+            "unfinished: an earlier build of the index was interrupted",
+        ),
+        (
+            json!(r#"{"layout":1,"seq":3}"#),
+            "older layout: written with index layout 1",
+        ),
+        (
+            json!("{garbage"),
+            "corrupt: its commit record does not parse",
+        ),
+    ] {
+        set_index_payload(dir.path(), payload);
+        let server = Server::start(dir.path(), None);
+        let found = get(
+            &format!(
+                "{}/v1/chatbots/{workspace}/contacts/search?query=still",
+                server.base
+            ),
+            &[("x-chatcaptain-key", &key)],
+        )
+        .await;
+        assert_eq!(found["results"]["found"], 1, "{found}");
+        let logged = server.logged("rebuilding the search index");
+        assert!(
+            logged.iter().any(|line| line.contains(reason)),
+            "{reason}: {logged:?}"
+        );
+        assert!(
+            !logged
+                .iter()
+                .any(|line| line.contains("another version") && !reason.starts_with("older")),
+            "{logged:?}"
+        );
+        assert!(server.terminate().success());
+    }
+}

@@ -76,6 +76,8 @@ fn cli_tenant(data_dir: &Path, database_url: Option<&str>, name: &str) -> (Strin
 struct Server {
     child: Child,
     base: String,
+    /// Every line the server has logged so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -93,8 +95,11 @@ impl Server {
         let mut child = command.spawn().expect("roster serve starts");
         let stderr = child.stderr.take().unwrap();
         let (found, address) = mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = std::sync::Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.split("address=").nth(1) {
                     let _ = found.send(
                         rest.split_whitespace()
@@ -111,7 +116,14 @@ impl Server {
         Server {
             child,
             base: format!("http://{address}"),
+            log,
         }
+    }
+
+    /// The log lines so far that contain `text`.
+    fn logged(&self, text: &str) -> Vec<String> {
+        let lines = self.log.lock().unwrap();
+        lines.iter().filter(|l| l.contains(text)).cloned().collect()
     }
 
     fn kill_hard(mut self) {
