@@ -92,6 +92,9 @@ struct Tenant {
 #[derive(Default)]
 struct Outcome {
     latencies: Vec<Duration>,
+    /// `GET /healthz` answered while the searches ran (one probe every 5 ms on a
+    /// connection of its own): what a load balancer's probe sees under load.
+    health: Vec<Duration>,
     typo1: (usize, usize),
     typo2: (usize, usize),
     wall: Duration,
@@ -162,6 +165,16 @@ async fn main() {
             "| {label} | {p50:.2} | {p99:.2} | {throughput:.0} | {} | {} |",
             share(outcome.typo1),
             share(outcome.typo2)
+        );
+    }
+    let roster_health = &rows[0].1.health;
+    if !roster_health.is_empty() {
+        let (p50, p99) = percentiles(roster_health);
+        println!();
+        println!(
+            "health check while searching ({} clients): p50 {p50:.2} ms, p99 {p99:.2} ms ({} probes)",
+            args.clients,
+            roster_health.len()
         );
     }
     println!();
@@ -445,6 +458,11 @@ async fn run_roster(base: &str, tenants: &[Tenant], probes: &[Probe], clients: u
         async move {
             let next = Arc::new(AtomicUsize::new(range.start));
             let started = Instant::now();
+            let searching = Arc::new(std::sync::atomic::AtomicBool::new(true));
+            let health = tokio::spawn(probe_health(
+                format!("{}/healthz", base_url(&targets[0].0)),
+                searching.clone(),
+            ));
             let mut workers = Vec::new();
             for _ in 0..clients {
                 let (client, targets, probes, next, end) = (
@@ -492,11 +510,35 @@ async fn run_roster(base: &str, tenants: &[Tenant], probes: &[Probe], clients: u
                 merge(&mut total, worker.await.expect("worker"));
             }
             total.wall = started.elapsed();
+            searching.store(false, Ordering::Relaxed);
+            total.health = health.await.expect("health prober");
             total
         }
     };
     run(0..warmup).await;
     run(warmup..probes.len()).await
+}
+
+/// The server's base URL from one of its endpoint URLs.
+fn base_url(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..]
+        .find('/')
+        .map_or(url, |slash| &url[..after_scheme + slash])
+}
+
+/// Probes `url` every 5 ms until `running` turns false; the latencies of the answers.
+async fn probe_health(url: String, running: Arc<std::sync::atomic::AtomicBool>) -> Vec<Duration> {
+    let client = reqwest::Client::new();
+    let mut latencies = Vec::new();
+    while running.load(Ordering::Relaxed) {
+        let sent = Instant::now();
+        let answer = client.get(&url).send().await.expect("roster answers");
+        assert!(answer.status().is_success(), "{}", answer.status());
+        latencies.push(sent.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    latencies
 }
 
 /// What the load generator reads of a search answer: the hits' names. Only these are
