@@ -46,8 +46,48 @@ pub struct PoolUsage {
     pub idle: u32,
 }
 
+/// Everything Roster keeps, area by area; each area is a trait of its own so that each
+/// backend implements it in a file of its own. Callers bring the areas they use into
+/// scope with `use roster_core::store::prelude::*`.
+pub trait Store:
+    WorkspaceStore
+    + ContactStore
+    + OrganizationStore
+    + SalesChatStore
+    + ChatwootStore
+    + BulkStore
+    + ChangeLog
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: WorkspaceStore
+        + ContactStore
+        + OrganizationStore
+        + SalesChatStore
+        + ChatwootStore
+        + BulkStore
+        + ChangeLog
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The store's area traits, for calling their methods on a `dyn Store`.
+pub mod prelude {
+    pub use super::{
+        BulkStore, ChangeLog, ChatwootStore, ContactStore, OrganizationStore, SalesChatStore,
+        Store, WorkspaceStore,
+    };
+}
+
+/// Workspaces, API keys and installation settings.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait WorkspaceStore: Send + Sync {
     /// The connection pool's state, for metrics.
     fn pool_usage(&self) -> PoolUsage {
         PoolUsage::default()
@@ -68,7 +108,11 @@ pub trait Store: Send + Sync + 'static {
     async fn api_keys(&self, workspace: WorkspaceId) -> Result<Vec<ApiKey>>;
     /// Marks a key revoked; `NotFound(ApiKey)` if the workspace has no such key.
     async fn revoke_api_key(&self, workspace: WorkspaceId, id: KeyId) -> Result<ApiKey>;
+}
 
+/// Contacts: one at a time, and the queries the dialects list and filter with.
+#[async_trait]
+pub trait ContactStore: Send + Sync {
     /// `Conflict` on a taken unique field, `UnknownReference` on a missing organization
     /// or governance level.
     async fn create_contact(&self, workspace: WorkspaceId, data: &ContactData) -> Result<Contact> {
@@ -86,22 +130,6 @@ pub trait Store: Send + Sync + 'static {
         rules: WriteRules,
         link: Option<&NewContactInbox>,
     ) -> Result<(Contact, Option<ContactInbox>)>;
-    /// Creates many contacts in one transaction (all or none), in order: bulk loads.
-    async fn create_contacts(
-        &self,
-        workspace: WorkspaceId,
-        data: &[ContactData],
-    ) -> Result<Vec<ContactId>>;
-    /// Imports one batch in one transaction. Each row updates the first contact it matches
-    /// by `keys` (tried in order) or creates one, seeing the rows before it; a row that
-    /// would take a unique value another contact holds is rejected and the others go on.
-    /// Organizations are found by name (the oldest of that name) or created.
-    async fn import_contacts(
-        &self,
-        workspace: WorkspaceId,
-        rows: &[ImportRow],
-        keys: &[MatchKey],
-    ) -> Result<Vec<ImportOutcome>>;
     async fn contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Option<Contact>>;
     /// Newest first.
     async fn contacts(&self, workspace: WorkspaceId, page: Page) -> Result<Vec<Contact>>;
@@ -132,6 +160,46 @@ pub trait Store: Send + Sync + 'static {
         id: ContactId,
     ) -> Result<Vec<Organization>>;
 
+    /// Every contact of the workspace with exactly this number, by id.
+    async fn contacts_by_phone(
+        &self,
+        workspace: WorkspaceId,
+        phone: &PhoneE164,
+    ) -> Result<Vec<Contact>>;
+
+    /// Contacts with these ids (missing ones are left out), by id.
+    async fn contacts_by_ids(
+        &self,
+        workspace: WorkspaceId,
+        ids: &[ContactId],
+    ) -> Result<Vec<Contact>>;
+
+    /// One page of contacts matching a query (see `ContactQuery`).
+    async fn query_contacts(
+        &self,
+        workspace: WorkspaceId,
+        query: &ContactQuery,
+    ) -> Result<Vec<Contact>>;
+    /// How many contacts match the query's conditions and labels (paging ignored).
+    async fn count_contacts(&self, workspace: WorkspaceId, query: &ContactQuery) -> Result<u64>;
+    /// Contacts whose email, external id (case-sensitive) or phone is exactly one of
+    /// those given, by id.
+    async fn contacts_matching_exactly(
+        &self,
+        workspace: WorkspaceId,
+        email: Option<&Email>,
+        external_id: Option<&ExternalId>,
+        phone: Option<&PhoneE164>,
+    ) -> Result<Vec<Contact>>;
+    /// The custom and the additional attribute keys used in the workspace, each sorted.
+    async fn attribute_keys(&self, workspace: WorkspaceId) -> Result<(Vec<String>, Vec<String>)>;
+    /// Whether any contact of the workspace has this custom attribute key.
+    async fn custom_attribute_in_use(&self, workspace: WorkspaceId, key: &str) -> Result<bool>;
+}
+
+/// Organizations and their members.
+#[async_trait]
+pub trait OrganizationStore: Send + Sync {
     async fn create_organization(
         &self,
         workspace: WorkspaceId,
@@ -165,13 +233,16 @@ pub trait Store: Send + Sync + 'static {
         workspace: WorkspaceId,
         id: OrganizationId,
     ) -> Result<u64>;
-
-    /// Every contact of the workspace with exactly this number, by id.
-    async fn contacts_by_phone(
+    async fn organizations_by_ids(
         &self,
         workspace: WorkspaceId,
-        phone: &PhoneE164,
-    ) -> Result<Vec<Contact>>;
+        ids: &[OrganizationId],
+    ) -> Result<Vec<Organization>>;
+}
+
+/// SalesChat's records: stage and disposition, assignment, users, groups and governance levels.
+#[async_trait]
+pub trait SalesChatStore: Send + Sync {
     /// Sets stage, disposition and fields, and appends to the stage history.
     async fn set_disposition(
         &self,
@@ -232,54 +303,11 @@ pub trait Store: Send + Sync + 'static {
         retention_days: Option<i64>,
     ) -> Result<GovernanceLevel>;
     async fn governance_levels(&self, workspace: WorkspaceId) -> Result<Vec<GovernanceLevel>>;
+}
 
-    /// Contacts with these ids (missing ones are left out), by id.
-    async fn contacts_by_ids(
-        &self,
-        workspace: WorkspaceId,
-        ids: &[ContactId],
-    ) -> Result<Vec<Contact>>;
-    async fn organizations_by_ids(
-        &self,
-        workspace: WorkspaceId,
-        ids: &[OrganizationId],
-    ) -> Result<Vec<Organization>>;
-    /// A workspace's contacts by increasing id, after `after`: for rebuilding indexes.
-    async fn scan_contacts(
-        &self,
-        workspace: WorkspaceId,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<Contact>>;
-    async fn scan_organizations(
-        &self,
-        workspace: WorkspaceId,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<Organization>>;
-
-    /// One page of contacts matching a query (see `ContactQuery`).
-    async fn query_contacts(
-        &self,
-        workspace: WorkspaceId,
-        query: &ContactQuery,
-    ) -> Result<Vec<Contact>>;
-    /// How many contacts match the query's conditions and labels (paging ignored).
-    async fn count_contacts(&self, workspace: WorkspaceId, query: &ContactQuery) -> Result<u64>;
-    /// Contacts whose email, external id (case-sensitive) or phone is exactly one of
-    /// those given, by id.
-    async fn contacts_matching_exactly(
-        &self,
-        workspace: WorkspaceId,
-        email: Option<&Email>,
-        external_id: Option<&ExternalId>,
-        phone: Option<&PhoneE164>,
-    ) -> Result<Vec<Contact>>;
-    /// The custom and the additional attribute keys used in the workspace, each sorted.
-    async fn attribute_keys(&self, workspace: WorkspaceId) -> Result<(Vec<String>, Vec<String>)>;
-    /// Whether any contact of the workspace has this custom attribute key.
-    async fn custom_attribute_in_use(&self, workspace: WorkspaceId, key: &str) -> Result<bool>;
-
+/// Chatwoot's records: inboxes and a contact's links to them, labels, merges.
+#[async_trait]
+pub trait ChatwootStore: Send + Sync {
     async fn create_inbox(
         &self,
         workspace: WorkspaceId,
@@ -331,7 +359,45 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Contact>;
     /// Oldest first.
     async fn merges(&self, workspace: WorkspaceId) -> Result<Vec<MergeRecord>>;
+}
 
+/// Many records at once: bulk creates, imports, and scans for rebuilding indexes.
+#[async_trait]
+pub trait BulkStore: Send + Sync {
+    /// Creates many contacts in one transaction (all or none), in order: bulk loads.
+    async fn create_contacts(
+        &self,
+        workspace: WorkspaceId,
+        data: &[ContactData],
+    ) -> Result<Vec<ContactId>>;
+    /// Imports one batch in one transaction. Each row updates the first contact it matches
+    /// by `keys` (tried in order) or creates one, seeing the rows before it; a row that
+    /// would take a unique value another contact holds is rejected and the others go on.
+    /// Organizations are found by name (the oldest of that name) or created.
+    async fn import_contacts(
+        &self,
+        workspace: WorkspaceId,
+        rows: &[ImportRow],
+        keys: &[MatchKey],
+    ) -> Result<Vec<ImportOutcome>>;
+    /// A workspace's contacts by increasing id, after `after`: for rebuilding indexes.
+    async fn scan_contacts(
+        &self,
+        workspace: WorkspaceId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Contact>>;
+    async fn scan_organizations(
+        &self,
+        workspace: WorkspaceId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Organization>>;
+}
+
+/// The change log every write appends to, which search indexes follow.
+#[async_trait]
+pub trait ChangeLog: Send + Sync {
     /// Change log entries with `seq > after`, by seq. Every write to a contact or an
     /// organization (and to the contacts an organization change touches) appends one in
     /// its own transaction.

@@ -9,7 +9,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use roster_core::domain::{ContactId, OrganizationId, Timestamp, WorkspaceId};
@@ -30,6 +31,7 @@ use crate::collector::{Collected, Rank, RankCollector, SegmentColumns};
 use crate::document;
 use crate::highlight;
 use crate::matcher;
+use crate::pool::SearchPool;
 use crate::query::{ParsedQuery, Plan};
 use crate::schema::{scope, Fields, CONTACT, ORGANIZATION};
 
@@ -49,16 +51,29 @@ const CHANGE_RETENTION_MICROS: i64 = 7 * 24 * 3_600 * 1_000_000;
 const WRITER_MEMORY: usize = 128 * 1024 * 1024;
 
 pub struct SearchIndex {
+    /// This index itself, for the jobs it hands to threads of its own.
+    me: Weak<SearchIndex>,
     store: Arc<dyn Store>,
     fields: Fields,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
-    /// Serialises catch-up rounds and rebuilds.
+    /// Serialises catch-up rounds and rebuilds; holds the applied seq while they run.
     applying: tokio::sync::Mutex<i64>,
+    /// The applied seq as last committed, readable without waiting for a catch-up.
+    applied: AtomicI64,
     nudge: Notify,
+    /// Scoring and highlighting run here, never on the async runtime.
+    pool: SearchPool,
     /// Records per scope, with the searcher generation they were counted in.
     counts: Mutex<HashMap<String, (u64, u64)>>,
     columns: Mutex<HashMap<SegmentId, Arc<SegmentColumns>>>,
+}
+
+/// Locks `mutex`, taking it over if a thread panicked while holding it: every value
+/// guarded here (caches, the writer) stays usable, and one panic must not turn into a
+/// panic on every later search.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Progress of a rebuild: records indexed so far, of how many.
@@ -128,13 +143,16 @@ impl SearchIndex {
             Committed::Current(seq) => Some(seq),
             _ => None,
         };
-        let search = Arc::new(SearchIndex {
+        let search = Arc::new_cyclic(|me| SearchIndex {
+            me: me.clone(),
             store,
             fields,
             reader,
             writer: Mutex::new(writer),
             applying: tokio::sync::Mutex::new(applied.unwrap_or(0)),
+            applied: AtomicI64::new(applied.unwrap_or(0)),
             nudge: Notify::new(),
+            pool: SearchPool::sized_to_machine(),
             counts: Mutex::new(HashMap::new()),
             columns: Mutex::new(HashMap::new()),
         });
@@ -163,9 +181,22 @@ impl SearchIndex {
         Ok(search)
     }
 
-    /// The change-log seq the index has applied up to.
+    /// The change-log seq the index has applied up to (as committed): read without a
+    /// lock, so `/metrics` never waits for a catch-up.
     pub async fn applied_seq(&self) -> i64 {
-        *self.applying.lock().await
+        self.applied.load(AtomicOrdering::Acquire)
+    }
+
+    /// Records `seq` as applied (after its commit).
+    fn set_applied(&self, applied: &mut i64, seq: i64) {
+        *applied = seq;
+        self.applied.store(seq, AtomicOrdering::Release);
+    }
+
+    fn handle(&self) -> Result<Arc<SearchIndex>> {
+        self.me
+            .upgrade()
+            .ok_or_else(|| Error::internal("the search index is closing"))
     }
 
     /// Follows the change log until `shutdown` resolves.
@@ -219,7 +250,7 @@ impl SearchIndex {
             let stalled = safe < changes.last().map_or(safe, |c| c.seq);
             if reached_end || stalled || last_commit.elapsed() >= COMMIT_EVERY {
                 self.commit(safe).await?;
-                *applied = safe;
+                self.set_applied(&mut applied, safe);
                 last_commit = std::time::Instant::now();
             }
             if reached_end || stalled {
@@ -228,7 +259,7 @@ impl SearchIndex {
         }
         if cursor != *applied {
             self.commit(cursor).await?;
-            *applied = cursor;
+            self.set_applied(&mut applied, cursor);
         }
         Ok(total)
     }
@@ -284,10 +315,7 @@ impl SearchIndex {
                 );
             }
         }
-        let writer = self
-            .writer
-            .lock()
-            .expect("the index writer lock is not poisoned");
+        let writer = lock(&self.writer);
         for key in deleted {
             writer.delete_term(Term::from_field_text(self.fields.key, &key));
         }
@@ -315,20 +343,23 @@ impl SearchIndex {
     }
 
     /// Commits what was added, recording `seq` as applied, and makes it searchable.
+    /// Commits what was added (fsync) and reloads the reader, on a blocking thread.
     async fn commit(&self, seq: i64) -> Result<()> {
-        let mut writer = self
-            .writer
-            .lock()
-            .expect("the index writer lock is not poisoned");
-        let mut prepared = writer
-            .prepare_commit()
-            .map_err(index_error("preparing a commit"))?;
-        prepared.set_payload(&Payload::new(seq).to_string());
-        prepared.commit().map_err(index_error("committing"))?;
-        drop(writer);
-        self.reader
-            .reload()
-            .map_err(index_error("reloading the reader"))
+        let me = self.handle()?;
+        tokio::task::spawn_blocking(move || {
+            let mut writer = lock(&me.writer);
+            let mut prepared = writer
+                .prepare_commit()
+                .map_err(index_error("preparing a commit"))?;
+            prepared.set_payload(&Payload::new(seq).to_string());
+            prepared.commit().map_err(index_error("committing"))?;
+            drop(writer);
+            me.reader
+                .reload()
+                .map_err(index_error("reloading the reader"))
+        })
+        .await
+        .map_err(Error::internal)?
     }
 
     /// Rebuilds the whole index from the store.
@@ -336,9 +367,7 @@ impl SearchIndex {
         let mut applied = self.applying.lock().await;
         // Changes after this point are re-applied by the next catch-up (idempotently).
         let start_seq = self.store.last_change_seq().await?;
-        self.writer
-            .lock()
-            .expect("the index writer lock is not poisoned")
+        lock(&self.writer)
             .delete_all_documents()
             .map_err(index_error("clearing"))?;
         let workspaces = self.store.workspaces().await?;
@@ -361,12 +390,17 @@ impl SearchIndex {
                             .flat_map(|c| c.data.organization_ids.iter().copied()),
                     )
                     .await?;
-                let docs: Vec<TantivyDocument> = contacts
-                    .iter()
-                    .map(|c| document::contact(&self.fields, workspace.id, c, &names))
-                    .collect();
-                done += docs.len() as u64;
-                self.add_all(docs)?;
+                done += contacts.len() as u64;
+                let me = self.handle()?;
+                tokio::task::spawn_blocking(move || {
+                    let docs = contacts
+                        .iter()
+                        .map(|c| document::contact(&me.fields, workspace.id, c, &names))
+                        .collect();
+                    me.add_all(docs)
+                })
+                .await
+                .map_err(Error::internal)??;
                 progress(done, total.max(done));
             }
             let mut after = 0;
@@ -379,27 +413,29 @@ impl SearchIndex {
                     break;
                 };
                 after = last.id.get();
-                let docs: Vec<TantivyDocument> = organizations
-                    .iter()
-                    .map(|o| document::organization(&self.fields, workspace.id, o))
-                    .collect();
-                done += docs.len() as u64;
-                self.add_all(docs)?;
+                done += organizations.len() as u64;
+                let me = self.handle()?;
+                tokio::task::spawn_blocking(move || {
+                    let docs = organizations
+                        .iter()
+                        .map(|o| document::organization(&me.fields, workspace.id, o))
+                        .collect();
+                    me.add_all(docs)
+                })
+                .await
+                .map_err(Error::internal)??;
                 progress(done, total.max(done));
             }
         }
         self.commit(start_seq).await?;
-        *applied = start_seq;
+        self.set_applied(&mut applied, start_seq);
         drop(applied);
         self.catch_up().await?;
         Ok(())
     }
 
     fn add_all(&self, docs: Vec<TantivyDocument>) -> Result<()> {
-        let writer = self
-            .writer
-            .lock()
-            .expect("the index writer lock is not poisoned");
+        let writer = lock(&self.writer);
         for doc in docs {
             writer
                 .add_document(doc)
@@ -411,10 +447,7 @@ impl SearchIndex {
     /// The fast columns of each of the searcher's segments, in its order: opened once per
     /// segment, dropped with the segment.
     fn columns(&self, searcher: &Searcher) -> Result<Vec<Arc<SegmentColumns>>> {
-        let mut cache = self
-            .columns
-            .lock()
-            .expect("the column cache is not poisoned");
+        let mut cache = lock(&self.columns);
         let segments = searcher.segment_readers();
         let mut columns = Vec::with_capacity(segments.len());
         for segment in segments {
@@ -441,12 +474,12 @@ impl SearchIndex {
     /// searcher sees; counted once per searcher generation.
     fn count(&self, searcher: &Searcher, scope: &str) -> Result<u64> {
         let generation = searcher.generation().generation_id();
-        let mut counts = self.counts.lock().expect("the count cache is not poisoned");
-        if let Some(&(seen, count)) = counts.get(scope) {
+        if let Some(&(seen, count)) = lock(&self.counts).get(scope) {
             if seen == generation {
                 return Ok(count);
             }
         }
+        // Counted without the cache lock, so other scopes' searches do not wait on it.
         let listing = Plan::everything();
         let mut count = 0;
         for segment in searcher.segment_readers() {
@@ -455,7 +488,7 @@ impl SearchIndex {
             })
             .map_err(index_error("counting"))?;
         }
-        counts.insert(scope.to_owned(), (generation, count));
+        lock(&self.counts).insert(scope.to_owned(), (generation, count));
         Ok(count)
     }
 
@@ -695,20 +728,27 @@ impl SearchEngine for SearchIndex {
         request: &SearchRequest,
     ) -> Result<SearchPage<roster_core::model::Contact>> {
         let started = Instant::now();
-        let plan = Plan::new(&ParsedQuery::parse(&request.query));
-        let (collected, out_of) = self.run(
-            workspace,
-            CONTACT,
-            &plan,
-            request,
-            &[
-                "facet_organization",
-                "facet_language",
-                "facet_country",
-                "facet_channel",
-            ],
-            false,
-        )?;
+        let (me, wanted) = (self.handle()?, request.clone());
+        let (plan, collected, out_of) = self
+            .pool
+            .run(move || {
+                let plan = Plan::new(&ParsedQuery::parse(&wanted.query));
+                let (collected, out_of) = me.run(
+                    workspace,
+                    CONTACT,
+                    &plan,
+                    &wanted,
+                    &[
+                        "facet_organization",
+                        "facet_language",
+                        "facet_country",
+                        "facet_channel",
+                    ],
+                    false,
+                )?;
+                Ok((plan, collected, out_of))
+            })
+            .await?;
         let ids: Vec<ContactId> = page_of(request, &collected)
             .into_iter()
             .map(ContactId::from_stored)
@@ -720,35 +760,40 @@ impl SearchEngine for SearchIndex {
             .into_iter()
             .map(|c| (c.id.get(), c))
             .collect();
-        let no_names = Vec::new();
-        let hits = ranked_hits(
-            &collected,
-            ids.iter().map(|id| id.get()),
-            contacts,
-            |contact| {
-                let names = collected
-                    .organization_names
-                    .get(&(contact.id.get() as u64))
-                    .unwrap_or(&no_names);
-                highlight::contact(contact, names, &plan)
-            },
-        );
-        let mut facets = collected.facets.into_iter();
-        let mut next = |field| facet_counts(field, facets.next().unwrap_or_default());
-        let facets = vec![
-            next(FacetField::Organization),
-            next(FacetField::Language),
-            next(FacetField::Country),
-            next(FacetField::Channel),
-        ];
-        Ok(SearchPage {
-            found: collected.found,
-            out_of,
-            page: request.page,
-            search_time_ms: started.elapsed().as_millis() as u64,
-            hits,
-            facets,
-        })
+        let page = request.page;
+        self.pool
+            .run(move || {
+                let no_names = Vec::new();
+                let hits = ranked_hits(
+                    &collected,
+                    ids.iter().map(|id| id.get()),
+                    contacts,
+                    |contact| {
+                        let names = collected
+                            .organization_names
+                            .get(&(contact.id.get() as u64))
+                            .unwrap_or(&no_names);
+                        highlight::contact(contact, names, &plan)
+                    },
+                );
+                let mut facets = collected.facets.into_iter();
+                let mut next = |field| facet_counts(field, facets.next().unwrap_or_default());
+                let facets = vec![
+                    next(FacetField::Organization),
+                    next(FacetField::Language),
+                    next(FacetField::Country),
+                    next(FacetField::Channel),
+                ];
+                Ok(SearchPage {
+                    found: collected.found,
+                    out_of,
+                    page,
+                    search_time_ms: started.elapsed().as_millis() as u64,
+                    hits,
+                    facets,
+                })
+            })
+            .await
     }
 
     async fn search_organizations(
@@ -757,15 +802,22 @@ impl SearchEngine for SearchIndex {
         request: &SearchRequest,
     ) -> Result<SearchPage<roster_core::model::Organization>> {
         let started = Instant::now();
-        let plan = Plan::new(&ParsedQuery::parse(&request.query));
-        let (collected, out_of) = self.run(
-            workspace,
-            ORGANIZATION,
-            &plan,
-            request,
-            &["facet_industry", "facet_country"],
-            true,
-        )?;
+        let (me, wanted) = (self.handle()?, request.clone());
+        let (plan, collected, out_of) = self
+            .pool
+            .run(move || {
+                let plan = Plan::new(&ParsedQuery::parse(&wanted.query));
+                let (collected, out_of) = me.run(
+                    workspace,
+                    ORGANIZATION,
+                    &plan,
+                    &wanted,
+                    &["facet_industry", "facet_country"],
+                    true,
+                )?;
+                Ok((plan, collected, out_of))
+            })
+            .await?;
         let ids: Vec<OrganizationId> = page_of(request, &collected)
             .into_iter()
             .map(OrganizationId::from_stored)
@@ -777,45 +829,61 @@ impl SearchEngine for SearchIndex {
             .into_iter()
             .map(|o| (o.id.get(), o))
             .collect();
-        let hits = ranked_hits(
-            &collected,
-            ids.iter().map(|id| id.get()),
-            organizations,
-            |organization| highlight::organization(organization, &plan),
-        );
-        let mut string_facets = collected.facets.into_iter();
-        let industry = facet_counts(
-            FacetField::Industry,
-            string_facets.next().unwrap_or_default(),
-        );
-        let country = facet_counts(
-            FacetField::Country,
-            string_facets.next().unwrap_or_default(),
-        );
-        let numeric = collected.numeric.unwrap_or_default();
-        let total: u64 = numeric.counts.values().sum();
-        let mut size = facet_counts(
-            FacetField::Size,
-            numeric
-                .counts
-                .iter()
-                .map(|(v, c)| (v.to_string(), *c))
-                .collect(),
-        );
-        size.stats = (total > 0).then(|| FacetStats {
-            min: numeric.min.unwrap_or(0) as f64,
-            max: numeric.max.unwrap_or(0) as f64,
-            avg: numeric.sum / total as f64,
-            sum: numeric.sum,
-        });
-        Ok(SearchPage {
-            found: collected.found,
-            out_of,
-            page: request.page,
-            search_time_ms: started.elapsed().as_millis() as u64,
-            hits,
-            facets: vec![industry, country, size],
-        })
+        let page = request.page;
+        self.pool
+            .run(move || {
+                let hits = ranked_hits(
+                    &collected,
+                    ids.iter().map(|id| id.get()),
+                    organizations,
+                    |organization| highlight::organization(organization, &plan),
+                );
+                Ok(organization_page(collected, out_of, page, started, hits))
+            })
+            .await
+    }
+}
+
+/// An organization search's answer: its hits with the industry, country and size facets.
+fn organization_page(
+    collected: Collected,
+    out_of: u64,
+    page: u32,
+    started: Instant,
+    hits: Vec<roster_core::search::Hit<roster_core::model::Organization>>,
+) -> SearchPage<roster_core::model::Organization> {
+    let mut string_facets = collected.facets.into_iter();
+    let industry = facet_counts(
+        FacetField::Industry,
+        string_facets.next().unwrap_or_default(),
+    );
+    let country = facet_counts(
+        FacetField::Country,
+        string_facets.next().unwrap_or_default(),
+    );
+    let numeric = collected.numeric.unwrap_or_default();
+    let total: u64 = numeric.counts.values().sum();
+    let mut size = facet_counts(
+        FacetField::Size,
+        numeric
+            .counts
+            .iter()
+            .map(|(v, c)| (v.to_string(), *c))
+            .collect(),
+    );
+    size.stats = (total > 0).then(|| FacetStats {
+        min: numeric.min.unwrap_or(0) as f64,
+        max: numeric.max.unwrap_or(0) as f64,
+        avg: numeric.sum / total as f64,
+        sum: numeric.sum,
+    });
+    SearchPage {
+        found: collected.found,
+        out_of,
+        page,
+        search_time_ms: started.elapsed().as_millis() as u64,
+        hits,
+        facets: vec![industry, country, size],
     }
 }
 

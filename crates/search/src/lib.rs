@@ -8,6 +8,7 @@ mod document;
 mod highlight;
 mod index;
 mod matcher;
+mod pool;
 mod query;
 mod schema;
 mod text;

@@ -1,9 +1,11 @@
 //! Roster's storage: `roster_core::Store` on SQLite (the default, a file in the data
 //! directory) and on PostgreSQL (shared by several `roster serve` nodes).
 //!
-//! Both backends run the same queries, written once in `sql_store.rs` and compiled for
-//! each backend's sqlx types; what differs (connection setup, schema types, migrations)
-//! lives in `sqlite.rs` and `postgres.rs` and in `migrations/<backend>/`.
+//! Both backends run the same queries, written once in `sql/` (one file per area, each
+//! included by both) and compiled for each backend's sqlx types; what differs (connection
+//! setup, schema types, migrations) lives in `sqlite.rs` and `postgres.rs` and in
+//! `migrations/<backend>/`. `cargo fmt` cannot see included files: `.ci/run` checks
+//! `sql/*.rs` with rustfmt itself.
 
 use std::path::Path;
 use std::sync::Arc;

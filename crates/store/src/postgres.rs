@@ -139,5 +139,13 @@ mod queries {
             "SELECT COALESCE(json_agg(json_build_array(contact_id, organization_id)), '[]')::text \
              FROM contact_organizations WHERE ";
     }
-    include!("sql_store.rs");
+    // The shared queries, area by area (each file one `impl` of a `Store` area trait).
+    include!("sql/shared.rs");
+    include!("sql/keys.rs");
+    include!("sql/contacts.rs");
+    include!("sql/organizations.rs");
+    include!("sql/saleschat.rs");
+    include!("sql/chatwoot.rs");
+    include!("sql/bulk.rs");
+    include!("sql/changes.rs");
 }

@@ -1,4 +1,4 @@
-//! Row types shared by both backends (`sql_store.rs` decodes them per backend), the column
+//! Row types shared by both backends (`sql/shared.rs` decodes them per backend), the column
 //! lists the queries are built from, and the conversion into core records.
 //!
 //! Stored values were parsed before they were written, so they are wrapped back with

@@ -213,5 +213,13 @@ mod queries {
             "SELECT json_group_array(json_array(contact_id, organization_id)) FROM contact_organizations \
              INDEXED BY contact_organizations_contact_idx WHERE ";
     }
-    include!("sql_store.rs");
+    // The shared queries, area by area (each file one `impl` of a `Store` area trait).
+    include!("sql/shared.rs");
+    include!("sql/keys.rs");
+    include!("sql/contacts.rs");
+    include!("sql/organizations.rs");
+    include!("sql/saleschat.rs");
+    include!("sql/chatwoot.rs");
+    include!("sql/bulk.rs");
+    include!("sql/changes.rs");
 }
