@@ -8,6 +8,7 @@ pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod inbox;
 pub mod keys;
 pub mod merge;
 pub mod model;

@@ -19,6 +19,19 @@ pub const MAX_ORGANIZATIONS_PER_CONTACT: usize = 100;
 /// Serialized size cap for one attributes object.
 pub const MAX_ATTRIBUTES_BYTES: usize = 64 * 1024;
 
+/// `Err(reason)` when `attributes` take more than [`MAX_ATTRIBUTES_BYTES`] as JSON: the one
+/// check every dialect and the import make (the caller names the field).
+pub fn check_attributes_size(attributes: &Attributes) -> Result<(), String> {
+    let size = serde_json::to_vec(attributes).map_or(usize::MAX, |bytes| bytes.len());
+    if size > MAX_ATTRIBUTES_BYTES {
+        Err(format!(
+            "must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
     pub id: WorkspaceId,
@@ -188,6 +201,15 @@ impl ContactData {
             .filter(|part| !part.is_empty())
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// `Err(reason)` when the custom or the additional attributes are over the size cap
+    /// (after a merge, say).
+    pub fn check_attributes_sizes(&self) -> Result<(), String> {
+        check_attributes_size(&self.custom_attributes)
+            .map_err(|reason| format!("custom attributes: {reason}"))?;
+        check_attributes_size(&self.additional_attributes)
+            .map_err(|reason| format!("additional attributes: {reason}"))
     }
 
     /// Whether anything tells this contact apart: a name, an email, a phone, an external
@@ -542,9 +564,6 @@ impl InboxChannel {
             })
     }
 }
-
-/// Longest inbox name or provider, and longest `source_id`.
-pub const MAX_INBOX_TEXT_LEN: usize = 255;
 
 /// A Chatwoot inbox: where conversations with contacts arrive. Contacts are linked to
 /// inboxes with a `source_id` (their id in that inbox).

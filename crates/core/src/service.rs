@@ -9,7 +9,7 @@ use crate::error::{Error, Resource, Result};
 use crate::keys;
 use crate::model::{
     ApiKey, AssignRequest, Contact, ContactInbox, GovernanceLevel, Group, Inbox, InboxChannel,
-    Organization, User, Workspace, MAX_INBOX_TEXT_LEN,
+    Organization, User, Workspace,
 };
 use crate::permission::{validate_grant, Permission};
 use crate::search::SearchEngine;
@@ -351,7 +351,7 @@ impl Roster {
         let channel = InboxChannel::parse(channel_type)
             .map_err(|reason| Error::invalid("channel_type", reason))?;
         let provider = provider
-            .map(|provider| bounded_text(provider, MAX_INBOX_TEXT_LEN))
+            .map(|provider| bounded_text(provider, MAX_TEXT_LEN))
             .transpose()
             .map_err(|reason| Error::invalid("provider", reason))?
             .filter(|provider| !provider.is_empty());

@@ -75,6 +75,7 @@ contract!(
     imports_create_update_or_leave_rows_and_reject_collisions,
     imports_match_by_the_keys_given_in_order,
     case_insensitive_matching_folds_beyond_ascii,
+    imports_keep_merged_attributes_under_the_size_cap,
 );
 
 async fn workspace(store: &dyn Store) -> WorkspaceId {
@@ -1728,4 +1729,29 @@ async fn case_insensitive_matching_folds_beyond_ascii(store: &dyn Store) {
             .collect::<Vec<_>>(),
         expected
     );
+}
+
+/// Imported attributes merge into the contact's: a row whose merge would pass the cap is
+/// rejected, and the contact keeps what it had.
+async fn imports_keep_merged_attributes_under_the_size_cap(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let half = "x".repeat(40_000);
+    let mut ann = contact("Ann");
+    ann.email = Some(Email::parse("ann@example.com").unwrap());
+    ann.custom_attributes = json!({"a": half}).as_object().unwrap().clone();
+    let ann = store.create_contact(ws, &ann).await.unwrap();
+    let mut row = import_row("Ann", Some("ann@example.com"), None, &[]);
+    row.patch.custom_attributes =
+        AttributesPatch::Merge(json!({"b": half}).as_object().unwrap().clone());
+    let outcomes = store
+        .import_contacts(ws, &[row], &MatchKey::DEFAULT_ORDER)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [ImportOutcome::Rejected(
+            "custom attributes: must be at most 65536 bytes as JSON".into()
+        )]
+    );
+    assert_eq!(store.contact(ws, ann.id).await.unwrap(), Some(ann));
 }

@@ -10,7 +10,7 @@ use roster_core::domain::{
     bounded_text, Email, ExternalId, Language, PhoneE164, WebUrl, WorkspaceId, MAX_TEXT_LEN,
 };
 use roster_core::import::{ImportOutcome, ImportRow, ImportSummary, MatchKey};
-use roster_core::model::{Attributes, AttributesPatch, ContactPatch, Patch};
+use roster_core::model::{check_attributes_size, Attributes, AttributesPatch, ContactPatch, Patch};
 use roster_core::{Error, Store};
 use serde_json::{json, Value};
 
@@ -203,9 +203,12 @@ fn parse_row(header: &Header, record: &csv::ByteRecord) -> Result<ImportRow, Str
         }
     }
     if !custom.is_empty() {
+        check_attributes_size(&custom).map_err(|reason| format!("custom attributes: {reason}"))?;
         row.patch.custom_attributes = AttributesPatch::Merge(custom);
     }
     if !additional.is_empty() {
+        check_attributes_size(&additional)
+            .map_err(|reason| format!("additional attributes: {reason}"))?;
         row.patch.additional_attributes = AttributesPatch::Merge(additional);
     }
     if row.patch == ContactPatch::default() && row.organizations.is_empty() {
@@ -401,6 +404,17 @@ mod tests {
                 && reason.contains("name, first_name, last_name, email, phone, external_id"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn attributes_over_the_size_cap_are_rejected() {
+        let big = "x".repeat(70_000);
+        let parsed = rows(&format!("name,custom.notes\nAnn,{big}\nBob,short\n")).unwrap();
+        assert_eq!(
+            parsed[0].1.as_ref().unwrap_err(),
+            "custom attributes: must be at most 65536 bytes as JSON"
+        );
+        assert!(parsed[1].1.is_ok());
     }
 
     #[test]

@@ -12,9 +12,9 @@ use roster_core::domain::{
     bounded_text, Email, Language, OrganizationId, PhoneE164, Timestamp, WebUrl, MAX_TEXT_LEN,
 };
 use roster_core::model::{
-    normalize_ids, Address, AddressPatch, Attributes, AttributesPatch, Channel, ChannelIds,
-    Contact, ContactData, ContactPatch, Organization, OrganizationData, OrganizationPatch, Page,
-    Patch, MAX_ATTRIBUTES_BYTES, MAX_ORGANIZATIONS_PER_CONTACT,
+    check_attributes_size, normalize_ids, Address, AddressPatch, Attributes, AttributesPatch,
+    Channel, ChannelIds, Contact, ContactData, ContactPatch, Organization, OrganizationData,
+    OrganizationPatch, Page, Patch, MAX_ORGANIZATIONS_PER_CONTACT,
 };
 use roster_core::search::{FacetField, SearchField, SearchPage, SearchRequest, MAX_PAGE_SIZE};
 use roster_core::Error;
@@ -653,13 +653,7 @@ fn variables(field: &str, variables: Map<String, Value>) -> Result<Attributes, E
             return Err(Error::invalid(format!("{field}.{key}"), "must be a string"));
         }
     }
-    let size = serde_json::to_vec(&variables).map_or(usize::MAX, |bytes| bytes.len());
-    if size > MAX_ATTRIBUTES_BYTES {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON"),
-        ));
-    }
+    check_attributes_size(&variables).map_err(|reason| Error::invalid(field, reason))?;
     Ok(variables)
 }
 

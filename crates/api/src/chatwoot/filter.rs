@@ -133,7 +133,7 @@ async fn custom_key_exists(
     workspace: WorkspaceId,
     key: &str,
 ) -> Result<bool, CwError> {
-    if key.is_empty() || key.len() > 255 {
+    if key.is_empty() || key.chars().count() > roster_core::domain::MAX_TEXT_LEN {
         return Ok(false);
     }
     Ok(store.custom_attribute_in_use(workspace, key).await?)

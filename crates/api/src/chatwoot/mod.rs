@@ -6,11 +6,11 @@
 use axum::extract::{FromRequest, Request, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use roster_core::domain::{ContactId, Email, ExternalId, PhoneE164, WorkspaceId};
+use roster_core::domain::{ContactId, Email, ExternalId, PhoneE164, WorkspaceId, MAX_TEXT_LEN};
 use roster_core::error::Resource;
+use roster_core::inbox::{contactable_source_id, source_id_for, SourceId};
 use roster_core::model::{
-    AttributesPatch, Contact, ContactData, ContactInbox, ContactPatch, Inbox, InboxChannel,
-    WriteRules, MAX_INBOX_TEXT_LEN,
+    AttributesPatch, Contact, ContactData, ContactInbox, ContactPatch, Inbox, WriteRules,
 };
 use roster_core::query::ContactQuery;
 use roster_core::search::SearchRequest;
@@ -364,9 +364,9 @@ fn source_id_param(sent: Option<Option<String>>) -> CwResult<Option<String>> {
     match sent.flatten() {
         None => Ok(None),
         Some(source) if source.trim().is_empty() => Ok(None),
-        Some(source) if source.chars().count() > MAX_INBOX_TEXT_LEN => Err(Error::invalid(
+        Some(source) if source.chars().count() > MAX_TEXT_LEN => Err(Error::invalid(
             "source_id",
-            format!("is too long (maximum is {MAX_INBOX_TEXT_LEN} characters)"),
+            format!("is too long (maximum is {MAX_TEXT_LEN} characters)"),
         )
         .into()),
         Some(source) => Ok(Some(source)),
@@ -375,25 +375,15 @@ fn source_id_param(sent: Option<Option<String>>) -> CwResult<Option<String>> {
 
 /// The `source_id` Chatwoot derives for a contact in an inbox it was not given one for.
 fn generated_source_id(inbox: &Inbox, contact: &ContactData) -> CwResult<String> {
-    let phone = || {
-        contact
-            .phone
-            .as_ref()
-            .ok_or(CwError::MissingParam("contact phone_number"))
-    };
-    match inbox.channel {
-        InboxChannel::Api | InboxChannel::WebWidget => Ok(uuid::Uuid::new_v4().to_string()),
-        InboxChannel::Email => contact
-            .email
-            .as_ref()
-            .map(|email| email.as_str().to_owned())
-            .ok_or(CwError::MissingParam("contact email")),
-        InboxChannel::Sms | InboxChannel::TwilioSms => Ok(phone()?.as_str().to_owned()),
-        InboxChannel::Whatsapp => Ok(phone()?.digits().to_owned()),
+    match source_id_for(inbox.channel, contact) {
+        SourceId::Derived(id) => Ok(id),
+        SourceId::Random => Ok(uuid::Uuid::new_v4().to_string()),
+        SourceId::Missing("email") => Err(CwError::MissingParam("contact email")),
+        SourceId::Missing(_) => Err(CwError::MissingParam("contact phone_number")),
         // Chatwoot raises (a 500) here; the client can say which id it means.
-        other => Err(Error::invalid(
+        SourceId::NotDerivable => Err(Error::invalid(
             "source_id",
-            format!("must be given for {} inboxes", other.as_str()),
+            format!("must be given for {} inboxes", inbox.channel.as_str()),
         )
         .into()),
     }
@@ -624,11 +614,11 @@ async fn set_labels(
     }
     if let Some(bad) = labels
         .iter()
-        .find(|label| label.is_empty() || label.chars().count() > MAX_INBOX_TEXT_LEN)
+        .find(|label| label.is_empty() || label.chars().count() > MAX_TEXT_LEN)
     {
         return Err(Error::invalid(
             "labels",
-            format!("must be 1 to {MAX_INBOX_TEXT_LEN} characters each ({bad:?} is not)"),
+            format!("must be 1 to {MAX_TEXT_LEN} characters each ({bad:?} is not)"),
         )
         .into());
     }
@@ -691,22 +681,12 @@ async fn contactable_inboxes(
             .max_by_key(|link| link.created)
             .map(|link| link.source_id.clone())
     };
-    let data = &contact.data;
     let mut payload = Vec::new();
     for inbox in store.inboxes(workspace).await? {
-        let source_id = match inbox.channel {
-            InboxChannel::Email => data.email.as_ref().map(|e| e.as_str().to_owned()),
-            InboxChannel::Sms | InboxChannel::TwilioSms => {
-                data.phone.as_ref().map(|p| p.as_str().to_owned())
-            }
-            InboxChannel::Whatsapp => data.phone.as_ref().map(|p| p.digits().to_owned()),
-            InboxChannel::Api => {
-                Some(latest_link(&inbox).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))
-            }
-            InboxChannel::WebWidget => latest_link(&inbox),
-            _ => None,
-        };
-        if let Some(source_id) = source_id {
+        let latest = latest_link(&inbox);
+        if let Some(source_id) =
+            contactable_source_id(inbox.channel, &contact.data, latest.as_deref())
+        {
             payload.push(wire::contact_inbox(&inbox, &source_id));
         }
     }

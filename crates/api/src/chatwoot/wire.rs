@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
-use roster_core::domain::{bounded_text, Email, ExternalId, PhoneE164, WebUrl, WorkspaceId};
+use roster_core::domain::{
+    bounded_text, Email, ExternalId, PhoneE164, WebUrl, WorkspaceId, MAX_TEXT_LEN,
+};
 use roster_core::model::{
-    Attributes, AttributesPatch, Contact, ContactData, ContactInbox, ContactPatch, Inbox, Patch,
-    MAX_ATTRIBUTES_BYTES,
+    check_attributes_size, Attributes, AttributesPatch, Contact, ContactData, ContactInbox,
+    ContactPatch, Inbox, Patch,
 };
 use roster_core::query::{SortField, SortKey};
 use roster_core::Error;
@@ -14,9 +16,6 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::body::nullable;
-
-/// Chatwoot's string columns hold at most 255 characters.
-const MAX_STRING_LEN: usize = 255;
 
 /// Contacts per page on every list, as in Chatwoot (which has no `per_page`).
 pub const PAGE_SIZE: u32 = 15;
@@ -114,15 +113,15 @@ fn too_long(field: &str, max: usize) -> Error {
 }
 
 fn name(input: &str) -> Result<String, Error> {
-    if input.chars().count() > MAX_STRING_LEN {
-        return Err(too_long("name", MAX_STRING_LEN));
+    if input.chars().count() > MAX_TEXT_LEN {
+        return Err(too_long("name", MAX_TEXT_LEN));
     }
-    bounded_text(input, MAX_STRING_LEN).map_err(|reason| Error::invalid("name", reason))
+    bounded_text(input, MAX_TEXT_LEN).map_err(|reason| Error::invalid("name", reason))
 }
 
 fn email(input: &str) -> Result<Email, Error> {
-    if input.chars().count() > MAX_STRING_LEN {
-        return Err(too_long("email", MAX_STRING_LEN));
+    if input.chars().count() > MAX_TEXT_LEN {
+        return Err(too_long("email", MAX_TEXT_LEN));
     }
     Email::parse(input).map_err(|_| Error::invalid("email", "Invalid email"))
 }
@@ -160,13 +159,7 @@ fn attributes_patch(field: &str, sent: Option<Option<Value>>) -> Result<Attribut
             Ok(AttributesPatch::Replace(Attributes::new()))
         }
         Some(Some(Value::Object(object))) => {
-            let size = serde_json::to_vec(&object).map_or(usize::MAX, |bytes| bytes.len());
-            if size > MAX_ATTRIBUTES_BYTES {
-                return Err(Error::invalid(
-                    field,
-                    format!("is too large (maximum is {MAX_ATTRIBUTES_BYTES} bytes as JSON)"),
-                ));
-            }
+            check_attributes_size(&object).map_err(|reason| Error::invalid(field, reason))?;
             Ok(AttributesPatch::Merge(object))
         }
         Some(Some(_)) => Err(Error::invalid(field, "must be an object")),

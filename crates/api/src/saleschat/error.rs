@@ -17,6 +17,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use roster_core::error::{Resource, UniqueField};
+use roster_core::service::ASSIGN_INTERVAL_SECS;
 use roster_core::Error;
 use serde_json::{json, Value};
 
@@ -89,7 +90,7 @@ impl IntoResponse for ScError {
                 let mut response = body(
                     StatusCode::TOO_MANY_REQUESTS,
                     "RATE_LIMITED",
-                    format!("a contact can be assigned once per 10 seconds; retry in {retry_after_secs} s"),
+                    format!("a contact can be assigned once per {ASSIGN_INTERVAL_SECS} seconds; retry in {retry_after_secs} s"),
                     json!({ "retry_after_seconds": retry_after_secs }),
                 );
                 response

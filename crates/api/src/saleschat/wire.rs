@@ -5,9 +5,10 @@
 
 use roster_core::domain::{bounded_text, ExternalId, PhoneE164, Timestamp, MAX_TEXT_LEN};
 use roster_core::model::{
-    AssignRequest, AssignTarget, Attributes, Contact, ContactData, ContactPatch, DispositionUpdate,
-    GovernanceLevel, Patch, MAX_ATTRIBUTES_BYTES,
+    check_attributes_size, AssignRequest, AssignTarget, Attributes, Contact, ContactData,
+    ContactPatch, DispositionUpdate, GovernanceLevel, Patch,
 };
+use roster_core::service::MAX_RECORD_ID_LEN;
 use roster_core::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -47,10 +48,10 @@ impl CreateContact {
             .ok_or_else(|| Error::invalid("opt_in_date", "is required"))?;
         let governance_level_id = match self.governance_level_id.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(id) if id.chars().count() > 128 => {
+            Some(id) if id.chars().count() > MAX_RECORD_ID_LEN => {
                 return Err(Error::invalid(
                     "governance_level_id",
-                    "must be at most 128 characters",
+                    format!("must be at most {MAX_RECORD_ID_LEN} characters"),
                 ))
             }
             Some(id) => Some(id.to_owned()),
@@ -121,12 +122,8 @@ impl UpdateDisposition {
             .filter(|d| !d.is_empty());
         let fields: Option<Attributes> = self.additional_fields;
         if let Some(fields) = &fields {
-            if serde_json::to_vec(fields).map_or(usize::MAX, |b| b.len()) > MAX_ATTRIBUTES_BYTES {
-                return Err(Error::invalid(
-                    "additionalFields",
-                    format!("must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON"),
-                ));
-            }
+            check_attributes_size(fields)
+                .map_err(|reason| Error::invalid("additionalFields", reason))?;
         }
         Ok(DispositionUpdate {
             stage,

@@ -389,6 +389,11 @@ impl BulkStore for StoreImpl {
                     .filter_map(|name| organizations.get(name)),
             );
             data.organization_ids = roster_core::model::normalize_ids(memberships);
+            // Attributes merge into what the contact has: the sum must fit too.
+            if let Err(reason) = data.check_attributes_sizes() {
+                planned.push(Err(reason));
+                continue;
+            }
             let identities = Identity::of(&data);
             if let Some(taken) = identities.iter().find(|identity| {
                 identity.unique()
