@@ -59,33 +59,12 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            tell_search_about_writes,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
             telemetry::observe,
         ))
         // Outermost, so every refusal (auth, unknown route, too large) leaves the
         // connection reusable.
         .layer(axum::middleware::from_fn(keepalive::drain_unread_bodies))
         .with_state(state)
-}
-
-/// After a successful write, wake the search index so it picks the change up at once
-/// instead of at its next poll.
-async fn tell_search_about_writes(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let writes = request.method() != Method::GET && request.method() != Method::HEAD;
-    let response = next.run(request).await;
-    if writes && response.status().is_success() {
-        if let Ok(search) = state.roster.search() {
-            search.written();
-        }
-    }
-    response
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> impl IntoResponse {

@@ -17,6 +17,7 @@ pub mod query;
 pub mod search;
 pub mod service;
 pub mod store;
+pub mod write;
 
 pub use error::{Error, Result};
 pub use service::Roster;

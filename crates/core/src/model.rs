@@ -226,6 +226,13 @@ impl ContactData {
     }
 }
 
+/// A record as it was before a write and as the write left it (same transaction).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated<T> {
+    pub before: T,
+    pub after: T,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contact {
     pub id: ContactId,

@@ -8,8 +8,8 @@ use crate::domain::{bounded_text, ContactId, KeyId, WorkspaceId, MAX_TEXT_LEN};
 use crate::error::{Error, Resource, Result};
 use crate::keys;
 use crate::model::{
-    ApiKey, AssignRequest, Contact, ContactInbox, GovernanceLevel, Group, Inbox, InboxChannel,
-    Organization, User, Workspace,
+    ApiKey, Contact, ContactInbox, GovernanceLevel, Group, Inbox, InboxChannel, Organization, User,
+    Workspace,
 };
 use crate::permission::{validate_grant, Permission};
 use crate::search::SearchEngine;
@@ -56,10 +56,10 @@ pub struct IssuedKey {
 
 #[derive(Clone)]
 pub struct Roster {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     pepper: Arc<[u8]>,
-    clock: Arc<dyn Clock>,
-    search: Option<Arc<dyn SearchEngine>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) search: Option<Arc<dyn SearchEngine>>,
 }
 
 impl Roster {
@@ -96,24 +96,6 @@ impl Roster {
 
     pub fn now(&self) -> crate::domain::Timestamp {
         self.clock.now()
-    }
-
-    /// Assigns a contact, at most once per `ASSIGN_INTERVAL_SECS` per contact.
-    pub async fn assign(
-        &self,
-        workspace: WorkspaceId,
-        id: ContactId,
-        request: &AssignRequest,
-    ) -> Result<Contact> {
-        self.store
-            .assign_contact(
-                workspace,
-                id,
-                request,
-                self.clock.now(),
-                ASSIGN_INTERVAL_SECS,
-            )
-            .await
     }
 
     /// When a contact expires: its opt-in date plus its governance level's retention.

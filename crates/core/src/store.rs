@@ -18,7 +18,7 @@ use crate::import::{ImportOutcome, ImportRow, MatchKey};
 use crate::model::{
     ApiKey, AssignRequest, Change, Contact, ContactData, ContactInbox, ContactPatch,
     DispositionUpdate, GovernanceLevel, Group, Inbox, InboxChannel, MergeRecord, Organization,
-    OrganizationData, OrganizationPatch, Page, StageChange, StoredApiKey, User, Workspace,
+    OrganizationData, OrganizationPatch, Page, StageChange, StoredApiKey, Updated, User, Workspace,
     WriteRules,
 };
 use crate::query::ContactQuery;
@@ -139,7 +139,7 @@ pub trait ContactStore: Send + Sync {
         workspace: WorkspaceId,
         id: ContactId,
         patch: ContactPatch,
-    ) -> Result<Contact> {
+    ) -> Result<Updated<Contact>> {
         self.update_contact_with(workspace, id, patch, WriteRules::default())
             .await
     }
@@ -150,9 +150,10 @@ pub trait ContactStore: Send + Sync {
         id: ContactId,
         patch: ContactPatch,
         rules: WriteRules,
-    ) -> Result<Contact>;
-    /// Removes the contact and its memberships; `NotFound(Contact)` if there is none.
-    async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<()>;
+    ) -> Result<Updated<Contact>>;
+    /// Removes the contact and its memberships and returns it as it was;
+    /// `NotFound(Contact)` if there is none.
+    async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Contact>;
     /// The organizations a contact belongs to, by id; `NotFound(Contact)` if there is none.
     async fn contact_organizations(
         &self,
@@ -217,9 +218,14 @@ pub trait OrganizationStore: Send + Sync {
         workspace: WorkspaceId,
         id: OrganizationId,
         patch: OrganizationPatch,
+    ) -> Result<Updated<Organization>>;
+    /// Removes the organization and its memberships, never its contacts; returns it as it
+    /// was.
+    async fn delete_organization(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
     ) -> Result<Organization>;
-    /// Removes the organization and its memberships, never its contacts.
-    async fn delete_organization(&self, workspace: WorkspaceId, id: OrganizationId) -> Result<()>;
     /// Members of an organization, newest first; `NotFound(Organization)` if there is none.
     async fn organization_contacts(
         &self,

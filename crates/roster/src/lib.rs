@@ -226,21 +226,15 @@ async fn import(
     let progress = progress_reporter("importing (bytes)");
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut write_failed = None;
-    let summary = import_csv(
-        roster.store_handle(),
-        workspace,
-        keys,
-        input,
-        |reports, bytes| {
-            for report in reports {
-                if let Err(err) = writeln!(out, "{}", report.to_json()) {
-                    write_failed.get_or_insert(err);
-                }
+    let summary = import_csv(roster.clone(), workspace, keys, input, |reports, bytes| {
+        for report in reports {
+            if let Err(err) = writeln!(out, "{}", report.to_json()) {
+                write_failed.get_or_insert(err);
             }
-            progress(bytes, size.max(bytes));
-            std::future::ready(())
-        },
-    )
+        }
+        progress(bytes, size.max(bytes));
+        std::future::ready(())
+    })
     .await
     .map_err(|err| match err {
         ImportError::Store(err) => err,

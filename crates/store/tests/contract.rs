@@ -237,7 +237,8 @@ async fn contact_ids_grow_and_are_never_reused(store: &dyn Store) {
     let first = store.create_contact(ws, &contact("a")).await.unwrap();
     let second = store.create_contact(ws, &contact("b")).await.unwrap();
     assert_eq!(second.id.get(), first.id.get() + 1);
-    store.delete_contact(ws, second.id).await.unwrap();
+    // A delete answers the record as it was.
+    assert_eq!(store.delete_contact(ws, second.id).await.unwrap(), second);
     let third = store.create_contact(ws, &contact("c")).await.unwrap();
     assert!(third.id > second.id);
     assert_eq!(store.contact(ws, second.id).await.unwrap(), None);
@@ -369,6 +370,9 @@ async fn update_patches_only_what_it_names(store: &dyn Store) {
         ..ContactPatch::default()
     };
     let updated = store.update_contact(ws, created.id, patch).await.unwrap();
+    // The write answers the record as it was and as it left it.
+    assert_eq!(updated.before, created);
+    let updated = updated.after;
     assert_eq!(updated.data.name.as_deref(), Some("Max"));
     assert_eq!(updated.data.email, data.email);
     assert_eq!(
@@ -395,7 +399,8 @@ async fn update_patches_only_what_it_names(store: &dyn Store) {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .after;
     assert_eq!(cleared.data.email, None);
     assert!(cleared.data.organization_ids.is_empty());
     assert_eq!(
@@ -627,6 +632,8 @@ async fn organizations_round_trip_and_update(store: &dyn Store) {
         .update_organization(ws, created.id, patch)
         .await
         .unwrap();
+    assert_eq!(updated.before, created);
+    let updated = updated.after;
     assert_eq!(updated.data.name, "Acme GmbH");
     assert_eq!(updated.data.size, None);
     assert_eq!(updated.data.email, data.email);
@@ -734,7 +741,13 @@ async fn unknown_governance_level_is_refused(store: &dyn Store) {
         governance_level_id: Patch::Set("missing".into()),
         ..ContactPatch::default()
     };
-    assert_eq!(store.update_contact(ws, created.id, patch).await, unknown);
+    assert_eq!(
+        store
+            .update_contact(ws, created.id, patch)
+            .await
+            .map(|u| u.after),
+        unknown
+    );
     assert_eq!(store.contacts(ws, ALL).await.unwrap(), vec![created]);
 }
 

@@ -4,14 +4,13 @@
 //! contacts they created and come out `unchanged`).
 
 use std::io::Read;
-use std::sync::Arc;
 
 use roster_core::domain::{
     bounded_text, Email, ExternalId, Language, PhoneE164, WebUrl, WorkspaceId, MAX_TEXT_LEN,
 };
 use roster_core::import::{ImportOutcome, ImportRow, ImportSummary, MatchKey};
 use roster_core::model::{check_attributes_size, Attributes, AttributesPatch, ContactPatch, Patch};
-use roster_core::{Error, Store};
+use roster_core::{Error, Roster};
 use serde_json::{json, Value};
 
 use crate::columns::{
@@ -294,7 +293,7 @@ fn read_csv<R: Read>(input: R, mut deliver: impl FnMut(Batch) -> bool) -> Result
 /// outcome, in file order, with how many bytes of the file were read so far; the import
 /// waits for the future it returns (so a slow listener slows the import, not memory).
 pub async fn import_csv<R, F>(
-    store: Arc<dyn Store>,
+    roster: Roster,
     workspace: WorkspaceId,
     keys: Vec<MatchKey>,
     input: R,
@@ -316,7 +315,7 @@ where
             .iter()
             .filter_map(|(_, row)| row.as_ref().ok().cloned())
             .collect();
-        let outcomes = match store.import_contacts(workspace, &valid, &keys).await {
+        let outcomes = match roster.import_contacts(workspace, &valid, &keys).await {
             Ok(outcomes) => outcomes,
             Err(err) => {
                 failure = Some(ImportError::Store(err));

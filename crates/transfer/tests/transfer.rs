@@ -16,8 +16,9 @@ async fn import(
     csv: &str,
 ) -> (ImportSummary, Vec<RowReport>) {
     let mut reports = Vec::new();
+    let roster = roster_core::Roster::new(store.clone()).await.unwrap();
     let summary = import_csv(
-        store.clone(),
+        roster,
         workspace,
         MatchKey::DEFAULT_ORDER.to_vec(),
         std::io::Cursor::new(csv.as_bytes().to_vec()),
@@ -176,8 +177,9 @@ async fn a_malformed_file_is_refused_and_changes_nothing() {
     let store = test.store.clone();
     let ws = store.create_workspace("Bad").await.unwrap().id;
     for csv in ["", "name,,email\nAnn,,a@example.com\n", "id,created\n1,2\n"] {
+        let roster = roster_core::Roster::new(store.clone()).await.unwrap();
         let result = import_csv(
-            store.clone(),
+            roster,
             ws,
             MatchKey::DEFAULT_ORDER.to_vec(),
             std::io::Cursor::new(csv.as_bytes().to_vec()),

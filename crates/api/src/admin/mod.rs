@@ -547,11 +547,10 @@ async fn import_contacts(
         tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     let input = tokio_util::io::SyncIoBridge::new(upload);
     let (lines, mut receiver) = tokio::sync::mpsc::channel::<Result<String, String>>(8);
-    let store = state.roster.store_handle();
     let roster = state.roster.clone();
     tokio::spawn(async move {
         let sender = lines.clone();
-        let result = import_csv(store, workspace.id, keys, input, move |reports, _| {
+        let result = import_csv(roster, workspace.id, keys, input, move |reports, _| {
             let batch: String = reports
                 .iter()
                 .map(|r| format!("{}\n", r.to_json()))
@@ -563,13 +562,14 @@ async fn import_contacts(
             }
         })
         .await;
-        // Wake the search index now rather than at its next poll.
-        if let Ok(search) = roster.search() {
-            search.written();
-        }
         let last = match result {
             Ok(summary) => Ok(format!("{}\n", summary_json(&summary))),
             Err(ImportError::File(reason)) => Err(reason),
+            // The details are for the server's log, not the client.
+            Err(ImportError::Store(Error::Internal(detail))) => {
+                tracing::error!(%detail, "import stopped");
+                Err("the import stopped on an internal error (see the server log); the batches reported before this line are kept".to_owned())
+            }
             Err(ImportError::Store(err)) => Err(err.to_string()),
         };
         let _ = lines.send(last).await;

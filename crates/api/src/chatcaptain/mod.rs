@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use roster_core::domain::{ContactId, OrganizationId};
 use roster_core::error::Resource;
+use roster_core::model::WriteRules;
 use roster_core::Error;
 use serde_json::{json, Value};
 
@@ -110,10 +111,9 @@ async fn create_contact(
     JsonBody(body, _): CcJson<wire::CreateContact>,
 ) -> CcResult<(StatusCode, Json<Value>)> {
     let data = body.into_data()?;
-    let contact = state
+    let (contact, _) = state
         .roster
-        .store()
-        .create_contact(auth.workspace(), &data)
+        .create_contact(auth.workspace(), &data, WriteRules::default(), None)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -145,9 +145,9 @@ async fn update_contact(
     let patch = body.into_patch()?;
     let contact = state
         .roster
-        .store()
-        .update_contact(auth.workspace(), id, patch)
-        .await?;
+        .update_contact(auth.workspace(), id, patch, WriteRules::default())
+        .await?
+        .after;
     Ok(Json(json!({ "contact": ContactOut::from(contact) })))
 }
 
@@ -158,7 +158,6 @@ async fn delete_contact(
 ) -> CcResult<Json<Value>> {
     state
         .roster
-        .store()
         .delete_contact(auth.workspace(), contact_id(&id)?)
         .await?;
     Ok(Json(json!({ "deleted": true })))
@@ -207,7 +206,6 @@ async fn create_organization(
     let data = body.into_data()?;
     let organization = state
         .roster
-        .store()
         .create_organization(auth.workspace(), &data)
         .await?;
     Ok((
@@ -242,9 +240,9 @@ async fn update_organization(
     let patch = body.into_patch()?;
     let organization = state
         .roster
-        .store()
         .update_organization(auth.workspace(), id, patch)
-        .await?;
+        .await?
+        .after;
     Ok(Json(
         json!({ "organization": OrganizationOut::from(organization) }),
     ))
@@ -257,7 +255,6 @@ async fn delete_organization(
 ) -> CcResult<Json<Value>> {
     state
         .roster
-        .store()
         .delete_organization(auth.workspace(), organization_id(&id)?)
         .await?;
     Ok(Json(json!({ "deleted": true })))

@@ -329,8 +329,9 @@ async fn create_contact(
             })
         }
     };
-    let (contact, linked) = match store
-        .create_contact_with(workspace, &data, RULES, link.as_ref())
+    let (contact, linked) = match state
+        .roster
+        .create_contact(workspace, &data, RULES, link.as_ref())
         .await
     {
         Err(Error::Conflict(field)) => {
@@ -503,12 +504,16 @@ async fn save_patch(
         patch.phone.as_set().cloned(),
         patch.external_id.as_set().cloned(),
     );
-    let contact = match store.update_contact_with(workspace, id, patch, RULES).await {
+    let contact = match state
+        .roster
+        .update_contact(workspace, id, patch, RULES)
+        .await
+    {
         Err(Error::Conflict(field)) => {
             let wanted = (wanted.0.as_ref(), wanted.1.as_ref(), wanted.2.as_ref());
             return Err(every_conflict(store, workspace, Some(id), wanted, field).await);
         }
-        other => other?,
+        other => other?.after,
     };
     let links = links_for(
         store,
@@ -563,7 +568,6 @@ async fn delete_contact(
 ) -> CwResult<()> {
     state
         .roster
-        .store()
         .delete_contact(auth.workspace(), contact_id(&id)?)
         .await?;
     Ok(())
@@ -624,7 +628,6 @@ async fn set_labels(
     }
     let labels = state
         .roster
-        .store()
         .set_labels(auth.workspace(), id, &labels)
         .await?;
     Ok(Json(json!({ "payload": labels })))
@@ -657,8 +660,9 @@ async fn link_inbox(
         inbox_id,
         source_id,
     };
-    let linked = store
-        .link_contact_inbox(workspace, contact.id, &link)
+    let linked = state
+        .roster
+        .link_inbox(workspace, contact.id, &link)
         .await?;
     Ok(Json(wire::contact_inbox(&linked.inbox, &linked.source_id)))
 }
@@ -712,7 +716,6 @@ async fn merge(
     let (base, mergee) = (id("base_contact_id")?, id("mergee_contact_id")?);
     let merged = state
         .roster
-        .store()
         .merge_contacts(auth.workspace(), base, mergee, RULES)
         .await?;
     Ok(Json(wire::contact(&merged, None)))

@@ -8,7 +8,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use roster_core::domain::ContactId;
 use roster_core::error::Resource;
-use roster_core::model::{Contact, GovernanceLevel};
+use roster_core::model::{Contact, GovernanceLevel, WriteRules};
 use roster_core::{Error, Roster};
 use serde_json::{json, Value};
 
@@ -81,9 +81,15 @@ async fn create_contact(
     JsonBody(body, _): ScJson<wire::CreateContact>,
 ) -> ScResult<Json<ContactOut>> {
     let data = body.into_data()?;
-    let store = state.roster.store();
-    let contact = store.create_contact(auth.workspace(), &data).await?;
-    let levels = store.governance_levels(auth.workspace()).await?;
+    let (contact, _) = state
+        .roster
+        .create_contact(auth.workspace(), &data, WriteRules::default(), None)
+        .await?;
+    let levels = state
+        .roster
+        .store()
+        .governance_levels(auth.workspace())
+        .await?;
     Ok(Json(render(&state.roster, contact, &levels)))
 }
 
@@ -95,9 +101,16 @@ async fn update_contact(
 ) -> ScResult<Json<ContactOut>> {
     let id = contact_id(&id)?;
     let patch = body.into_patch()?;
-    let store = state.roster.store();
-    let contact = store.update_contact(auth.workspace(), id, patch).await?;
-    let levels = store.governance_levels(auth.workspace()).await?;
+    let contact = state
+        .roster
+        .update_contact(auth.workspace(), id, patch, WriteRules::default())
+        .await?
+        .after;
+    let levels = state
+        .roster
+        .store()
+        .governance_levels(auth.workspace())
+        .await?;
     Ok(Json(render(&state.roster, contact, &levels)))
 }
 
@@ -111,7 +124,6 @@ async fn update_disposition(
     let update = body.into_update()?;
     state
         .roster
-        .store()
         .set_disposition(auth.workspace(), id, &update, auth.caller.key.id)
         .await?;
     Ok(Json(json!("Contact disposition updated")))

@@ -305,7 +305,7 @@ impl ContactStore for StoreImpl {
         id: ContactId,
         patch: ContactPatch,
         rules: WriteRules,
-    ) -> Result<Contact> {
+    ) -> Result<Updated<Contact>> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace).await?;
         let current = locked_contact(&mut tx, workspace, id).await?;
@@ -315,26 +315,26 @@ impl ContactStore for StoreImpl {
         if rules.unique_phone && data.phone != current.data.phone {
             check_phone_free(&mut tx, workspace, data.phone.as_ref(), Some(id)).await?;
         }
-        let updated = write_contact(&mut tx, workspace, current, data, now).await?;
+        let before = current.clone();
+        let after = write_contact(&mut tx, workspace, current, data, now).await?;
         commit(tx).await?;
-        Ok(updated)
+        Ok(Updated { before, after })
     }
 
-    async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<()> {
+    async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Contact> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace).await?;
+        let deleted = locked_contact(&mut tx, workspace, id).await?;
         // Memberships go with the contact (ON DELETE CASCADE).
-        let deleted = sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
+        sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
             .bind(workspace.get())
             .bind(id.get())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        if deleted.rows_affected() == 0 {
-            return Err(Error::NotFound(Resource::Contact));
-        }
         record_change(&mut tx, workspace, RecordKind::Contact, id.get(), now).await?;
-        commit(tx).await
+        commit(tx).await?;
+        Ok(deleted)
     }
 
     async fn contact_organizations(

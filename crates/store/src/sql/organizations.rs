@@ -59,7 +59,7 @@ impl OrganizationStore for StoreImpl {
         workspace: WorkspaceId,
         id: OrganizationId,
         patch: OrganizationPatch,
-    ) -> Result<Organization> {
+    ) -> Result<Updated<Organization>> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace).await?;
         let current = fetch_organization(&mut tx, workspace, id)
@@ -80,30 +80,39 @@ impl OrganizationStore for StoreImpl {
             record_member_changes(&mut tx, workspace, id, now).await?;
         }
         commit(tx).await?;
-        Ok(Organization {
+        let after = Organization {
             id,
             created: current.created,
             updated: now,
             data,
+        };
+        Ok(Updated {
+            before: current,
+            after,
         })
     }
 
-    async fn delete_organization(&self, workspace: WorkspaceId, id: OrganizationId) -> Result<()> {
+    async fn delete_organization(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+    ) -> Result<Organization> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace).await?;
+        let deleted = fetch_organization(&mut tx, workspace, id)
+            .await?
+            .ok_or(Error::NotFound(Resource::Organization))?;
         record_member_changes(&mut tx, workspace, id, now).await?;
         // Memberships go with the organization (ON DELETE CASCADE); contacts stay.
-        let deleted = sqlx::query("DELETE FROM organizations WHERE workspace_id = $1 AND id = $2")
+        sqlx::query("DELETE FROM organizations WHERE workspace_id = $1 AND id = $2")
             .bind(workspace.get())
             .bind(id.get())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        if deleted.rows_affected() == 0 {
-            return Err(Error::NotFound(Resource::Organization));
-        }
         record_change(&mut tx, workspace, RecordKind::Organization, id.get(), now).await?;
-        commit(tx).await
+        commit(tx).await?;
+        Ok(deleted)
     }
 
     async fn organization_contacts(

@@ -23,7 +23,7 @@ use roster_core::domain::PhoneE164;
 use roster_core::model::{
     ApiKey, AssignRequest, AssignTarget, Assignment, Change, Contact, ContactData, ContactPatch,
     DispositionUpdate, GovernanceLevel, Group, Organization, OrganizationData, OrganizationPatch,
-    Page, RecordKind, StageChange, StoredApiKey, User, Workspace,
+    Page, RecordKind, StageChange, StoredApiKey, Updated, User, Workspace,
 };
 
 use roster_core::store::prelude::*;

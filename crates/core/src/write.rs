@@ -1,0 +1,228 @@
+//! The one write path. Every change to a contact, an organization, a membership, a label,
+//! an inbox link, an assignment or a stage goes through these `Roster` methods: the input
+//! is already parsed into core types (dialects only translate), the store applies it in one
+//! transaction and answers what it changed, and [`Roster::committed`] is the one place
+//! that hears of every committed change (today it wakes the search index; change events,
+//! history and idempotency hang off it next). Keys, users, groups, levels and inboxes have
+//! their own service methods in `service.rs`.
+
+use crate::domain::{ContactId, KeyId, OrganizationId, WorkspaceId};
+use crate::import::{ImportOutcome, ImportRow, MatchKey};
+use crate::model::{
+    AssignRequest, Contact, ContactData, ContactInbox, ContactPatch, DispositionUpdate,
+    Organization, OrganizationData, OrganizationPatch, Updated, WriteRules,
+};
+use crate::service::{Roster, ASSIGN_INTERVAL_SECS};
+use crate::store::NewContactInbox;
+use crate::Result;
+
+/// What one committed write changed, as the write path reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Write<'a> {
+    ContactCreated(&'a Contact),
+    ContactUpdated(&'a Updated<Contact>),
+    ContactDeleted(&'a Contact),
+    /// `mergee` was folded into `base` (shown as it is after the merge) and deleted.
+    ContactsMerged {
+        base: &'a Contact,
+        mergee: ContactId,
+    },
+    LabelsSet {
+        contact: ContactId,
+        labels: &'a [String],
+    },
+    InboxLinked(&'a ContactInbox),
+    StageChanged(&'a Contact),
+    Assigned(&'a Contact),
+    OrganizationCreated(&'a Organization),
+    OrganizationUpdated(&'a Updated<Organization>),
+    OrganizationDeleted(&'a Organization),
+    /// One import batch, row by row.
+    Imported(&'a [ImportOutcome]),
+}
+
+impl Roster {
+    /// Hears of every committed write, in the order they committed on this node.
+    fn committed(&self, _workspace: WorkspaceId, _write: Write<'_>) {
+        // The local index picks the change up at once instead of at its next poll.
+        if let Some(search) = &self.search {
+            search.written();
+        }
+    }
+
+    /// Creates a contact, keeping `rules` and, with `link`, linking it to that inbox in
+    /// the same transaction.
+    pub async fn create_contact(
+        &self,
+        workspace: WorkspaceId,
+        data: &ContactData,
+        rules: WriteRules,
+        link: Option<&NewContactInbox>,
+    ) -> Result<(Contact, Option<ContactInbox>)> {
+        let created = self
+            .store
+            .create_contact_with(workspace, data, rules, link)
+            .await?;
+        self.committed(workspace, Write::ContactCreated(&created.0));
+        if let Some(link) = &created.1 {
+            self.committed(workspace, Write::InboxLinked(link));
+        }
+        Ok(created)
+    }
+
+    pub async fn update_contact(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        patch: ContactPatch,
+        rules: WriteRules,
+    ) -> Result<Updated<Contact>> {
+        let updated = self
+            .store
+            .update_contact_with(workspace, id, patch, rules)
+            .await?;
+        self.committed(workspace, Write::ContactUpdated(&updated));
+        Ok(updated)
+    }
+
+    /// Deletes a contact; answers it as it was.
+    pub async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Contact> {
+        let deleted = self.store.delete_contact(workspace, id).await?;
+        self.committed(workspace, Write::ContactDeleted(&deleted));
+        Ok(deleted)
+    }
+
+    /// Folds `mergee` into `base` (see `crate::merge`); answers the base as merged.
+    pub async fn merge_contacts(
+        &self,
+        workspace: WorkspaceId,
+        base: ContactId,
+        mergee: ContactId,
+        rules: WriteRules,
+    ) -> Result<Contact> {
+        let merged = self
+            .store
+            .merge_contacts(workspace, base, mergee, rules)
+            .await?;
+        if base != mergee {
+            self.committed(
+                workspace,
+                Write::ContactsMerged {
+                    base: &merged,
+                    mergee,
+                },
+            );
+        }
+        Ok(merged)
+    }
+
+    /// Replaces a contact's labels; answers them sorted.
+    pub async fn set_labels(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        labels: &[String],
+    ) -> Result<Vec<String>> {
+        let labels = self.store.set_labels(workspace, id, labels).await?;
+        self.committed(
+            workspace,
+            Write::LabelsSet {
+                contact: id,
+                labels: &labels,
+            },
+        );
+        Ok(labels)
+    }
+
+    pub async fn link_inbox(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        link: &NewContactInbox,
+    ) -> Result<ContactInbox> {
+        let linked = self.store.link_contact_inbox(workspace, id, link).await?;
+        self.committed(workspace, Write::InboxLinked(&linked));
+        Ok(linked)
+    }
+
+    /// Sets a contact's SalesChat stage and disposition, appending to its history.
+    pub async fn set_disposition(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        update: &DispositionUpdate,
+        by: KeyId,
+    ) -> Result<Contact> {
+        let contact = self
+            .store
+            .set_disposition(workspace, id, update, by)
+            .await?;
+        self.committed(workspace, Write::StageChanged(&contact));
+        Ok(contact)
+    }
+
+    /// Assigns a contact, at most once per `ASSIGN_INTERVAL_SECS` per contact.
+    pub async fn assign(
+        &self,
+        workspace: WorkspaceId,
+        id: ContactId,
+        request: &AssignRequest,
+    ) -> Result<Contact> {
+        let contact = self
+            .store
+            .assign_contact(
+                workspace,
+                id,
+                request,
+                self.clock.now(),
+                ASSIGN_INTERVAL_SECS,
+            )
+            .await?;
+        self.committed(workspace, Write::Assigned(&contact));
+        Ok(contact)
+    }
+
+    pub async fn create_organization(
+        &self,
+        workspace: WorkspaceId,
+        data: &OrganizationData,
+    ) -> Result<Organization> {
+        let created = self.store.create_organization(workspace, data).await?;
+        self.committed(workspace, Write::OrganizationCreated(&created));
+        Ok(created)
+    }
+
+    pub async fn update_organization(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+        patch: OrganizationPatch,
+    ) -> Result<Updated<Organization>> {
+        let updated = self.store.update_organization(workspace, id, patch).await?;
+        self.committed(workspace, Write::OrganizationUpdated(&updated));
+        Ok(updated)
+    }
+
+    /// Deletes an organization (its memberships, never its contacts); answers it as it was.
+    pub async fn delete_organization(
+        &self,
+        workspace: WorkspaceId,
+        id: OrganizationId,
+    ) -> Result<Organization> {
+        let deleted = self.store.delete_organization(workspace, id).await?;
+        self.committed(workspace, Write::OrganizationDeleted(&deleted));
+        Ok(deleted)
+    }
+
+    /// Imports one batch of rows in one transaction (see `Store::import_contacts`).
+    pub async fn import_contacts(
+        &self,
+        workspace: WorkspaceId,
+        rows: &[ImportRow],
+        keys: &[MatchKey],
+    ) -> Result<Vec<ImportOutcome>> {
+        let outcomes = self.store.import_contacts(workspace, rows, keys).await?;
+        self.committed(workspace, Write::Imported(&outcomes));
+        Ok(outcomes)
+    }
+}
