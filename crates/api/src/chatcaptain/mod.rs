@@ -19,6 +19,7 @@ use crate::AppState;
 
 mod auth;
 mod error;
+mod search;
 mod wire;
 
 pub use auth::KEY_HEADER;
@@ -294,14 +295,14 @@ async fn search_contacts(
     auth: Auth<ListContacts>,
     State(state): State<AppState>,
     query: QueryPairs<CcError>,
-) -> CcResult<Json<wire::SearchResults<ContactOut>>> {
-    let request = wire::search_request(&query_params(query)?)?;
+) -> CcResult<Json<search::SearchResults<ContactOut>>> {
+    let request = search::search_request(&query_params(query)?)?;
     let page = state
         .roster
         .search()?
         .search_contacts(auth.workspace(), &request)
         .await?;
-    Ok(Json(wire::search_results(
+    Ok(Json(search::search_results(
         page,
         "contact",
         ContactOut::from,
@@ -312,14 +313,14 @@ async fn search_organizations(
     auth: Auth<ListOrganizations>,
     State(state): State<AppState>,
     query: QueryPairs<CcError>,
-) -> CcResult<Json<wire::SearchResults<OrganizationOut>>> {
-    let request = wire::search_request(&query_params(query)?)?;
+) -> CcResult<Json<search::SearchResults<OrganizationOut>>> {
+    let request = search::search_request(&query_params(query)?)?;
     let page = state
         .roster
         .search()?
         .search_organizations(auth.workspace(), &request)
         .await?;
-    Ok(Json(wire::search_results(
+    Ok(Json(search::search_results(
         page,
         "organization",
         OrganizationOut::from,

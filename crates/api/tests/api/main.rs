@@ -6,6 +6,7 @@ mod chatwoot;
 mod docs;
 mod helpers;
 mod isolation;
+mod layers;
 mod saleschat;
 mod search;
 mod telemetry;

@@ -8,46 +8,72 @@
 //! every node's search within the follow interval.
 
 use std::collections::{BTreeMap, HashMap};
+
 use std::path::{Path, PathBuf};
+
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
+
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+
 use std::time::{Duration, Instant};
 
 use roster_core::domain::{ContactId, OrganizationId, Timestamp, WorkspaceId};
+
 use roster_core::model::{Change, RecordKind};
+
 use roster_core::search::{
     FacetCounts, FacetField, FacetStats, Hit, SearchEngine, SearchPage, SearchRequest,
 };
+
 use roster_core::{Error, Result, Store};
+
 use tantivy::directory::MmapDirectory;
+
 use tantivy::schema::Schema;
+
 use tantivy::{
     index::SegmentId, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
     Term,
 };
+
 use tokio::sync::Notify;
 
 use crate::collector::{Collected, Rank, RankCollector, SegmentColumns};
+
 use crate::document;
+
 use crate::highlight;
+
 use crate::matcher;
+
 use crate::pool::SearchPool;
+
 use crate::query::{ParsedQuery, Plan};
+
+mod engine;
+mod layout;
+
 use crate::schema::{scope, Fields, CONTACT, ORGANIZATION};
+use layout::{committed, open_or_create, Committed, Payload};
 
 /// How often a node looks for writes made elsewhere.
 pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Changes fetched per round.
 const BATCH: u32 = 2_000;
 
 /// During a long catch-up, how often applied changes are committed (made searchable).
 const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A hole in the change log older than this is a rolled-back write, not a slow one.
 const GAP_PATIENCE_MICROS: i64 = 5_000_000;
+
 /// Records read per store round trip while rebuilding.
 const SCAN_BATCH: u32 = 5_000;
+
 /// Change-log entries older than this are pruned; a node further behind rebuilds.
 const CHANGE_RETENTION_MICROS: i64 = 7 * 24 * 3_600 * 1_000_000;
+
 const WRITER_MEMORY: usize = 128 * 1024 * 1024;
 
 pub struct SearchIndex {
@@ -560,331 +586,17 @@ fn contiguous_until(applied: i64, changes: &[Change], now: Timestamp) -> i64 {
     safe
 }
 
-fn open_or_create(dir: &Path, schema: Schema) -> Result<(Index, bool)> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
-    let directory = MmapDirectory::open(dir)
-        .map_err(|e| Error::internal(format!("opening {}: {e}", dir.display())))?;
-    let existing = Index::exists(&directory).unwrap_or(false);
-    if existing {
-        match Index::open(directory) {
-            Ok(index) if index.schema() == schema => return Ok((index, false)),
-            Ok(_) => tracing::warn!("search index schema changed; rebuilding"),
-            Err(err) => tracing::warn!(%err, "search index unreadable; rebuilding"),
-        }
-        // Start over in a clean directory.
-        std::fs::remove_dir_all(dir)
-            .map_err(|e| Error::internal(format!("clearing {}: {e}", dir.display())))?;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
-    }
-    let directory = MmapDirectory::open(dir)
-        .map_err(|e| Error::internal(format!("opening {}: {e}", dir.display())))?;
-    let index = Index::create(directory, schema, tantivy::IndexSettings::default())
-        .map_err(index_error("creating"))?;
-    Ok((index, true))
-}
-
-/// What an index commit records: the change-log seq it applied, and the version of the
-/// term layout it was written with. An index of another layout is rebuilt, even when its
-/// schema looks the same.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Payload {
-    layout: u32,
-    seq: i64,
-}
-
 /// Bumped whenever documents are indexed differently.
 const LAYOUT: u32 = 4;
-
-impl Payload {
-    fn new(seq: i64) -> Payload {
-        Payload {
-            layout: LAYOUT,
-            seq,
-        }
-    }
-}
-
-impl std::fmt::Display for Payload {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
-    }
-}
-
-/// The seq the index last committed, if it was written with this layout.
-/// What the index's last commit says about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Committed {
-    /// Complete and of this layout, up to this change-log seq.
-    Current(i64),
-    /// No commit of Roster's: the index was created but its first build never finished
-    /// (the process was stopped or killed while building it).
-    Nothing,
-    /// Written with another term layout, by another version of Roster.
-    OtherLayout(u32),
-    /// The commit record is unreadable.
-    Corrupt(String),
-}
-
-impl Committed {
-    /// Why an index in this state is rebuilt, for the log.
-    fn reason(&self) -> String {
-        match self {
-            Committed::Current(_) => "up to date".to_owned(),
-            Committed::Nothing => {
-                "unfinished: an earlier build of the index was interrupted before it completed"
-                    .to_owned()
-            }
-            Committed::OtherLayout(layout) => format!(
-                "older layout: written with index layout {layout} by another version of \
-                 roster, this one writes layout {LAYOUT}"
-            ),
-            Committed::Corrupt(why) => format!("corrupt: its commit record {why}"),
-        }
-    }
-}
-
-fn committed(index: &Index) -> Committed {
-    let metas = match index.load_metas() {
-        Ok(metas) => metas,
-        Err(err) => return Committed::Corrupt(format!("cannot be read ({err})")),
-    };
-    let Some(payload) = metas.payload else {
-        return Committed::Nothing;
-    };
-    match serde_json::from_str::<Payload>(&payload) {
-        Ok(payload) if payload.layout == LAYOUT => Committed::Current(payload.seq),
-        Ok(payload) => Committed::OtherLayout(payload.layout),
-        // The first layout recorded the bare seq.
-        Err(_) if payload.trim().parse::<i64>().is_ok() => Committed::OtherLayout(0),
-        Err(err) => Committed::Corrupt(format!("does not parse ({err})")),
-    }
-}
 
 /// Facet values reported per field, the most frequent first (Typesense's default
 /// `max_facet_values`); numeric stats still cover every value.
 const FACET_VALUES: usize = 10;
 
-fn facet_counts(field: FacetField, counts: HashMap<String, u64>) -> FacetCounts {
-    let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    counts.truncate(FACET_VALUES);
-    FacetCounts {
-        field,
-        counts,
-        stats: None,
-    }
-}
-
-/// The page's records in rank order, with their highlights and scores. Records the store
-/// no longer has (deleted since the index last caught up) are left out.
-fn ranked_hits<T>(
-    collected: &Collected,
-    page: impl Iterator<Item = i64>,
-    mut records: HashMap<i64, T>,
-    highlight: impl Fn(&T) -> Vec<roster_core::search::Highlight>,
-) -> Vec<Hit<T>> {
-    let scores: HashMap<u64, f32> = collected.top.iter().map(|r| (r.id, r.score)).collect();
-    page.filter_map(|id| {
-        let record = records.remove(&id)?;
-        Some(Hit {
-            highlights: highlight(&record),
-            text_match: scores.get(&(id as u64)).map_or(0, |score| *score as u64),
-            record,
-        })
-    })
-    .collect()
-}
-
 /// The ranks on the requested page, best first (`top` holds every page up to it).
 fn page_ranks<'a>(request: &SearchRequest, top: &'a [Rank]) -> &'a [Rank] {
     let skip = (request.page.saturating_sub(1) as usize) * request.page_size as usize;
     top.get(skip..).unwrap_or_default()
-}
-
-/// The ids on the requested page, best first.
-fn page_of(request: &SearchRequest, collected: &Collected) -> Vec<i64> {
-    page_ranks(request, &collected.top)
-        .iter()
-        .map(|rank| rank.id as i64)
-        .collect()
-}
-
-#[async_trait::async_trait]
-impl SearchEngine for SearchIndex {
-    /// Wakes the follower at once, so a local write is searchable within a commit.
-    fn written(&self) {
-        self.nudge.notify_one();
-    }
-
-    async fn applied_change(&self) -> i64 {
-        self.applied_seq().await
-    }
-
-    async fn search_contacts(
-        &self,
-        workspace: WorkspaceId,
-        request: &SearchRequest,
-    ) -> Result<SearchPage<roster_core::model::Contact>> {
-        let started = Instant::now();
-        let (me, wanted) = (self.handle()?, request.clone());
-        let (plan, collected, out_of) = self
-            .pool
-            .run(move || {
-                let plan = Plan::new(&ParsedQuery::parse(&wanted.query));
-                let (collected, out_of) = me.run(
-                    workspace,
-                    CONTACT,
-                    &plan,
-                    &wanted,
-                    &[
-                        "facet_organization",
-                        "facet_language",
-                        "facet_country",
-                        "facet_channel",
-                    ],
-                    false,
-                )?;
-                Ok((plan, collected, out_of))
-            })
-            .await?;
-        let ids: Vec<ContactId> = page_of(request, &collected)
-            .into_iter()
-            .map(ContactId::from_stored)
-            .collect();
-        let contacts: HashMap<i64, roster_core::model::Contact> = self
-            .store
-            .contacts_by_ids(workspace, &ids)
-            .await?
-            .into_iter()
-            .map(|c| (c.id.get(), c))
-            .collect();
-        let page = request.page;
-        self.pool
-            .run(move || {
-                let no_names = Vec::new();
-                let hits = ranked_hits(
-                    &collected,
-                    ids.iter().map(|id| id.get()),
-                    contacts,
-                    |contact| {
-                        let names = collected
-                            .organization_names
-                            .get(&(contact.id.get() as u64))
-                            .unwrap_or(&no_names);
-                        highlight::contact(contact, names, &plan)
-                    },
-                );
-                let mut facets = collected.facets.into_iter();
-                let mut next = |field| facet_counts(field, facets.next().unwrap_or_default());
-                let facets = vec![
-                    next(FacetField::Organization),
-                    next(FacetField::Language),
-                    next(FacetField::Country),
-                    next(FacetField::Channel),
-                ];
-                Ok(SearchPage {
-                    found: collected.found,
-                    out_of,
-                    page,
-                    search_time_ms: started.elapsed().as_millis() as u64,
-                    hits,
-                    facets,
-                })
-            })
-            .await
-    }
-
-    async fn search_organizations(
-        &self,
-        workspace: WorkspaceId,
-        request: &SearchRequest,
-    ) -> Result<SearchPage<roster_core::model::Organization>> {
-        let started = Instant::now();
-        let (me, wanted) = (self.handle()?, request.clone());
-        let (plan, collected, out_of) = self
-            .pool
-            .run(move || {
-                let plan = Plan::new(&ParsedQuery::parse(&wanted.query));
-                let (collected, out_of) = me.run(
-                    workspace,
-                    ORGANIZATION,
-                    &plan,
-                    &wanted,
-                    &["facet_industry", "facet_country"],
-                    true,
-                )?;
-                Ok((plan, collected, out_of))
-            })
-            .await?;
-        let ids: Vec<OrganizationId> = page_of(request, &collected)
-            .into_iter()
-            .map(OrganizationId::from_stored)
-            .collect();
-        let organizations: HashMap<i64, roster_core::model::Organization> = self
-            .store
-            .organizations_by_ids(workspace, &ids)
-            .await?
-            .into_iter()
-            .map(|o| (o.id.get(), o))
-            .collect();
-        let page = request.page;
-        self.pool
-            .run(move || {
-                let hits = ranked_hits(
-                    &collected,
-                    ids.iter().map(|id| id.get()),
-                    organizations,
-                    |organization| highlight::organization(organization, &plan),
-                );
-                Ok(organization_page(collected, out_of, page, started, hits))
-            })
-            .await
-    }
-}
-
-/// An organization search's answer: its hits with the industry, country and size facets.
-fn organization_page(
-    collected: Collected,
-    out_of: u64,
-    page: u32,
-    started: Instant,
-    hits: Vec<roster_core::search::Hit<roster_core::model::Organization>>,
-) -> SearchPage<roster_core::model::Organization> {
-    let mut string_facets = collected.facets.into_iter();
-    let industry = facet_counts(
-        FacetField::Industry,
-        string_facets.next().unwrap_or_default(),
-    );
-    let country = facet_counts(
-        FacetField::Country,
-        string_facets.next().unwrap_or_default(),
-    );
-    let numeric = collected.numeric.unwrap_or_default();
-    let total: u64 = numeric.counts.values().sum();
-    let mut size = facet_counts(
-        FacetField::Size,
-        numeric
-            .counts
-            .iter()
-            .map(|(v, c)| (v.to_string(), *c))
-            .collect(),
-    );
-    size.stats = (total > 0).then(|| FacetStats {
-        min: numeric.min.unwrap_or(0) as f64,
-        max: numeric.max.unwrap_or(0) as f64,
-        avg: numeric.sum / total as f64,
-        sum: numeric.sum,
-    });
-    SearchPage {
-        found: collected.found,
-        out_of,
-        page,
-        search_time_ms: started.elapsed().as_millis() as u64,
-        hits,
-        facets: vec![industry, country, size],
-    }
 }
 
 #[cfg(test)]
