@@ -79,7 +79,69 @@ pub enum Error {
     Internal(String),
 }
 
+/// Roster's stable code for one case of [`Error`]: the same whichever dialect answers,
+/// carried by SalesChat's `error_code` and `error_message` (the contract names 4030001 and
+/// 4090001), and listed once in the README. `status` is the HTTP status it usually gets
+/// (a dialect may differ: ChatCaptain and the admin API answer invalid input with 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub number: u32,
+    pub name: &'static str,
+    pub status: u16,
+}
+
+impl ErrorCode {
+    const fn new(number: u32, name: &'static str) -> ErrorCode {
+        ErrorCode {
+            number,
+            name,
+            status: (number / 10_000) as u16,
+        }
+    }
+}
+
+/// Every code, in the README's order.
+pub const ERROR_CODES: [(&str, ErrorCode); 10] = [
+    ("unauthenticated", ErrorCode::new(4010001, "UNAUTHORIZED")),
+    ("forbidden", ErrorCode::new(4030001, "FORBIDDEN")),
+    ("not_found", ErrorCode::new(4040001, "NOT_FOUND")),
+    ("conflict", ErrorCode::new(4090001, "UQ_CONSTRAINT_FAILED")),
+    ("too_large", ErrorCode::new(4130001, "PAYLOAD_TOO_LARGE")),
+    (
+        "unsupported_media_type",
+        ErrorCode::new(4150001, "UNSUPPORTED_MEDIA_TYPE"),
+    ),
+    ("invalid", ErrorCode::new(4220001, "INVALID_INPUT")),
+    (
+        "unknown_reference",
+        ErrorCode::new(4220002, "UNKNOWN_REFERENCE"),
+    ),
+    ("rate_limited", ErrorCode::new(4290001, "RATE_LIMITED")),
+    ("internal", ErrorCode::new(5000001, "INTERNAL_ERROR")),
+];
+
 impl Error {
+    /// This case's stable code (see [`ERROR_CODES`]).
+    pub fn code(&self) -> ErrorCode {
+        let case = match self {
+            Error::Unauthenticated => "unauthenticated",
+            Error::Forbidden => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::TooLarge { .. } => "too_large",
+            Error::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Error::Invalid { .. } => "invalid",
+            Error::UnknownReference { .. } => "unknown_reference",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Internal(_) => "internal",
+        };
+        ERROR_CODES
+            .iter()
+            .find(|(name, _)| *name == case)
+            .map(|(_, code)| *code)
+            .expect("every case has a code")
+    }
+
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Invalid {
             field: field.into(),
@@ -116,3 +178,42 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case_has_its_own_stable_code() {
+        let cases = [
+            Error::Unauthenticated,
+            Error::Forbidden,
+            Error::NotFound(Resource::Contact),
+            Error::Conflict(UniqueField::Email),
+            Error::TooLarge { limit_bytes: 1 },
+            Error::UnsupportedMediaType {
+                content_type: "text/plain".into(),
+            },
+            Error::invalid("name", "is bad"),
+            Error::UnknownReference {
+                resource: Resource::GovernanceLevel,
+                id: "x".into(),
+            },
+            Error::RateLimited {
+                retry_after_secs: 1,
+            },
+            Error::internal("boom"),
+        ];
+        let codes: Vec<ErrorCode> = cases.iter().map(Error::code).collect();
+        assert_eq!(
+            codes,
+            ERROR_CODES
+                .iter()
+                .map(|(_, code)| *code)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(Error::Forbidden.code().number, 4030001);
+        assert_eq!(Error::Conflict(UniqueField::ExternalId).code().status, 409);
+        assert_eq!(Error::invalid("a", "b").code().status, 422);
+    }
+}

@@ -1,5 +1,6 @@
-//! SalesChat's error body, `{error_code, error_message, error_description, payload}`,
-//! numbered HTTP status × 10000 + n:
+//! SalesChat's error body, `{error_code, error_message, error_description, payload}`, with
+//! Roster's stable code of the core error case (`roster_core::error::ERROR_CODES`, numbered
+//! HTTP status × 10000 + n):
 //!
 //! | code    | status | error_message          | when |
 //! |---------|--------|------------------------|------|
@@ -8,6 +9,7 @@
 //! | 4040001 | 404    | NOT_FOUND              | contact, user or group not found |
 //! | 4090001 | 409    | UQ_CONSTRAINT_FAILED   | `crm_id` (or another unique field) taken |
 //! | 4220001 | 422    | INVALID_INPUT          | a field is missing or invalid (`payload.field` names it) |
+//! | 4220002 | 422    | UNKNOWN_REFERENCE      | a governance level, user or group that does not exist |
 //! | 4130001 | 413    | PAYLOAD_TOO_LARGE      | the body is over the limit (`payload.limit_bytes`) |
 //! | 4150001 | 415    | UNSUPPORTED_MEDIA_TYPE | a body that is not declared as JSON |
 //! | 4290001 | 429    | RATE_LIMITED           | assign within 10 s of the last one (`Retry-After`) |
@@ -16,7 +18,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use roster_core::error::{Resource, UniqueField};
+use roster_core::error::{ErrorCode, Resource, UniqueField};
 use roster_core::service::ASSIGN_INTERVAL_SECS;
 use roster_core::Error;
 use serde_json::{json, Value};
@@ -30,11 +32,12 @@ impl From<Error> for ScError {
     }
 }
 
-fn body(status: StatusCode, message: &str, description: String, payload: Value) -> Response {
-    let code = u32::from(status.as_u16()) * 10_000 + 1;
+/// The body for `code` (Roster's stable code table: `roster_core::error::ERROR_CODES`).
+fn body(code: ErrorCode, description: String, payload: Value) -> Response {
+    let status = StatusCode::from_u16(code.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = json!({
-        "error_code": code,
-        "error_message": message,
+        "error_code": code.number,
+        "error_message": code.name,
         "error_description": description,
         "payload": payload,
     });
@@ -43,13 +46,11 @@ fn body(status: StatusCode, message: &str, description: String, payload: Value) 
 
 impl IntoResponse for ScError {
     fn into_response(self) -> Response {
+        let code = self.0.code();
         match self.0 {
-            Error::Invalid { field, reason } => body(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "INVALID_INPUT",
-                format!("{field}: {reason}"),
-                json!({ "field": field }),
-            ),
+            Error::Invalid { field, reason } => {
+                body(code, format!("{field}: {reason}"), json!({ "field": field }))
+            }
             Error::UnknownReference { resource, id } => {
                 let field = match resource {
                     Resource::GovernanceLevel => "governance_level_id",
@@ -58,15 +59,13 @@ impl IntoResponse for ScError {
                     _ => "id",
                 };
                 body(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "INVALID_INPUT",
+                    code,
                     format!("{field}: {resource} {id:?} does not exist"),
                     json!({ "field": field }),
                 )
             }
             Error::NotFound(resource) => body(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
+                code,
                 format!("{} not found", capitalized(&resource.to_string())),
                 json!({}),
             ),
@@ -80,16 +79,14 @@ impl IntoResponse for ScError {
                     UniqueField::RecordId => "id",
                 };
                 body(
-                    StatusCode::CONFLICT,
-                    "UQ_CONSTRAINT_FAILED",
+                    code,
                     format!("{field}: another contact of this org already has this value"),
                     json!({ "field": field }),
                 )
             }
             Error::RateLimited { retry_after_secs } => {
                 let mut response = body(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "RATE_LIMITED",
+                    code,
                     format!("a contact can be assigned once per {ASSIGN_INTERVAL_SECS} seconds; retry in {retry_after_secs} s"),
                     json!({ "retry_after_seconds": retry_after_secs }),
                 );
@@ -99,37 +96,28 @@ impl IntoResponse for ScError {
                 response
             }
             Error::Unauthenticated => body(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
+                code,
                 "send a valid API key as Authorization: Bearer <key>".into(),
                 json!({}),
             ),
             Error::Forbidden => body(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
+                code,
                 "this key may not do that in this org".into(),
                 json!({}),
             ),
             Error::TooLarge { limit_bytes } => body(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
+                code,
                 format!("the request body is larger than the limit of {limit_bytes} bytes"),
                 json!({ "limit_bytes": limit_bytes }),
             ),
             Error::UnsupportedMediaType { content_type } => body(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
+                code,
                 format!("the body must be JSON sent as Content-Type: application/json, not {content_type}"),
                 json!({ "field": "Content-Type" }),
             ),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
-                body(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL_ERROR",
-                    "internal error".into(),
-                    json!({}),
-                )
+                body(code, "internal error".into(), json!({}))
             }
         }
     }

@@ -123,3 +123,33 @@ fn the_dialect_contracts_served_are_the_shared_ones() {
         assert_eq!(served, contract, "{name} drifted from {}", source.display());
     }
 }
+
+#[test]
+fn the_readme_lists_every_error_code_as_the_core_defines_it() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .unwrap();
+    let section = readme
+        .split("## Error codes")
+        .nth(1)
+        .expect("the README has an Error codes section");
+    let listed: Vec<(u32, String)> = section
+        .lines()
+        .skip_while(|line| !line.starts_with("| code"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            (
+                cells[1].parse().unwrap(),
+                cells[2].trim_matches('`').to_owned(),
+            )
+        })
+        .collect();
+    let defined: Vec<(u32, String)> = roster_core::error::ERROR_CODES
+        .iter()
+        .map(|(_, code)| (code.number, code.name.to_owned()))
+        .collect();
+    assert_eq!(listed, defined);
+}

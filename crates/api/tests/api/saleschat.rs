@@ -145,12 +145,21 @@ async fn invalid_creates_are_422_naming_the_field_and_duplicates_409() {
         ),
         (with("opt_in_date", json!("last tuesday")), "opt_in_date"),
         (with("source", json!("EMAIL")), "source"),
-        (
-            with("governance_level_id", json!("nope")),
-            "governance_level_id",
-        ),
         (with("is_inbound", json!("yes")), "is_inbound"),
     ];
+    // A level that does not exist is a reference, with a code of its own.
+    let (status, response) = send(
+        sc(
+            &app,
+            &tenant,
+            Method::POST,
+            &format!("/v2/org/{}/contact", tenant.id),
+        )
+        .json(&with("governance_level_id", json!("nope"))),
+    )
+    .await;
+    assert_sc_error(status, &response, 4220002, Some("governance_level_id"));
+    assert_eq!(response["error_message"], "UNKNOWN_REFERENCE");
     for (body, field) in cases {
         let (status, response) = send(
             sc(
