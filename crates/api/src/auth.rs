@@ -17,13 +17,33 @@ use roster_core::Error;
 
 use crate::AppState;
 
+/// Why a request was not let in, for a dialect that words the cases apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No key at all.
+    NoKey,
+    /// A key of another workspace than the path's; `exists` says whether the path's
+    /// workspace exists (Chatwoot looks the account up first and answers 404 if not).
+    OtherWorkspace { exists: bool },
+}
+
 /// How one dialect carries credentials and the workspace.
 pub trait Dialect {
     type Error: From<Error> + IntoResponse;
     /// The path parameter that names the workspace.
     const WORKSPACE_PARAM: &'static str;
+    /// Whether `refused` needs to know if another workspace exists (costs a lookup).
+    const TELLS_WORKSPACES_APART: bool = false;
     /// The API key the request presents, if any.
     fn presented_key(headers: &HeaderMap) -> Option<String>;
+    /// The answer to a refused request: by default, no key is unauthenticated and
+    /// another workspace's key is forbidden (its workspace is not revealed).
+    fn refused(refusal: Refusal) -> Self::Error {
+        match refusal {
+            Refusal::NoKey => Error::Unauthenticated.into(),
+            Refusal::OtherWorkspace { .. } => Error::Forbidden.into(),
+        }
+    }
 }
 
 /// A permission a handler requires, as a type so it can stand in the signature.
@@ -77,23 +97,30 @@ impl<P: Required, D: Dialect> FromRequestParts<AppState> for Authorized<P, D> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = D::presented_key(&parts.headers);
+        let Some(key) = D::presented_key(&parts.headers) else {
+            return Err(D::refused(Refusal::NoKey));
+        };
+        // The credentials are judged first, so a stranger learns nothing more.
+        let caller = state.roster.authenticate(Some(&key)).await?;
         let path = match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
             Ok(Path(params)) => params,
-            Err(_) => {
-                // The credentials are judged first, so a stranger learns nothing more.
-                state.roster.authenticate(key.as_deref()).await?;
-                return Err(Error::invalid("path", crate::params::PATH_REASON).into());
-            }
+            Err(_) => return Err(Error::invalid("path", crate::params::PATH_REASON).into()),
         };
         let workspace = path
             .get(D::WORKSPACE_PARAM)
-            .map(String::as_str)
-            .unwrap_or_default();
-        let caller = state
-            .roster
-            .authorize(key.as_deref(), workspace, P::PERMISSION)
-            .await?;
+            .and_then(|raw| raw.parse::<WorkspaceId>().ok());
+        if workspace != Some(caller.workspace()) {
+            let exists = match workspace {
+                Some(workspace) if D::TELLS_WORKSPACES_APART => {
+                    state.roster.store().workspace(workspace).await?.is_some()
+                }
+                _ => false,
+            };
+            return Err(D::refused(Refusal::OtherWorkspace { exists }));
+        }
+        if !P::PERMISSION.is_granted_by_any(&caller.key.permissions) {
+            return Err(Error::Forbidden.into());
+        }
         Ok(Self {
             caller,
             _marker: PhantomData,

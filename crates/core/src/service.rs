@@ -11,7 +11,7 @@ use crate::model::{
     ApiKey, Contact, ContactInbox, GovernanceLevel, Group, Inbox, InboxChannel, Organization, User,
     Workspace,
 };
-use crate::permission::{validate_grant, Permission};
+use crate::permission::validate_grant;
 use crate::search::SearchEngine;
 use crate::store::{NewApiKey, Store};
 
@@ -224,23 +224,6 @@ impl Roster {
             return Err(Error::Unauthenticated);
         }
         Ok(Caller { key: stored.key })
-    }
-
-    /// Authenticates and then checks that the key belongs to `workspace` (as named in the
-    /// request path, unparsed: a path that names no valid workspace is simply not the
-    /// key's) and holds `permission`.
-    pub async fn authorize(
-        &self,
-        presented: Option<&str>,
-        workspace: &str,
-        permission: Permission,
-    ) -> Result<Caller> {
-        let caller = self.authenticate(presented).await?;
-        let same_workspace = workspace.parse::<WorkspaceId>() == Ok(caller.workspace());
-        if !same_workspace || !permission.is_granted_by_any(&caller.key.permissions) {
-            return Err(Error::Forbidden);
-        }
-        Ok(caller)
     }
 
     /// Checks that a workspace exists, for admin paths that address one.

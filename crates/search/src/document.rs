@@ -3,16 +3,19 @@
 use std::collections::{BTreeSet, HashMap};
 
 use roster_core::domain::{PhoneE164, WorkspaceId};
-use roster_core::model::{Channel, Contact, Organization};
+use roster_core::model::{Channel, Contact, Organization, RecordKind};
 use tantivy::schema::Field;
 use tantivy::TantivyDocument;
 
-use crate::schema::{
-    facet_value, scope, term_text, Fields, TermKind, CONTACT, ORGANIZATION, START_LENGTH,
-};
+use crate::schema::{facet_value, scope, term_text, Fields, TermKind, START_LENGTH};
 use crate::text::{fold_whole, words};
 
-pub fn key(kind: u64, workspace: WorkspaceId, id: i64) -> String {
+pub fn key(kind: RecordKind, workspace: WorkspaceId, id: i64) -> String {
+    // The layout written since layout 1: 0 for contacts, 1 for organizations.
+    let kind = match kind {
+        RecordKind::Contact => 0,
+        RecordKind::Organization => 1,
+    };
     format!("{kind}/{workspace}/{id}")
 }
 
@@ -85,10 +88,13 @@ pub fn contact(
 ) -> TantivyDocument {
     let data = &contact.data;
     let mut doc = TantivyDocument::default();
-    let scope = scope(workspace, CONTACT);
+    let scope = scope(workspace, RecordKind::Contact);
     doc.add_text(fields.scope, &scope);
     doc.add_u64(fields.id, contact.id.get() as u64);
-    doc.add_text(fields.key, key(CONTACT, workspace, contact.id.get()));
+    doc.add_text(
+        fields.key,
+        key(RecordKind::Contact, workspace, contact.id.get()),
+    );
     doc.add_i64(fields.created, contact.created.micros());
 
     let display = data.display_name();
@@ -145,12 +151,12 @@ pub fn organization(
 ) -> TantivyDocument {
     let data = &organization.data;
     let mut doc = TantivyDocument::default();
-    let scope = scope(workspace, ORGANIZATION);
+    let scope = scope(workspace, RecordKind::Organization);
     doc.add_text(fields.scope, &scope);
     doc.add_u64(fields.id, organization.id.get() as u64);
     doc.add_text(
         fields.key,
-        key(ORGANIZATION, workspace, organization.id.get()),
+        key(RecordKind::Organization, workspace, organization.id.get()),
     );
     doc.add_i64(fields.created, organization.created.micros());
     Terms::default()

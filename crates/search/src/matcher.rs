@@ -412,7 +412,8 @@ mod tests {
 
     use super::*;
     use crate::query::ParsedQuery;
-    use crate::schema::{Fields, CONTACT};
+    use crate::schema::Fields;
+    use roster_core::model::RecordKind;
 
     /// An index of one-name documents: `(scope, name)`; the document id is the position.
     fn index(docs: &[(&str, &str)]) -> (Index, Fields) {
@@ -438,7 +439,7 @@ mod tests {
         let searcher = index.reader().unwrap().searcher();
         let mut hits = Vec::new();
         for segment in searcher.segment_readers() {
-            let searched = fields.searched(CONTACT);
+            let searched = fields.searched(RecordKind::Contact);
             run(
                 &plan,
                 scope,

@@ -12,10 +12,8 @@
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST};
 
 use roster_core::domain::WorkspaceId;
+use roster_core::model::RecordKind;
 use roster_core::search::SearchField;
-
-pub const CONTACT: u64 = 0;
-pub const ORGANIZATION: u64 = 1;
 
 /// Words as short as this are also indexed by their beginnings (`Start` terms), so a
 /// one- to three-letter prefix is one term lookup rather than thousands.
@@ -46,8 +44,11 @@ impl TermKind {
 
 /// The scope of a workspace's records of one kind: `{workspace}c` or `{workspace}o`.
 /// The kind letter ends the digits, so no scope is a prefix of another.
-pub fn scope(workspace: WorkspaceId, kind: u64) -> String {
-    let letter = if kind == CONTACT { 'c' } else { 'o' };
+pub fn scope(workspace: WorkspaceId, kind: RecordKind) -> String {
+    let letter = match kind {
+        RecordKind::Contact => 'c',
+        RecordKind::Organization => 'o',
+    };
     format!("{}{letter}", workspace.get())
 }
 
@@ -143,13 +144,13 @@ impl Fields {
     }
 
     /// The text fields a kind is searched in, best weight first.
-    pub fn searched(&self, kind: u64) -> Vec<Searched> {
+    pub fn searched(&self, kind: RecordKind) -> Vec<Searched> {
         let field = |field, weight, kind| Searched {
             field,
             weight,
             kind,
         };
-        if kind == CONTACT {
+        if kind == RecordKind::Contact {
             vec![
                 field(self.name, 6, SearchField::Name),
                 field(self.email, 5, SearchField::Email),
@@ -180,11 +181,14 @@ mod tests {
 
     #[test]
     fn no_scope_is_a_prefix_of_another() {
-        let one = scope(WorkspaceId::from_stored(1), CONTACT);
-        let twelve = scope(WorkspaceId::from_stored(12), CONTACT);
+        let one = scope(WorkspaceId::from_stored(1), RecordKind::Contact);
+        let twelve = scope(WorkspaceId::from_stored(12), RecordKind::Contact);
         assert_eq!(one, "1c");
         assert!(!twelve.starts_with(&one));
-        assert_ne!(one, scope(WorkspaceId::from_stored(1), ORGANIZATION));
+        assert_ne!(
+            one,
+            scope(WorkspaceId::from_stored(1), RecordKind::Organization)
+        );
         assert_eq!(term_text(&one, TermKind::Word, "anna"), "1c\u{1f}anna");
     }
 }

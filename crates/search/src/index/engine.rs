@@ -64,19 +64,7 @@ impl SearchEngine for SearchIndex {
             .pool
             .run(move || {
                 let plan = Plan::new(&ParsedQuery::parse(&wanted.query));
-                let (collected, out_of) = me.run(
-                    workspace,
-                    CONTACT,
-                    &plan,
-                    &wanted,
-                    &[
-                        "facet_organization",
-                        "facet_language",
-                        "facet_country",
-                        "facet_channel",
-                    ],
-                    false,
-                )?;
+                let (collected, out_of) = me.run(workspace, RecordKind::Contact, &plan, &wanted)?;
                 Ok((plan, collected, out_of))
             })
             .await?;
@@ -138,14 +126,8 @@ impl SearchEngine for SearchIndex {
             .pool
             .run(move || {
                 let plan = Plan::new(&ParsedQuery::parse(&wanted.query));
-                let (collected, out_of) = me.run(
-                    workspace,
-                    ORGANIZATION,
-                    &plan,
-                    &wanted,
-                    &["facet_industry", "facet_country"],
-                    true,
-                )?;
+                let (collected, out_of) =
+                    me.run(workspace, RecordKind::Organization, &plan, &wanted)?;
                 Ok((plan, collected, out_of))
             })
             .await?;

@@ -53,7 +53,7 @@ use crate::query::{ParsedQuery, Plan};
 mod engine;
 mod layout;
 
-use crate::schema::{scope, Fields, CONTACT, ORGANIZATION};
+use crate::schema::{scope, Fields};
 use layout::{committed, open_or_create, Committed, Payload};
 
 /// How often a node looks for writes made elsewhere.
@@ -321,7 +321,10 @@ impl SearchIndex {
                     documents.push(document::contact(&self.fields, workspace, contact, &names));
                 }
                 // Every touched key goes: missing records for good, present ones to be re-added.
-                deleted.extend(ids.iter().map(|&id| document::key(CONTACT, workspace, id)));
+                deleted.extend(
+                    ids.iter()
+                        .map(|&id| document::key(RecordKind::Contact, workspace, id)),
+                );
             } else {
                 let wanted: Vec<OrganizationId> = ids
                     .iter()
@@ -337,7 +340,7 @@ impl SearchIndex {
                 }
                 deleted.extend(
                     ids.iter()
-                        .map(|&id| document::key(ORGANIZATION, workspace, id)),
+                        .map(|&id| document::key(RecordKind::Organization, workspace, id)),
                 );
             }
         }
@@ -522,14 +525,25 @@ impl SearchIndex {
     fn run(
         &self,
         workspace: WorkspaceId,
-        kind: u64,
+        kind: RecordKind,
         plan: &Plan,
         request: &SearchRequest,
-        facets: &[&'static str],
-        numeric: bool,
     ) -> Result<(Collected, u64)> {
         let scope = scope(workspace, kind);
         let searched = self.fields.searched(kind);
+        // Facets in the order the answer lists them; organizations also count sizes.
+        let (facets, numeric): (&[&'static str], bool) = match kind {
+            RecordKind::Contact => (
+                &[
+                    "facet_organization",
+                    "facet_language",
+                    "facet_country",
+                    "facet_channel",
+                ],
+                false,
+            ),
+            RecordKind::Organization => (&["facet_industry", "facet_country"], true),
+        };
         let collector = RankCollector {
             limit: (request.page as usize) * (request.page_size as usize),
             facets: facets.to_vec(),
@@ -560,7 +574,7 @@ impl SearchIndex {
         }
         let out_of = self.count(&searcher, &scope)?;
         let mut collected = collector.merge(fruits);
-        if kind == CONTACT {
+        if kind == RecordKind::Contact {
             // Highlights need the page's organization names: the index has them.
             collected.organization_names = page_ranks(request, &collected.top)
                 .iter()

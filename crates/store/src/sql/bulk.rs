@@ -371,7 +371,8 @@ impl BulkStore for StoreImpl {
         }
 
         // Plan every row in memory, in order, so later rows see earlier ones.
-        let mut planned: Vec<std::result::Result<(Slot, &'static str), String>> =
+        // Each row's slot and what it will be reported as once ids are known.
+        let mut planned: Vec<std::result::Result<(Slot, fn(ContactId) -> ImportOutcome), String>> =
             Vec::with_capacity(rows.len());
         let mut created: Vec<Slot> = Vec::new();
         for row in rows {
@@ -412,20 +413,20 @@ impl BulkStore for StoreImpl {
                 )));
                 continue;
             }
-            let (slot, outcome) = match (target, before) {
-                (Some(slot), Some(before)) if before == data => (slot, "unchanged"),
+            let (slot, outcome): (Slot, fn(ContactId) -> ImportOutcome) = match (target, before) {
+                (Some(slot), Some(before)) if before == data => (slot, ImportOutcome::Unchanged),
                 (Some(slot), Some(before)) => {
                     for identity in Identity::of(&before) {
                         if holders.get(&identity) == Some(&slot) {
                             holders.remove(&identity);
                         }
                     }
-                    (slot, "updated")
+                    (slot, ImportOutcome::Updated)
                 }
                 _ => {
                     let slot = Slot::New(created.len());
                     created.push(slot);
-                    (slot, "created")
+                    (slot, ImportOutcome::Created)
                 }
             };
             for identity in identities {
@@ -478,14 +479,7 @@ impl BulkStore for StoreImpl {
             .into_iter()
             .map(|plan| match plan {
                 Err(reason) => Ok(ImportOutcome::Rejected(reason)),
-                Ok((slot, outcome)) => {
-                    let id = id_of(slot)?;
-                    Ok(match outcome {
-                        "created" => ImportOutcome::Created(id),
-                        "updated" => ImportOutcome::Updated(id),
-                        _ => ImportOutcome::Unchanged(id),
-                    })
-                }
+                Ok((slot, outcome)) => Ok(outcome(id_of(slot)?)),
             })
             .collect()
     }
