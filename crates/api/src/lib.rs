@@ -31,6 +31,9 @@ pub struct AppState {
     /// The admin API is enabled only when a token is configured.
     pub admin_token: Option<Arc<str>>,
     pub metrics: telemetry::SharedMetrics,
+    /// Work a request started that outlives its response (an import whose client hung
+    /// up): the server waits for it before it exits.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ impl AppState {
             roster,
             admin_token,
             metrics: Arc::default(),
+            tasks: tokio_util::task::TaskTracker::new(),
         }
     }
 }

@@ -190,9 +190,13 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
+    let tasks = state.tasks.clone();
     roster_api::serve(listener, roster_api::router(state), until_stopped())
         .await
         .map_err(Error::internal)?;
+    // Imports still running (their clients gone) finish their batches first.
+    tasks.close();
+    tasks.wait().await;
     let _ = follower.await;
     // Leave the index in step with every acknowledged write.
     search.catch_up().await?;

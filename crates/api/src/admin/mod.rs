@@ -548,7 +548,8 @@ async fn import_contacts(
     let input = tokio_util::io::SyncIoBridge::new(upload);
     let (lines, mut receiver) = tokio::sync::mpsc::channel::<Result<String, String>>(8);
     let roster = state.roster.clone();
-    tokio::spawn(async move {
+    // Tracked, so a shutdown waits for the import even after its client hung up.
+    state.tasks.spawn(async move {
         let sender = lines.clone();
         let result = import_csv(roster, workspace.id, keys, input, move |reports, _| {
             let batch: String = reports

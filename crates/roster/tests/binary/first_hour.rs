@@ -986,3 +986,38 @@ async fn a_rebuild_at_start_logs_what_was_found() {
         assert!(server.terminate().success());
     }
 }
+
+#[test]
+fn shutdown_waits_for_an_import_whose_client_hung_up() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, _) = cli_tenant(dir.path(), None, "Hung up");
+    let server = Server::start(dir.path(), None);
+    let rows = 30_000;
+    let mut csv = String::from("name,email\n");
+    for i in 0..rows {
+        csv.push_str(&format!("Row {i},row{i}@example.com\n"));
+    }
+    // Send the whole upload, then hang up without reading the answer.
+    let mut stream =
+        std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    write!(
+        stream,
+        "POST /admin/v1/workspaces/{workspace}/imports HTTP/1.1\r\nHost: roster\r\n\
+         Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Length: {}\r\n\r\n{csv}",
+        csv.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    // The server has the upload once it starts answering.
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut stream, &mut first).unwrap();
+    drop(stream);
+    assert!(server.terminate().success());
+    let output = roster(dir.path())
+        .args(["export", "--workspace", &workspace])
+        .output()
+        .unwrap();
+    let exported = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(exported.lines().count(), rows + 1, "every row was imported");
+}
