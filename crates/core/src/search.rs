@@ -110,3 +110,73 @@ pub trait SearchEngine: Send + Sync + 'static {
         request: &SearchRequest,
     ) -> Result<SearchPage<Organization>>;
 }
+
+/// One page of "exact matches first, then ranked matches" (Chatwoot's search): which exact
+/// matches the page shows, and which ranked hits fill the rest, given that the exact ones
+/// are hidden from the ranked search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExactFirst {
+    /// The exact matches on this page, by position in their list.
+    pub exact: std::ops::Range<usize>,
+    /// Ranked hits to skip, then to take, after the exact matches run out.
+    pub ranked_skip: usize,
+    pub ranked_take: usize,
+}
+
+impl ExactFirst {
+    /// The page that starts at `offset` and holds `size` records, with `exact` matches
+    /// known ahead of the ranked ones.
+    pub fn page(exact: usize, offset: usize, size: usize) -> ExactFirst {
+        let start = offset.min(exact);
+        let end = offset.saturating_add(size).min(exact);
+        let shown = end - start;
+        ExactFirst {
+            exact: start..end,
+            ranked_skip: offset.saturating_sub(exact),
+            ranked_take: size - shown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod exact_first_tests {
+    use super::ExactFirst;
+
+    #[test]
+    fn exact_matches_fill_pages_before_ranked_ones() {
+        // 3 exact matches, pages of 16 (15 shown and one to tell whether more follow).
+        assert_eq!(
+            ExactFirst::page(3, 0, 16),
+            ExactFirst {
+                exact: 0..3,
+                ranked_skip: 0,
+                ranked_take: 13
+            }
+        );
+        assert_eq!(
+            ExactFirst::page(3, 15, 16),
+            ExactFirst {
+                exact: 3..3,
+                ranked_skip: 12,
+                ranked_take: 16
+            }
+        );
+        // More exact matches than a page: ranked ones wait.
+        assert_eq!(
+            ExactFirst::page(40, 15, 16),
+            ExactFirst {
+                exact: 15..31,
+                ranked_skip: 0,
+                ranked_take: 0
+            }
+        );
+        assert_eq!(
+            ExactFirst::page(20, 15, 16),
+            ExactFirst {
+                exact: 15..20,
+                ranked_skip: 0,
+                ranked_take: 11
+            }
+        );
+    }
+}

@@ -13,7 +13,7 @@ use roster_core::model::{
     AttributesPatch, Contact, ContactData, ContactInbox, ContactPatch, Inbox, WriteRules,
 };
 use roster_core::query::ContactQuery;
-use roster_core::search::SearchRequest;
+use roster_core::search::{ExactFirst, SearchRequest};
 use roster_core::store::NewContactInbox;
 use roster_core::{Error, Store};
 use serde::de::DeserializeOwned;
@@ -230,15 +230,15 @@ async fn search_contacts(
     let mut found: Vec<Contact> = Vec::new();
     if !q.is_empty() && offset < MAX_SEARCH_DEPTH {
         let exact = exact_matches(store, workspace, &q).await?;
-        let window = (offset as usize)..(offset + page_size + 1) as usize;
-        found.extend(exact.iter().skip(window.start).take(window.len()).cloned());
-        let wanted = window.len() - found.len();
-        let skip = window.start.saturating_sub(exact.len());
-        if wanted > 0 {
+        // One more than a page, to tell whether another follows.
+        let plan = ExactFirst::page(exact.len(), offset as usize, (page_size + 1) as usize);
+        found.extend_from_slice(&exact[plan.exact.clone()]);
+        if plan.ranked_take > 0 {
             let request = SearchRequest {
                 query: q,
                 page: 1,
-                page_size: (skip + wanted).min(MAX_SEARCH_DEPTH as usize) as u32,
+                page_size: (plan.ranked_skip + plan.ranked_take).min(MAX_SEARCH_DEPTH as usize)
+                    as u32,
                 hidden: exact.iter().map(|c| c.id.get()).collect(),
             };
             let page = state
@@ -246,7 +246,12 @@ async fn search_contacts(
                 .search()?
                 .search_contacts(workspace, &request)
                 .await?;
-            found.extend(page.hits.into_iter().skip(skip).map(|hit| hit.record));
+            found.extend(
+                page.hits
+                    .into_iter()
+                    .skip(plan.ranked_skip)
+                    .map(|hit| hit.record),
+            );
         }
     }
     let has_more = found.len() as u64 > page_size;

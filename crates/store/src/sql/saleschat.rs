@@ -136,14 +136,13 @@ async fn pick_assignee(
                 .await?
                 .map(|g| g.members)
                 .unwrap_or_default();
-            if members.is_empty() {
-                return Err(Error::invalid(
+            let user = member_in_turn(&members, turn).ok_or_else(|| {
+                Error::invalid(
                     "group_id",
                     format!("group {group:?} has no members to assign to"),
-                ));
-            }
-            let user = members[turn.rem_euclid(members.len() as i64) as usize].clone();
-            Ok((user, Some(group.clone())))
+                )
+            })?;
+            Ok((user.clone(), Some(group.clone())))
         }
     }
 }
@@ -220,14 +219,10 @@ impl SalesChatStore for StoreImpl {
         let mut tx = begin(self.writer()).await?;
         let written = tick(&mut tx, workspace).await?;
         let current = locked_contact(&mut tx, workspace, id).await?;
-        if let Some(last) = current.data.assignment.at {
-            let next_allowed = last.micros() + min_interval_secs * 1_000_000;
-            if now.micros() < next_allowed {
-                let wait_micros = next_allowed - now.micros();
-                return Err(Error::RateLimited {
-                    retry_after_secs: (wait_micros.unsigned_abs()).div_ceil(1_000_000),
-                });
-            }
+        if let Some(retry_after_secs) =
+            retry_after(current.data.assignment.at, now, min_interval_secs)
+        {
+            return Err(Error::RateLimited { retry_after_secs });
         }
         let (user, group) = pick_assignee(&mut tx, workspace, &request.target).await?;
         let mut data = current.data.clone();

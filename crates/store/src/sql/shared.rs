@@ -18,6 +18,7 @@ use roster_core::domain::{ContactId, KeyId, OrganizationId, Timestamp, Workspace
 
 use roster_core::error::{Error, Resource, Result};
 
+use roster_core::assign::{member_in_turn, retry_after};
 use roster_core::domain::PhoneE164;
 
 use roster_core::model::{
