@@ -9,6 +9,7 @@ pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod import_plan;
 pub mod inbox;
 pub mod keys;
 pub mod merge;

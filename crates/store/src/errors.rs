@@ -19,14 +19,6 @@ pub(crate) fn db_error(err: sqlx::Error) -> Error {
 }
 
 fn unique_field(said: &str) -> Option<UniqueField> {
-    const CHANNEL_COLUMNS: [(&str, Channel); 6] = [
-        ("whatsapp_id", Channel::Whatsapp),
-        ("telegram_id", Channel::Telegram),
-        ("facebook_id", Channel::Facebook),
-        ("instagram_id", Channel::Instagram),
-        ("web_id", Channel::Web),
-        ("provider_id", Channel::Provider),
-    ];
     if said.contains("users") || said.contains("user_groups") || said.contains("governance_levels")
     {
         return Some(UniqueField::RecordId);
@@ -37,10 +29,10 @@ fn unique_field(said: &str) -> Option<UniqueField> {
     if said.contains("external_id") {
         return Some(UniqueField::ExternalId);
     }
-    CHANNEL_COLUMNS
-        .iter()
-        .find(|(column, _)| said.contains(column))
-        .map(|&(_, channel)| UniqueField::Channel(channel))
+    Channel::ALL
+        .into_iter()
+        .find(|&channel| said.contains(crate::rows::channel_column(channel)))
+        .map(UniqueField::Channel)
 }
 
 #[cfg(test)]

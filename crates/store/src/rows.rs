@@ -13,9 +13,21 @@ use roster_core::domain::{
     WorkspaceId,
 };
 use roster_core::model::{
-    Address, ApiKey, Assignment, Attributes, ChannelIds, Contact, ContactData, GovernanceLevel,
-    Organization, OrganizationData, StageChange, StoredApiKey, User, Workspace,
+    Address, ApiKey, Assignment, Attributes, Channel, ChannelIds, Contact, ContactData,
+    GovernanceLevel, Organization, OrganizationData, StageChange, StoredApiKey, User, Workspace,
 };
+
+/// The column of `contacts` that holds a contact's id on `channel`.
+pub(crate) const fn channel_column(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Whatsapp => "whatsapp_id",
+        Channel::Telegram => "telegram_id",
+        Channel::Facebook => "facebook_id",
+        Channel::Instagram => "instagram_id",
+        Channel::Web => "web_id",
+        Channel::Provider => "provider_id",
+    }
+}
 
 /// The writable columns of `contacts`, in the order `bind_contact` binds them.
 pub(crate) const CONTACT_DATA_COLUMNS: [&str; 36] = [

@@ -123,120 +123,13 @@ async fn organizations_named(
     Ok(ids)
 }
 
-/// A value that identifies a contact: the unique fields, and the phone (not unique, but
-/// matched on).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Identity {
-    Email(String),
-    ExternalId(String),
-    Phone(String),
-    Channel(roster_core::model::Channel, String),
-}
-
-impl Identity {
-    fn unique(&self) -> bool {
-        !matches!(self, Identity::Phone(_))
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Identity::Email(_) => "email".to_owned(),
-            Identity::ExternalId(_) => "external_id".to_owned(),
-            Identity::Phone(_) => "phone".to_owned(),
-            Identity::Channel(channel, _) => format!("{channel:?} id").to_lowercase(),
-        }
-    }
-
-    fn of(data: &ContactData) -> Vec<Identity> {
-        let mut all = Vec::with_capacity(4);
-        if let Some(email) = &data.email {
-            all.push(Identity::Email(email.as_str().to_owned()));
-        }
-        if let Some(id) = &data.external_id {
-            all.push(Identity::ExternalId(id.as_str().to_owned()));
-        }
-        if let Some(phone) = &data.phone {
-            all.push(Identity::Phone(phone.as_str().to_owned()));
-        }
-        for channel in roster_core::model::Channel::ALL {
-            if let Some(id) = data.channels.get(channel) {
-                all.push(Identity::Channel(channel, id.to_owned()));
-            }
-        }
-        all
-    }
-
-    /// The identities a patch sets (without building the contact it would make).
-    fn set_by(patch: &ContactPatch) -> Vec<Identity> {
-        let mut all = Vec::with_capacity(4);
-        if let Patch::Set(email) = &patch.email {
-            all.push(Identity::Email(email.as_str().to_owned()));
-        }
-        if let Patch::Set(id) = &patch.external_id {
-            all.push(Identity::ExternalId(id.as_str().to_owned()));
-        }
-        if let Patch::Set(phone) = &patch.phone {
-            all.push(Identity::Phone(phone.as_str().to_owned()));
-        }
-        for (channel, value) in &patch.channels {
-            if let Patch::Set(id) = value {
-                all.push(Identity::Channel(*channel, id.clone()));
-            }
-        }
-        all
-    }
-
-    /// What a row would be matched by under `key`.
-    fn for_key(patch: &ContactPatch, key: MatchKey) -> Option<Identity> {
-        match (key, patch) {
-            (
-                MatchKey::Email,
-                ContactPatch {
-                    email: Patch::Set(email),
-                    ..
-                },
-            ) => Some(Identity::Email(email.as_str().to_owned())),
-            (
-                MatchKey::ExternalId,
-                ContactPatch {
-                    external_id: Patch::Set(id),
-                    ..
-                },
-            ) => Some(Identity::ExternalId(id.as_str().to_owned())),
-            (
-                MatchKey::Phone,
-                ContactPatch {
-                    phone: Patch::Set(phone),
-                    ..
-                },
-            ) => Some(Identity::Phone(phone.as_str().to_owned())),
-            _ => None,
-        }
-    }
-
-    fn column(&self) -> &'static str {
-        match self {
-            Identity::Email(_) => "email",
-            Identity::ExternalId(_) => "external_id",
-            Identity::Phone(_) => "phone",
-            Identity::Channel(channel, _) => match channel {
-                roster_core::model::Channel::Whatsapp => "whatsapp_id",
-                roster_core::model::Channel::Telegram => "telegram_id",
-                roster_core::model::Channel::Facebook => "facebook_id",
-                roster_core::model::Channel::Instagram => "instagram_id",
-                roster_core::model::Channel::Web => "web_id",
-                roster_core::model::Channel::Provider => "provider_id",
-            },
-        }
-    }
-
-    fn value(&self) -> &str {
-        match self {
-            Identity::Email(v)
-            | Identity::ExternalId(v)
-            | Identity::Phone(v)
-            | Identity::Channel(_, v) => v,
-        }
+/// The column that holds an identity.
+fn identity_column(identity: &Identity) -> &'static str {
+    match identity {
+        Identity::Email(_) => "email",
+        Identity::ExternalId(_) => "external_id",
+        Identity::Phone(_) => "phone",
+        Identity::Channel(channel, _) => channel_column(*channel),
     }
 }
 
@@ -249,7 +142,7 @@ async fn contacts_with_identities(
     let mut by_column: HashMap<&'static str, Vec<&str>> = HashMap::new();
     for identity in identities {
         by_column
-            .entry(identity.column())
+            .entry(identity_column(identity))
             .or_default()
             .push(identity.value());
     }
@@ -281,19 +174,6 @@ async fn contacts_with_identities(
     let mut rows: Vec<ContactRow> = found.into_values().collect();
     rows.sort_unstable_by_key(|row| row.id);
     with_memberships(tx, workspace, rows).await
-}
-
-/// Hash maps for planning import batches (hundreds of thousands of lookups a batch):
-/// foldhash is randomly seeded per process like std's SipHash, and several times faster.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
-
-/// Where a row's contact is while a batch is planned: stored, or the n-th the batch creates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Slot {
-    Stored(ContactId),
-    New(usize),
 }
 
 #[async_trait::async_trait]
@@ -352,136 +232,33 @@ impl BulkStore for StoreImpl {
         names.dedup();
         let organizations = organizations_named(&mut tx, workspace, &names).await?;
 
-        // Every stored contact a row could match or collide with, and who holds what.
-        let mut wanted = FastSet::default();
-        for row in rows {
-            wanted.extend(Identity::set_by(&row.patch));
-        }
-        let stored = contacts_with_identities(&mut tx, workspace, &wanted).await?;
-        let mut holders: FastMap<Identity, Slot> = FastMap::default();
-        let mut current: FastMap<Slot, ContactData> = FastMap::default();
-        let mut originals: FastMap<ContactId, Contact> = FastMap::default();
-        for contact in stored {
-            let slot = Slot::Stored(contact.id);
-            for identity in Identity::of(&contact.data) {
-                holders.entry(identity).or_insert(slot);
-            }
-            current.insert(slot, contact.data.clone());
-            originals.insert(contact.id, contact);
-        }
-
-        // Plan every row in memory, in order, so later rows see earlier ones.
-        // Each row's slot and what it will be reported as once ids are known.
-        let mut planned: Vec<std::result::Result<(Slot, fn(ContactId) -> ImportOutcome), String>> =
-            Vec::with_capacity(rows.len());
-        let mut created: Vec<Slot> = Vec::new();
-        for row in rows {
-            let target = keys
-                .iter()
-                .filter_map(|&key| Identity::for_key(&row.patch, key))
-                .find_map(|identity| holders.get(&identity).copied());
-            let before = target.and_then(|slot| current.get(&slot).cloned());
-            let mut data = before.clone().unwrap_or_default();
-            row.patch.clone().apply_to(&mut data);
-            let mut memberships = data.organization_ids.clone();
-            memberships.extend(
-                row.organizations
-                    .iter()
-                    .filter_map(|name| organizations.get(name)),
-            );
-            data.organization_ids = roster_core::model::normalize_ids(memberships);
-            // Attributes merge into what the contact has: the sum must fit too.
-            if let Err(reason) = data.check_attributes_sizes() {
-                planned.push(Err(reason));
-                continue;
-            }
-            let identities = Identity::of(&data);
-            if let Some(taken) = identities.iter().find(|identity| {
-                identity.unique()
-                    && holders
-                        .get(identity)
-                        .is_some_and(|&holder| Some(holder) != target)
-            }) {
-                let holder = match holders[taken] {
-                    Slot::Stored(id) => format!("contact {id}"),
-                    Slot::New(_) => "an earlier row".to_owned(),
-                };
-                planned.push(Err(format!(
-                    "{} {:?} is already used by {holder}",
-                    taken.describe(),
-                    taken.value()
-                )));
-                continue;
-            }
-            let (slot, outcome): (Slot, fn(ContactId) -> ImportOutcome) = match (target, before) {
-                (Some(slot), Some(before)) if before == data => (slot, ImportOutcome::Unchanged),
-                (Some(slot), Some(before)) => {
-                    for identity in Identity::of(&before) {
-                        if holders.get(&identity) == Some(&slot) {
-                            holders.remove(&identity);
-                        }
-                    }
-                    (slot, ImportOutcome::Updated)
-                }
-                _ => {
-                    let slot = Slot::New(created.len());
-                    created.push(slot);
-                    (slot, ImportOutcome::Created)
-                }
-            };
-            for identity in identities {
-                holders.entry(identity).or_insert(slot);
-            }
-            current.insert(slot, data);
-            planned.push(Ok((slot, outcome)));
-        }
+        // Every stored contact a row could match or collide with; then the plan.
+        let stored = contacts_with_identities(&mut tx, workspace, &identities_sought(rows)).await?;
+        let plan = plan_import(rows, keys, stored, &organizations);
 
         // Ids and timestamps: one range for the batch, in row order.
-        let changed: Vec<ContactId> = originals
-            .keys()
-            .copied()
-            .filter(|id| current.get(&Slot::Stored(*id)) != Some(&originals[id].data))
-            .collect();
-        let count = i64::try_from(created.len() + changed.len()).map_err(Error::internal)?;
+        let count =
+            i64::try_from(plan.created.len() + plan.changed.len()).map_err(Error::internal)?;
         let (first_clock, first_id) =
-            reserve(&mut tx, workspace, count, created.len() as i64).await?;
-        let id_of = |slot: Slot| -> Result<ContactId> {
-            match slot {
-                Slot::Stored(id) => Ok(id),
-                Slot::New(n) => ContactId::new(first_id + n as i64)
-                    .ok_or_else(|| Error::internal("contact ids of this workspace are exhausted")),
-            }
-        };
-
-        let mut inserts = Vec::with_capacity(created.len());
-        for (n, &slot) in created.iter().enumerate() {
-            let data = &current[&slot];
+            reserve(&mut tx, workspace, count, plan.created.len() as i64).await?;
+        let mut inserts = Vec::with_capacity(plan.created.len());
+        for (n, data) in plan.created.iter().enumerate() {
             if let Some(level) = &data.governance_level_id {
                 check_governance_level(&mut tx, workspace, level).await?;
             }
-            inserts.push((
-                id_of(slot)?,
-                Timestamp::from_micros(first_clock + n as i64),
-                data,
-            ));
+            let id = ContactId::new(first_id + n as i64)
+                .ok_or_else(|| Error::internal("contact ids of this workspace are exhausted"))?;
+            inserts.push((id, Timestamp::from_micros(first_clock + n as i64), data));
         }
         insert_contacts(&mut tx, workspace, &inserts).await?;
         insert_contact_extras(&mut tx, workspace, &inserts).await?;
-        for (n, id) in changed.iter().enumerate() {
-            let at = Timestamp::from_micros(first_clock + (created.len() + n) as i64);
-            let original = originals[id].clone();
-            let data = current[&Slot::Stored(*id)].clone();
-            write_contact(&mut tx, workspace, original, data, at).await?;
+        let created = plan.created.len();
+        for (n, (original, data)) in plan.changed.iter().enumerate() {
+            let at = Timestamp::from_micros(first_clock + (created + n) as i64);
+            write_contact(&mut tx, workspace, original.clone(), data.clone(), at).await?;
         }
         commit(tx).await?;
-
-        planned
-            .into_iter()
-            .map(|plan| match plan {
-                Err(reason) => Ok(ImportOutcome::Rejected(reason)),
-                Ok((slot, outcome)) => Ok(outcome(id_of(slot)?)),
-            })
-            .collect()
+        plan.outcomes(first_id).map_err(Error::internal)
     }
 
     async fn scan_contacts(

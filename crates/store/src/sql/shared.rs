@@ -41,10 +41,9 @@ use roster_core::domain::{Email, ExternalId};
 use roster_core::error::UniqueField;
 
 use roster_core::import::{ImportOutcome, ImportRow, MatchKey};
+use roster_core::import_plan::{identities_sought, plan_import, FastSet, Identity};
 
-use std::collections::{HashMap, HashSet};
-
-use roster_core::model::Patch;
+use std::collections::HashMap;
 
 use sqlx::types::Json;
 
@@ -53,9 +52,9 @@ use sqlx::{Database, FromRow, Pool, QueryBuilder, Row, Transaction};
 use crate::errors::db_error;
 
 use crate::rows::{
-    ApiKeyRow, ContactRow, GovernanceLevelRow, OrganizationRow, StageChangeRow, UserRow,
-    WorkspaceRow, CONTACT_COLUMNS, CONTACT_DATA_COLUMNS, INSERT_CONTACT, INSERT_ORGANIZATION,
-    UPDATE_CONTACT, UPDATE_ORGANIZATION,
+    channel_column, ApiKeyRow, ContactRow, GovernanceLevelRow, OrganizationRow, StageChangeRow,
+    UserRow, WorkspaceRow, CONTACT_COLUMNS, CONTACT_DATA_COLUMNS, INSERT_CONTACT,
+    INSERT_ORGANIZATION, UPDATE_CONTACT, UPDATE_ORGANIZATION,
 };
 
 type Query<'q> = sqlx::query::Query<'q, Db, <Db as Database>::Arguments<'q>>;
