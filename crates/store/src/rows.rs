@@ -17,6 +17,35 @@ use roster_core::model::{
     GovernanceLevel, Organization, OrganizationData, StageChange, StoredApiKey, User, Workspace,
 };
 
+/// Declares a row struct and how it is decoded, once for both backends: each field is read
+/// from the column of its name (sqlx's `FromRow` derive would build its proc-macro crate,
+/// with both database drivers, a second time).
+macro_rules! record_row {
+    (
+        $(#[$meta:meta])*
+        pub(crate) struct $name:ident {
+            $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub(crate) struct $name {
+            $( $(#[$field_meta])* pub(crate) $field: $ty ),*
+        }
+
+        impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for $name
+        where
+            &'r str: sqlx::ColumnIndex<R>,
+            $( $ty: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>, )*
+        {
+            fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+                Ok(Self {
+                    $( $field: row.try_get(stringify!($field))? ),*
+                })
+            }
+        }
+    };
+}
+
 /// The column of `contacts` that holds a contact's id on `channel`.
 pub(crate) const fn channel_column(channel: Channel) -> &'static str {
     match channel {
@@ -174,10 +203,12 @@ fn address(
     }
 }
 
-pub(crate) struct WorkspaceRow {
-    pub(crate) id: i64,
-    pub(crate) name: String,
-    pub(crate) created_us: i64,
+record_row! {
+    pub(crate) struct WorkspaceRow {
+        id: i64,
+        name: String,
+        created_us: i64,
+    }
 }
 
 impl From<WorkspaceRow> for Workspace {
@@ -190,14 +221,16 @@ impl From<WorkspaceRow> for Workspace {
     }
 }
 
-pub(crate) struct ApiKeyRow {
-    pub(crate) id: i64,
-    pub(crate) workspace_id: i64,
-    pub(crate) name: String,
-    pub(crate) permissions: Json<Vec<String>>,
-    pub(crate) secret_hash: Vec<u8>,
-    pub(crate) created_us: i64,
-    pub(crate) revoked_us: Option<i64>,
+record_row! {
+    pub(crate) struct ApiKeyRow {
+        id: i64,
+        workspace_id: i64,
+        name: String,
+        permissions: Json<Vec<String>>,
+        secret_hash: Vec<u8>,
+        created_us: i64,
+        revoked_us: Option<i64>,
+    }
 }
 
 impl From<ApiKeyRow> for StoredApiKey {
@@ -216,52 +249,54 @@ impl From<ApiKeyRow> for StoredApiKey {
     }
 }
 
-/// Also read from JSON arrays in `CONTACT_COLUMNS` order (`serde`'s sequence form), which
-/// is how bulk scans fetch a whole page in one row (see `CONTACT_PAGE_COLUMNS`).
-#[derive(serde::Deserialize)]
-pub(crate) struct ContactRow {
-    pub(crate) id: i64,
-    pub(crate) name: Option<String>,
-    pub(crate) first_name: Option<String>,
-    pub(crate) last_name: Option<String>,
-    pub(crate) email: Option<String>,
-    pub(crate) phone: Option<String>,
-    pub(crate) external_id: Option<String>,
-    pub(crate) whatsapp_id: Option<String>,
-    pub(crate) telegram_id: Option<String>,
-    pub(crate) facebook_id: Option<String>,
-    pub(crate) instagram_id: Option<String>,
-    pub(crate) web_id: Option<String>,
-    pub(crate) provider_id: Option<String>,
-    pub(crate) language: Option<String>,
-    pub(crate) avatar_url: Option<String>,
-    pub(crate) street: Option<String>,
-    pub(crate) house_number: Option<String>,
-    pub(crate) zipcode: Option<String>,
-    pub(crate) location: Option<String>,
-    pub(crate) country: Option<String>,
-    pub(crate) custom_attributes: Json<Attributes>,
-    pub(crate) additional_attributes: Json<Attributes>,
-    #[serde(deserialize_with = "flexible_bool")]
-    pub(crate) blocked: bool,
-    pub(crate) last_activity_us: Option<i64>,
-    pub(crate) opt_in_us: Option<i64>,
-    #[serde(deserialize_with = "flexible_optional_bool")]
-    pub(crate) is_inbound: Option<bool>,
-    pub(crate) source: Option<String>,
-    pub(crate) governance_level_id: Option<String>,
-    pub(crate) stage: Option<String>,
-    pub(crate) disposition: Option<String>,
-    pub(crate) disposition_fields: Json<Attributes>,
-    pub(crate) assigned_user_id: Option<String>,
-    pub(crate) assigned_group_id: Option<String>,
-    #[serde(deserialize_with = "flexible_bool")]
-    pub(crate) assignment_pending: bool,
-    pub(crate) remote_waba_id: Option<String>,
-    pub(crate) remote_phone_id: Option<String>,
-    pub(crate) assigned_us: Option<i64>,
-    pub(crate) created_us: i64,
-    pub(crate) updated_us: i64,
+record_row! {
+    /// Also read from JSON arrays in `CONTACT_COLUMNS` order (`serde`'s sequence form), which
+    /// is how bulk scans fetch a whole page in one row (see `CONTACT_PAGE_COLUMNS`).
+    #[derive(serde::Deserialize)]
+    pub(crate) struct ContactRow {
+        id: i64,
+        name: Option<String>,
+        first_name: Option<String>,
+        last_name: Option<String>,
+        email: Option<String>,
+        phone: Option<String>,
+        external_id: Option<String>,
+        whatsapp_id: Option<String>,
+        telegram_id: Option<String>,
+        facebook_id: Option<String>,
+        instagram_id: Option<String>,
+        web_id: Option<String>,
+        provider_id: Option<String>,
+        language: Option<String>,
+        avatar_url: Option<String>,
+        street: Option<String>,
+        house_number: Option<String>,
+        zipcode: Option<String>,
+        location: Option<String>,
+        country: Option<String>,
+        custom_attributes: Json<Attributes>,
+        additional_attributes: Json<Attributes>,
+        #[serde(deserialize_with = "flexible_bool")]
+        blocked: bool,
+        last_activity_us: Option<i64>,
+        opt_in_us: Option<i64>,
+        #[serde(deserialize_with = "flexible_optional_bool")]
+        is_inbound: Option<bool>,
+        source: Option<String>,
+        governance_level_id: Option<String>,
+        stage: Option<String>,
+        disposition: Option<String>,
+        disposition_fields: Json<Attributes>,
+        assigned_user_id: Option<String>,
+        assigned_group_id: Option<String>,
+        #[serde(deserialize_with = "flexible_bool")]
+        assignment_pending: bool,
+        remote_waba_id: Option<String>,
+        remote_phone_id: Option<String>,
+        assigned_us: Option<i64>,
+        created_us: i64,
+        updated_us: i64,
+    }
 }
 
 impl ContactRow {
@@ -320,22 +355,24 @@ impl ContactRow {
     }
 }
 
-pub(crate) struct OrganizationRow {
-    pub(crate) id: i64,
-    pub(crate) name: String,
-    pub(crate) email: Option<String>,
-    pub(crate) website: Option<String>,
-    pub(crate) size: Option<i64>,
-    pub(crate) industry: Option<String>,
-    pub(crate) phone: Option<String>,
-    pub(crate) street: Option<String>,
-    pub(crate) house_number: Option<String>,
-    pub(crate) zipcode: Option<String>,
-    pub(crate) location: Option<String>,
-    pub(crate) country: Option<String>,
-    pub(crate) custom_attributes: Json<Attributes>,
-    pub(crate) created_us: i64,
-    pub(crate) updated_us: i64,
+record_row! {
+    pub(crate) struct OrganizationRow {
+        id: i64,
+        name: String,
+        email: Option<String>,
+        website: Option<String>,
+        size: Option<i64>,
+        industry: Option<String>,
+        phone: Option<String>,
+        street: Option<String>,
+        house_number: Option<String>,
+        zipcode: Option<String>,
+        location: Option<String>,
+        country: Option<String>,
+        custom_attributes: Json<Attributes>,
+        created_us: i64,
+        updated_us: i64,
+    }
 }
 
 impl From<OrganizationRow> for Organization {
@@ -364,10 +401,12 @@ impl From<OrganizationRow> for Organization {
     }
 }
 
-pub(crate) struct UserRow {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) created_us: i64,
+record_row! {
+    pub(crate) struct UserRow {
+        id: String,
+        name: String,
+        created_us: i64,
+    }
 }
 
 impl From<UserRow> for User {
@@ -380,11 +419,13 @@ impl From<UserRow> for User {
     }
 }
 
-pub(crate) struct GovernanceLevelRow {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) retention_days: i64,
-    pub(crate) created_us: i64,
+record_row! {
+    pub(crate) struct GovernanceLevelRow {
+        id: String,
+        name: String,
+        retention_days: i64,
+        created_us: i64,
+    }
 }
 
 impl From<GovernanceLevelRow> for GovernanceLevel {
@@ -398,12 +439,14 @@ impl From<GovernanceLevelRow> for GovernanceLevel {
     }
 }
 
-pub(crate) struct StageChangeRow {
-    pub(crate) from_stage: Option<String>,
-    pub(crate) to_stage: String,
-    pub(crate) disposition: Option<String>,
-    pub(crate) changed_by_key_id: Option<i64>,
-    pub(crate) changed_us: i64,
+record_row! {
+    pub(crate) struct StageChangeRow {
+        from_stage: Option<String>,
+        to_stage: String,
+        disposition: Option<String>,
+        changed_by_key_id: Option<i64>,
+        changed_us: i64,
+    }
 }
 
 impl From<StageChangeRow> for StageChange {

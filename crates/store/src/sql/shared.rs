@@ -1,13 +1,11 @@
 // The queries both backends share, compiled once per backend: `sqlite.rs` and
 // `postgres.rs` each `include!` this file and the area files beside it (`keys.rs`,
 // `contacts.rs`, …; one `impl` of a `Store` area trait each) after defining
-//   - `Db`: the sqlx database type, and `DbRow` its row type (named concretely, so that
-//     the two `FromRow` impls per row struct are told apart),
-//   - `StoreImpl`: the store struct (imported under that name), with `fn writer(&self) -> &Pool<Db>` and
-//     `fn reader(&self) -> &Pool<Db>`.
-// Only SQL that means the same on SQLite and PostgreSQL belongs here. Row decoding lives
-// here too: sqlx's `FromRow` derive would pull its proc-macro crate, with both database
-// drivers, into the build a second time.
+//   - `Db`: the sqlx database type, and `DbRow` its row type,
+//   - `StoreImpl`: the store struct (imported under that name), with
+//     `fn writer(&self) -> &Pool<Db>` and `fn reader(&self) -> &Pool<Db>`.
+// Only SQL that means the same on SQLite and PostgreSQL belongs here. Rows decode as
+// `rows.rs` declares them (`record_row!`, once for both backends).
 //
 // Every write transaction starts with `tick`, which updates the workspace row: on
 // PostgreSQL that row lock serialises the workspace's writes (so uniqueness and
@@ -47,7 +45,7 @@ use std::collections::HashMap;
 
 use sqlx::types::Json;
 
-use sqlx::{Database, FromRow, Pool, QueryBuilder, Row, Transaction};
+use sqlx::{Database, Pool, QueryBuilder, Row, Transaction};
 
 use crate::errors::db_error;
 
@@ -60,131 +58,6 @@ use crate::rows::{
 type Query<'q> = sqlx::query::Query<'q, Db, <Db as Database>::Arguments<'q>>;
 
 type Decoded<T> = std::result::Result<T, sqlx::Error>;
-
-impl<'r> FromRow<'r, DbRow> for WorkspaceRow {
-    fn from_row(row: &'r DbRow) -> Decoded<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            created_us: row.try_get("created_us")?,
-        })
-    }
-}
-
-impl<'r> FromRow<'r, DbRow> for ApiKeyRow {
-    fn from_row(row: &'r DbRow) -> Decoded<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            name: row.try_get("name")?,
-            permissions: row.try_get("permissions")?,
-            secret_hash: row.try_get("secret_hash")?,
-            created_us: row.try_get("created_us")?,
-            revoked_us: row.try_get("revoked_us")?,
-        })
-    }
-}
-
-impl<'r> FromRow<'r, DbRow> for ContactRow {
-    fn from_row(row: &'r DbRow) -> Decoded<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            first_name: row.try_get("first_name")?,
-            last_name: row.try_get("last_name")?,
-            email: row.try_get("email")?,
-            phone: row.try_get("phone")?,
-            external_id: row.try_get("external_id")?,
-            whatsapp_id: row.try_get("whatsapp_id")?,
-            telegram_id: row.try_get("telegram_id")?,
-            facebook_id: row.try_get("facebook_id")?,
-            instagram_id: row.try_get("instagram_id")?,
-            web_id: row.try_get("web_id")?,
-            provider_id: row.try_get("provider_id")?,
-            language: row.try_get("language")?,
-            avatar_url: row.try_get("avatar_url")?,
-            street: row.try_get("street")?,
-            house_number: row.try_get("house_number")?,
-            zipcode: row.try_get("zipcode")?,
-            location: row.try_get("location")?,
-            country: row.try_get("country")?,
-            custom_attributes: row.try_get("custom_attributes")?,
-            additional_attributes: row.try_get("additional_attributes")?,
-            blocked: row.try_get("blocked")?,
-            last_activity_us: row.try_get("last_activity_us")?,
-            opt_in_us: row.try_get("opt_in_us")?,
-            is_inbound: row.try_get("is_inbound")?,
-            source: row.try_get("source")?,
-            governance_level_id: row.try_get("governance_level_id")?,
-            stage: row.try_get("stage")?,
-            disposition: row.try_get("disposition")?,
-            disposition_fields: row.try_get("disposition_fields")?,
-            assigned_user_id: row.try_get("assigned_user_id")?,
-            assigned_group_id: row.try_get("assigned_group_id")?,
-            assignment_pending: row.try_get("assignment_pending")?,
-            remote_waba_id: row.try_get("remote_waba_id")?,
-            remote_phone_id: row.try_get("remote_phone_id")?,
-            assigned_us: row.try_get("assigned_us")?,
-            created_us: row.try_get("created_us")?,
-            updated_us: row.try_get("updated_us")?,
-        })
-    }
-}
-
-impl<'r> FromRow<'r, DbRow> for UserRow {
-    fn from_row(row: &'r DbRow) -> Decoded<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            created_us: row.try_get("created_us")?,
-        })
-    }
-}
-
-impl<'r> FromRow<'r, DbRow> for GovernanceLevelRow {
-    fn from_row(row: &'r DbRow) -> Decoded<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            retention_days: row.try_get("retention_days")?,
-            created_us: row.try_get("created_us")?,
-        })
-    }
-}
-
-impl<'r> FromRow<'r, DbRow> for StageChangeRow {
-    fn from_row(row: &'r DbRow) -> Decoded<Self> {
-        Ok(Self {
-            from_stage: row.try_get("from_stage")?,
-            to_stage: row.try_get("to_stage")?,
-            disposition: row.try_get("disposition")?,
-            changed_by_key_id: row.try_get("changed_by_key_id")?,
-            changed_us: row.try_get("changed_us")?,
-        })
-    }
-}
-
-impl<'r> FromRow<'r, DbRow> for OrganizationRow {
-    fn from_row(row: &'r DbRow) -> Decoded<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            email: row.try_get("email")?,
-            website: row.try_get("website")?,
-            size: row.try_get("size")?,
-            industry: row.try_get("industry")?,
-            phone: row.try_get("phone")?,
-            street: row.try_get("street")?,
-            house_number: row.try_get("house_number")?,
-            zipcode: row.try_get("zipcode")?,
-            location: row.try_get("location")?,
-            country: row.try_get("country")?,
-            custom_attributes: row.try_get("custom_attributes")?,
-            created_us: row.try_get("created_us")?,
-            updated_us: row.try_get("updated_us")?,
-        })
-    }
-}
 
 const ORGANIZATION_COLUMNS: &str = "id, name, email, website, size, industry, phone, street, \
     house_number, zipcode, location, country, custom_attributes, created_us, updated_us";
