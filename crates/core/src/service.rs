@@ -70,6 +70,8 @@ impl Roster {
 
     /// Like `new`, with the clock time-based rules read (tests pass a `ManualClock`).
     pub async fn with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self> {
+        // One clock: the store stamps writes with the same one.
+        store.use_clock(Arc::clone(&clock));
         let pepper = store
             .setting_or_init(PEPPER_SETTING, &keys::generate_pepper())
             .await?;

@@ -9,7 +9,11 @@
 //!   by `created` sees every record exactly once;
 //! - a write that fails changes nothing; a write that returned `Ok` is durable.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+
+use crate::clock::Clock;
 
 use crate::domain::{
     ContactId, Email, ExternalId, KeyId, OrganizationId, PhoneE164, Timestamp, WorkspaceId,
@@ -92,6 +96,10 @@ pub trait WorkspaceStore: Send + Sync {
     fn pool_usage(&self) -> PoolUsage {
         PoolUsage::default()
     }
+
+    /// The clock writes are stamped with: `Roster` hands over its own, so the services and
+    /// the store agree on "now" (tests move a `ManualClock`). The system clock until then.
+    fn use_clock(&self, clock: Arc<dyn Clock>);
 
     /// Returns the value stored under `name`, storing `initial` first if there is none.
     /// Concurrent callers all get the one value that won.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use roster_core::{Error, Result, Store};
 
+mod clock;
 mod errors;
 mod migrations;
 mod postgres;

@@ -42,6 +42,7 @@ const MAX_CONNECTIONS: u32 = 16;
 
 pub struct PostgresStore {
     pool: Pool<Postgres>,
+    clock: crate::clock::ClockCell,
 }
 
 impl PostgresStore {
@@ -60,7 +61,10 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("migrating PostgreSQL database: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            clock: Default::default(),
+        })
     }
 
     fn writer(&self) -> &Pool<Postgres> {
@@ -69,6 +73,11 @@ impl PostgresStore {
 
     fn reader(&self) -> &Pool<Postgres> {
         &self.pool
+    }
+
+    /// What writes are stamped with (see `Store::use_clock`).
+    fn now(&self) -> roster_core::domain::Timestamp {
+        self.clock.now()
     }
 }
 

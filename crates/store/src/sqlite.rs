@@ -55,6 +55,7 @@ const WAL_CHECKPOINT_PAGES: u32 = 16_384;
 pub struct SqliteStore {
     writer: Pool<Sqlite>,
     reader: Pool<Sqlite>,
+    clock: crate::clock::ClockCell,
 }
 
 impl SqliteStore {
@@ -96,7 +97,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(|e| Error::internal(format!("opening SQLite readers: {e}")))?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            clock: Default::default(),
+        })
     }
 
     fn writer(&self) -> &Pool<Sqlite> {
@@ -105,6 +110,11 @@ impl SqliteStore {
 
     fn reader(&self) -> &Pool<Sqlite> {
         &self.reader
+    }
+
+    /// What writes are stamped with (see `Store::use_clock`).
+    fn now(&self) -> roster_core::domain::Timestamp {
+        self.clock.now()
     }
 }
 

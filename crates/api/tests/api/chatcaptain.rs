@@ -656,3 +656,27 @@ async fn unknown_routes_and_methods_answer_json() {
     let (status, body) = send(app.request(Method::GET, "/healthz")).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
 }
+
+#[tokio::test]
+async fn records_are_stamped_by_the_services_clock() {
+    use roster_core::clock::Clock;
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    // Far from the wall clock, so a store stamping with its own would show.
+    app.clock.advance_secs(10 * 365 * 24 * 3_600);
+    let (status, body) = send(
+        app.cc(&tenant, Method::POST, "/contacts")
+            .json(&json!({"name": "Later", "language": "EN"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let created =
+        roster_core::domain::Timestamp::parse_rfc3339(body["contact"]["created"].as_str().unwrap())
+            .unwrap();
+    let now = app.clock.now();
+    // Strictly after the workspace's earlier writes, so at most a few µs past "now".
+    assert!(
+        created >= now && created.micros() - now.micros() < 1_000,
+        "{created:?} vs {now:?}"
+    );
+}

@@ -77,6 +77,7 @@ async fn organizations_named(
     tx: &mut Transaction<'_, Db>,
     workspace: WorkspaceId,
     names: &[&str],
+    now: Timestamp,
 ) -> Result<HashMap<String, OrganizationId>> {
     let mut ids = HashMap::new();
     for chunk in names.chunks(1_000) {
@@ -103,7 +104,7 @@ async fn organizations_named(
             continue;
         }
         let id = next_organization_id(tx, workspace).await?;
-        let now = tick(tx, workspace).await?;
+        let now = tick(tx, workspace, now).await?;
         let data = OrganizationData {
             name: name.to_owned(),
             ..OrganizationData::default()
@@ -191,7 +192,7 @@ impl BulkStore for StoreImpl {
         }
         let mut tx = begin(self.writer()).await?;
         // One clock and id range for the whole batch, in order.
-        let (first_clock, first_id) = reserve(&mut tx, workspace, count, count).await?;
+        let (first_clock, first_id) = reserve(&mut tx, workspace, count, count, self.now()).await?;
         let mut rows = Vec::with_capacity(data.len());
         for (i, contact) in (0..count).zip(data) {
             let id = ContactId::new(first_id + i)
@@ -223,14 +224,14 @@ impl BulkStore for StoreImpl {
         }
         let mut tx = begin(self.writer()).await?;
         // Also proves the workspace exists before anything is written.
-        tick(&mut tx, workspace).await?;
+        tick(&mut tx, workspace, self.now()).await?;
         let mut names: Vec<&str> = rows
             .iter()
             .flat_map(|row| row.organizations.iter().map(String::as_str))
             .collect();
         names.sort_unstable();
         names.dedup();
-        let organizations = organizations_named(&mut tx, workspace, &names).await?;
+        let organizations = organizations_named(&mut tx, workspace, &names, self.now()).await?;
 
         // Every stored contact a row could match or collide with; then the plan.
         let stored = contacts_with_identities(&mut tx, workspace, &identities_sought(rows)).await?;
@@ -239,8 +240,14 @@ impl BulkStore for StoreImpl {
         // Ids and timestamps: one range for the batch, in row order.
         let count =
             i64::try_from(plan.created.len() + plan.changed.len()).map_err(Error::internal)?;
-        let (first_clock, first_id) =
-            reserve(&mut tx, workspace, count, plan.created.len() as i64).await?;
+        let (first_clock, first_id) = reserve(
+            &mut tx,
+            workspace,
+            count,
+            plan.created.len() as i64,
+            self.now(),
+        )
+        .await?;
         let mut inserts = Vec::with_capacity(plan.created.len());
         for (n, data) in plan.created.iter().enumerate() {
             if let Some(level) = &data.governance_level_id {

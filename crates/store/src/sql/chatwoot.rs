@@ -114,7 +114,7 @@ impl ChatwootStore for StoreImpl {
         provider: Option<&str>,
     ) -> Result<Inbox> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let row: DbRow = sqlx::query(&format!(
             "INSERT INTO inboxes (workspace_id, name, channel_type, provider, created_us) VALUES ($1, $2, $3, $4, $5) \
              RETURNING {INBOX_COLUMNS}"
@@ -203,7 +203,7 @@ impl ChatwootStore for StoreImpl {
         link: &NewContactInbox,
     ) -> Result<ContactInbox> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         locked_contact(&mut tx, workspace, contact).await?;
         let linked = insert_contact_inbox(&mut tx, workspace, contact, link, now).await?;
         commit(tx).await?;
@@ -253,7 +253,7 @@ impl ChatwootStore for StoreImpl {
         labels.sort_unstable();
         labels.dedup();
         let mut tx = begin(self.writer()).await?;
-        tick(&mut tx, workspace).await?;
+        tick(&mut tx, workspace, self.now()).await?;
         locked_contact(&mut tx, workspace, id).await?;
         sqlx::query("DELETE FROM contact_labels WHERE workspace_id = $1 AND contact_id = $2")
             .bind(workspace.get())
@@ -274,7 +274,7 @@ impl ChatwootStore for StoreImpl {
         rules: WriteRules,
     ) -> Result<Contact> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let base_contact = locked_contact(&mut tx, workspace, base).await?;
         let mergee_contact = locked_contact(&mut tx, workspace, mergee).await?;
         if base == mergee {

@@ -244,7 +244,7 @@ impl ContactStore for StoreImpl {
         link: Option<&NewContactInbox>,
     ) -> Result<(Contact, Option<ContactInbox>)> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         if rules.unique_phone {
             check_phone_free(&mut tx, workspace, data.phone.as_ref(), None).await?;
         }
@@ -307,7 +307,7 @@ impl ContactStore for StoreImpl {
         rules: WriteRules,
     ) -> Result<Updated<Contact>> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let current = locked_contact(&mut tx, workspace, id).await?;
         let mut data = current.data.clone();
         patch.apply_to(&mut data);
@@ -323,7 +323,7 @@ impl ContactStore for StoreImpl {
 
     async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Contact> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let deleted = locked_contact(&mut tx, workspace, id).await?;
         // Memberships go with the contact (ON DELETE CASCADE).
         sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")

@@ -3,6 +3,10 @@
 
 #[async_trait::async_trait]
 impl WorkspaceStore for StoreImpl {
+    fn use_clock(&self, clock: Arc<dyn Clock>) {
+        self.clock.set(clock);
+    }
+
     fn pool_usage(&self) -> roster_core::store::PoolUsage {
         let pools = [self.writer(), self.reader()];
         // PostgreSQL hands the same pool out twice; count it once.
@@ -34,7 +38,7 @@ impl WorkspaceStore for StoreImpl {
     }
 
     async fn create_workspace(&self, name: &str) -> Result<Workspace> {
-        let now = Timestamp::now().micros();
+        let now = self.now().micros();
         let row: WorkspaceRow = sqlx::query_as(
             "INSERT INTO workspaces (name, created_us, clock_us) VALUES ($1, $2, $2) \
              RETURNING id, name, created_us",
@@ -68,7 +72,7 @@ impl WorkspaceStore for StoreImpl {
 
     async fn create_api_key(&self, workspace: WorkspaceId, key: &NewApiKey) -> Result<ApiKey> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let row: ApiKeyRow = sqlx::query_as(
             "INSERT INTO api_keys (workspace_id, name, permissions, secret_hash, created_us) \
              VALUES ($1, $2, $3, $4, $5) \
@@ -120,7 +124,7 @@ impl WorkspaceStore for StoreImpl {
         )
         .bind(workspace.get())
         .bind(id.get())
-        .bind(Timestamp::now().micros())
+        .bind(self.now().micros())
         .fetch_optional(self.writer())
         .await
         .map_err(db_error)?;

@@ -9,7 +9,7 @@ impl OrganizationStore for StoreImpl {
         data: &OrganizationData,
     ) -> Result<Organization> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let id = next_organization_id(&mut tx, workspace).await?;
         let insert = sqlx::query(&INSERT_ORGANIZATION)
             .bind(workspace.get())
@@ -61,7 +61,7 @@ impl OrganizationStore for StoreImpl {
         patch: OrganizationPatch,
     ) -> Result<Updated<Organization>> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let current = fetch_organization(&mut tx, workspace, id)
             .await?
             .ok_or(Error::NotFound(Resource::Organization))?;
@@ -98,7 +98,7 @@ impl OrganizationStore for StoreImpl {
         id: OrganizationId,
     ) -> Result<Organization> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let deleted = fetch_organization(&mut tx, workspace, id)
             .await?
             .ok_or(Error::NotFound(Resource::Organization))?;

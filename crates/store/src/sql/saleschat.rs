@@ -157,7 +157,7 @@ impl SalesChatStore for StoreImpl {
         by: KeyId,
     ) -> Result<Contact> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let current = locked_contact(&mut tx, workspace, id).await?;
         let from_stage = current.data.stage.clone();
         let mut data = current.data.clone();
@@ -217,7 +217,7 @@ impl SalesChatStore for StoreImpl {
         min_interval_secs: i64,
     ) -> Result<Contact> {
         let mut tx = begin(self.writer()).await?;
-        let written = tick(&mut tx, workspace).await?;
+        let written = tick(&mut tx, workspace, self.now()).await?;
         let current = locked_contact(&mut tx, workspace, id).await?;
         if let Some(retry_after_secs) =
             retry_after(current.data.assignment.at, now, min_interval_secs)
@@ -241,7 +241,7 @@ impl SalesChatStore for StoreImpl {
 
     async fn create_user(&self, workspace: WorkspaceId, id: &str, name: &str) -> Result<User> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let row: UserRow = sqlx::query_as(
             "INSERT INTO users (workspace_id, id, name, created_us) VALUES ($1, $2, $3, $4) \
              RETURNING id, name, created_us",
@@ -276,7 +276,7 @@ impl SalesChatStore for StoreImpl {
         members: &[String],
     ) -> Result<Group> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         sqlx::query(
             "INSERT INTO user_groups (workspace_id, id, name, created_us) VALUES ($1, $2, $3, $4)",
         )
@@ -302,7 +302,7 @@ impl SalesChatStore for StoreImpl {
         members: &[String],
     ) -> Result<Group> {
         let mut tx = begin(self.writer()).await?;
-        tick(&mut tx, workspace).await?;
+        tick(&mut tx, workspace, self.now()).await?;
         if fetch_group(&mut tx, workspace, id).await?.is_none() {
             return Err(Error::NotFound(Resource::Group));
         }
@@ -337,7 +337,7 @@ impl SalesChatStore for StoreImpl {
         retention_days: i64,
     ) -> Result<GovernanceLevel> {
         let mut tx = begin(self.writer()).await?;
-        let now = tick(&mut tx, workspace).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
         let row: GovernanceLevelRow = sqlx::query_as(
             "INSERT INTO governance_levels (workspace_id, id, name, retention_days, created_us) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id, name, retention_days, created_us",
@@ -362,7 +362,7 @@ impl SalesChatStore for StoreImpl {
         retention_days: Option<i64>,
     ) -> Result<GovernanceLevel> {
         let mut tx = begin(self.writer()).await?;
-        tick(&mut tx, workspace).await?;
+        tick(&mut tx, workspace, self.now()).await?;
         let row: Option<GovernanceLevelRow> = sqlx::query_as(
             "UPDATE governance_levels SET name = COALESCE($3, name), retention_days = COALESCE($4, retention_days) \
              WHERE workspace_id = $1 AND id = $2 RETURNING id, name, retention_days, created_us",

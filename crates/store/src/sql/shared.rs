@@ -25,8 +25,10 @@ use roster_core::model::{
     Page, RecordKind, StageChange, StoredApiKey, Updated, User, Workspace,
 };
 
+use roster_core::clock::Clock;
 use roster_core::store::prelude::*;
 use roster_core::store::{NewApiKey, NewContactInbox};
+use std::sync::Arc;
 
 use roster_core::model::{ContactInbox, Inbox, InboxChannel, MergeRecord, WriteRules};
 
@@ -157,13 +159,17 @@ fn bind_organization<'q>(query: Query<'q>, data: &'q OrganizationData) -> Query<
 /// Advances the workspace clock and returns the timestamp for this write: strictly
 /// after every earlier one of the workspace, and the wall clock unless that would go
 /// backwards. `NotFound(Workspace)` if the workspace does not exist.
-async fn tick(tx: &mut Transaction<'_, Db>, workspace: WorkspaceId) -> Result<Timestamp> {
+async fn tick(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    now: Timestamp,
+) -> Result<Timestamp> {
     let micros: Option<i64> = sqlx::query_scalar(
         "UPDATE workspaces SET clock_us = CASE WHEN clock_us + 1 > $2 THEN clock_us + 1 ELSE $2 END \
          WHERE id = $1 RETURNING clock_us",
     )
     .bind(workspace.get())
-    .bind(Timestamp::now().micros())
+    .bind(now.micros())
     .fetch_optional(&mut **tx)
     .await
     .map_err(db_error)?;
@@ -179,6 +185,7 @@ async fn reserve(
     workspace: WorkspaceId,
     clocks: i64,
     ids: i64,
+    now: Timestamp,
 ) -> Result<(i64, i64)> {
     let reserved: Option<(i64, i64)> = sqlx::query_as(
         "UPDATE workspaces SET clock_us = CASE WHEN clock_us + $2 > $3 THEN clock_us + $2 ELSE $3 END, \
@@ -186,7 +193,7 @@ async fn reserve(
     )
     .bind(workspace.get())
     .bind(clocks)
-    .bind(Timestamp::now().micros() + clocks - 1)
+    .bind(now.micros() + clocks - 1)
     .bind(ids)
     .fetch_optional(&mut **tx)
     .await
