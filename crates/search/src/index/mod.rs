@@ -617,6 +617,18 @@ fn page_ranks<'a>(request: &SearchRequest, top: &'a [Rank]) -> &'a [Rank] {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_lock_poisoned_by_a_panic_is_taken_over() {
+        let mutex = Mutex::new(1);
+        let _ = std::panic::catch_unwind(|| {
+            let _held = mutex.lock().unwrap();
+            panic!("a search panicked while holding the lock");
+        });
+        assert!(mutex.is_poisoned());
+        *lock(&mutex) += 1;
+        assert_eq!(*lock(&mutex), 2);
+    }
+
     fn change(seq: i64, age_micros: i64, now: Timestamp) -> Change {
         Change {
             seq,
