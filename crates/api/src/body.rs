@@ -14,6 +14,16 @@ use serde::de::DeserializeOwned;
 /// The largest request body any JSON endpoint reads (CSV imports stream and have none).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// The sentence for a body over the limit, as every API words it.
+pub fn too_large_sentence(limit_bytes: usize) -> String {
+    format!("The request body is larger than the limit of {limit_bytes} bytes")
+}
+
+/// The sentence for a body declared as something other than JSON.
+pub fn not_json_sentence(content_type: &str) -> String {
+    format!("The body must be JSON sent as Content-Type: application/json, not {content_type}")
+}
+
 /// A JSON body of type `T`; a body that does not parse becomes `E::from(Error::Invalid)`.
 pub struct JsonBody<T, E>(pub T, pub PhantomData<E>);
 

@@ -4,14 +4,12 @@
 
 use axum::extract::State;
 use axum::Json;
-use roster_core::domain::{ContactId, Timestamp};
-use roster_core::error::Resource;
+use roster_core::domain::Timestamp;
 use roster_core::model::{Address, Channel};
 use roster_core::service::ContactRecord;
-use roster_core::Error;
 use serde_json::{json, Value};
 
-use super::{workspace_id, Admin, AdminPath, AdminResult};
+use super::{contact_id, workspace_id, Admin, AdminPath, AdminResult};
 use crate::params::PathParams;
 use crate::AppState;
 
@@ -22,10 +20,10 @@ pub(super) async fn show_contact(
     PathParams((id, contact), _): AdminPath<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
-    let contact: ContactId = contact
-        .parse()
-        .map_err(|_| Error::NotFound(Resource::Contact))?;
-    let record = state.roster.contact_record(workspace.id, contact).await?;
+    let record = state
+        .roster
+        .contact_record(workspace.id, contact_id(&contact)?)
+        .await?;
     Ok(Json(render_contact_record(&record)))
 }
 

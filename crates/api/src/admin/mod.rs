@@ -193,11 +193,11 @@ impl IntoResponse for AdminError {
             Error::Forbidden => (StatusCode::FORBIDDEN, "Forbidden.".to_owned()),
             Error::TooLarge { limit_bytes } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("The request body is larger than the limit of {limit_bytes} bytes."),
+                format!("{}.", crate::body::too_large_sentence(limit_bytes)),
             ),
             Error::UnsupportedMediaType { content_type } => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("The body must be JSON sent as Content-Type: application/json, not {content_type}."),
+                format!("{}.", crate::body::not_json_sentence(&content_type)),
             ),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -256,6 +256,12 @@ impl FromRequestParts<AppState> for Admin {
 /// Compares without an early exit, so response timing does not leak the token.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A contact id from the path; one that does not parse names no contact.
+fn contact_id(raw: &str) -> AdminResult<ContactId> {
+    raw.parse()
+        .map_err(|_| Error::NotFound(Resource::Contact).into())
 }
 
 fn workspace_id(raw: &str) -> AdminResult<WorkspaceId> {
@@ -615,9 +621,7 @@ async fn stage_history(
     PathParams((id, contact), _): AdminPath<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
-    let contact: ContactId = contact
-        .parse()
-        .map_err(|_| Error::NotFound(Resource::Contact))?;
+    let contact = contact_id(&contact)?;
     let history = state
         .roster
         .store()

@@ -79,11 +79,11 @@ impl IntoResponse for CcError {
             ),
             Error::TooLarge { limit_bytes } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("The request body is larger than the limit of {limit_bytes} bytes."),
+                format!("{}.", crate::body::too_large_sentence(limit_bytes)),
             ),
             Error::UnsupportedMediaType { content_type } => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("The body must be JSON sent as Content-Type: application/json, not {content_type}."),
+                format!("{}.", crate::body::not_json_sentence(&content_type)),
             ),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

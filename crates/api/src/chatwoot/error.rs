@@ -141,11 +141,11 @@ impl IntoResponse for CwError {
                 ),
                 Error::TooLarge { limit_bytes } => error(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!("The request body is larger than the limit of {limit_bytes} bytes"),
+                    &crate::body::too_large_sentence(limit_bytes),
                 ),
                 Error::UnsupportedMediaType { content_type } => error(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    &format!("The body must be JSON sent as Content-Type: application/json, not {content_type}"),
+                    &crate::body::not_json_sentence(&content_type),
                 ),
                 Error::Internal(message) => {
                     tracing::error!(%message, "chatwoot request failed");

@@ -48,9 +48,11 @@ impl IntoResponse for ScError {
     fn into_response(self) -> Response {
         let code = self.0.code();
         match self.0 {
-            Error::Invalid { field, reason } => {
-                body(code, format!("{field}: {reason}"), json!({ "field": field }))
-            }
+            Error::Invalid { field, reason } => body(
+                code,
+                format!("{field}: {reason}"),
+                json!({ "field": field }),
+            ),
             Error::UnknownReference { resource, id } => {
                 let field = match resource {
                     Resource::GovernanceLevel => "governance_level_id",
@@ -107,12 +109,12 @@ impl IntoResponse for ScError {
             ),
             Error::TooLarge { limit_bytes } => body(
                 code,
-                format!("the request body is larger than the limit of {limit_bytes} bytes"),
+                crate::body::too_large_sentence(limit_bytes),
                 json!({ "limit_bytes": limit_bytes }),
             ),
             Error::UnsupportedMediaType { content_type } => body(
                 code,
-                format!("the body must be JSON sent as Content-Type: application/json, not {content_type}"),
+                crate::body::not_json_sentence(&content_type),
                 json!({ "field": "Content-Type" }),
             ),
             Error::Internal(detail) => {
