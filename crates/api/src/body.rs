@@ -192,6 +192,30 @@ fn without_position(err: &serde_json::Error) -> String {
     }
 }
 
+/// A nested JSON object read as `T`. serde would also read a struct from an array of its
+/// fields in order (so `{"contact": []}` would pass as an empty patch); this refuses
+/// anything but an object, naming the field, and keeps the paths of errors inside it.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(ObjectVisitor(PhantomData))
+            .map(Object)
+    }
+}
+
 /// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value,
 /// which is what PATCH semantics need. Use with `#[serde(default, deserialize_with = …)]`.
 pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::channel_field;
-use crate::body::nullable;
+use crate::body::{nullable, Object};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 250;
@@ -90,7 +90,7 @@ pub struct CreateContact {
     telegram_id: Option<String>,
     provider_id: Option<String>,
     avatar: Option<String>,
-    address: Option<AddressIn>,
+    address: Option<Object<AddressIn>>,
     variables: Option<Map<String, Value>>,
     organization_ids: Option<Vec<String>>,
 }
@@ -124,7 +124,7 @@ impl CreateContact {
             avatar_url: optional_parsed("avatar", self.avatar, WebUrl::parse)?,
             address: self
                 .address
-                .map_or(Ok(Address::default()), |a| a.into_address("address"))?,
+                .map_or(Ok(Address::default()), |a| a.0.into_address("address"))?,
             custom_attributes: self
                 .variables
                 .map_or(Ok(Attributes::new()), |v| variables("variables", v))?,
@@ -139,7 +139,7 @@ impl CreateContact {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContactBody {
-    contact: UpdateContact,
+    contact: Object<UpdateContact>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,7 +150,7 @@ struct UpdateContact {
     #[serde(default, deserialize_with = "nullable")]
     email: Nullable<String>,
     #[serde(default, deserialize_with = "nullable")]
-    address: Nullable<AddressIn>,
+    address: Nullable<Object<AddressIn>>,
     #[serde(default, deserialize_with = "nullable")]
     phone_number: Nullable<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -177,7 +177,7 @@ struct UpdateContact {
 
 impl UpdateContactBody {
     pub fn into_patch(self) -> Result<ContactPatch, Error> {
-        let c = self.contact;
+        let c = self.contact.0;
         let language = match c.language {
             Some(None) => {
                 return Err(Error::invalid(
@@ -230,7 +230,7 @@ pub struct CreateOrganization {
     website: Option<String>,
     size: Option<Value>,
     industry: Option<String>,
-    address: Option<AddressIn>,
+    address: Option<Object<AddressIn>>,
     phone_number: Option<String>,
     variables: Option<Map<String, Value>>,
 }
@@ -249,7 +249,7 @@ impl CreateOrganization {
             phone: optional_parsed("phoneNumber", self.phone_number, PhoneE164::parse)?,
             address: self
                 .address
-                .map_or(Ok(Address::default()), |a| a.into_address("address"))?,
+                .map_or(Ok(Address::default()), |a| a.0.into_address("address"))?,
             custom_attributes: self
                 .variables
                 .map_or(Ok(Attributes::new()), |v| variables("variables", v))?,
@@ -260,7 +260,7 @@ impl CreateOrganization {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizationBody {
-    organization: UpdateOrganization,
+    organization: Object<UpdateOrganization>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,7 +277,7 @@ struct UpdateOrganization {
     #[serde(default, deserialize_with = "nullable")]
     industry: Nullable<String>,
     #[serde(default, deserialize_with = "nullable")]
-    address: Nullable<AddressIn>,
+    address: Nullable<Object<AddressIn>>,
     #[serde(default, deserialize_with = "nullable")]
     phone_number: Nullable<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -286,7 +286,7 @@ struct UpdateOrganization {
 
 impl UpdateOrganizationBody {
     pub fn into_patch(self) -> Result<OrganizationPatch, Error> {
-        let o = self.organization;
+        let o = self.organization.0;
         Ok(OrganizationPatch {
             name: match o.name {
                 None => None,
@@ -405,11 +405,11 @@ fn organization_size(field: &str, size: &Value) -> Result<i64, Error> {
 }
 
 /// Absent keeps the address, `null` clears it, an object patches it line by line.
-fn address_patch(field: &str, value: Nullable<AddressIn>) -> Result<AddressPatch, Error> {
+fn address_patch(field: &str, value: Nullable<Object<AddressIn>>) -> Result<AddressPatch, Error> {
     match value {
         None => Ok(AddressPatch::default()),
         Some(None) => Ok(AddressIn::clear_all()),
-        Some(Some(address)) => address.into_patch(field),
+        Some(Some(address)) => address.0.into_patch(field),
     }
 }
 

@@ -680,3 +680,37 @@ async fn records_are_stamped_by_the_services_clock() {
         "{created:?} vs {now:?}"
     );
 }
+
+#[tokio::test]
+async fn an_array_where_an_object_belongs_is_refused_not_read_as_fields() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    let (_, created) = send(
+        app.cc(&tenant, Method::POST, "/contacts")
+            .json(&json!({"name": "Ann", "language": "EN", "address": {"location": "Berlin"}})),
+    )
+    .await;
+    let id = created["contact"]["id"].as_str().unwrap().to_owned();
+    for (body, field) in [
+        (json!({"contact": []}), "contact"),
+        (json!({"contact": ["Bob"]}), "contact"),
+        (
+            json!({"contact": {"address": ["Main St"]}}),
+            "contact.address",
+        ),
+    ] {
+        let (status, answer) = send(
+            app.cc(&tenant, Method::PATCH, &format!("/contacts/{id}"))
+                .json(&body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(
+            answer["error"],
+            format!("{field}: invalid type: array, expected a JSON object."),
+            "{body}"
+        );
+    }
+    let (_, unchanged) = send(app.cc(&tenant, Method::GET, &format!("/contacts/{id}"))).await;
+    assert_eq!(unchanged["contact"], created["contact"]);
+}
