@@ -99,6 +99,10 @@ pub trait SearchEngine: Send + Sync + 'static {
     /// The last change-log entry the engine has applied (see `Store::last_change_seq`).
     async fn applied_change(&self) -> i64;
 
+    /// Waits until the engine has applied change `seq`, at most `within`; false if it
+    /// has not by then.
+    async fn caught_up_to(&self, seq: i64, within: std::time::Duration) -> bool;
+
     async fn search_contacts(
         &self,
         workspace: WorkspaceId,

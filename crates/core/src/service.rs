@@ -60,6 +60,9 @@ pub struct Roster {
     pepper: Arc<[u8]>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) search: Option<Arc<dyn SearchEngine>>,
+    /// The change-log position of this node's latest acknowledged write: its searches
+    /// wait for the index to reach it (read-your-writes).
+    pub(crate) acknowledged: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Roster {
@@ -80,6 +83,7 @@ impl Roster {
             pepper: pepper.into(),
             clock,
             search: None,
+            acknowledged: Arc::default(),
         })
     }
 

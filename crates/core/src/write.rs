@@ -12,9 +12,16 @@ use crate::model::{
     AssignRequest, Contact, ContactData, ContactInbox, ContactPatch, DispositionUpdate,
     Organization, OrganizationData, OrganizationPatch, Updated, WriteRules,
 };
+use crate::search::SearchEngine;
 use crate::service::{Roster, ASSIGN_INTERVAL_SECS};
 use crate::store::NewContactInbox;
 use crate::Result;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Longest a search waits for the local index to cover this node's own writes; past it the
+/// search answers from the index as it is and the staleness is logged.
+pub const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
 
 /// What one committed write changed, as the write path reports it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,11 +50,36 @@ pub enum Write<'a> {
 
 impl Roster {
     /// Hears of every committed write, in the order they committed on this node.
-    fn committed(&self, _workspace: WorkspaceId, _write: Write<'_>) {
-        // The local index picks the change up at once instead of at its next poll.
-        if let Some(search) = &self.search {
-            search.written();
+    async fn committed(&self, _workspace: WorkspaceId, _write: Write<'_>) {
+        let Some(search) = &self.search else {
+            return;
+        };
+        // This node's next searches wait for the index to cover the write: the change log
+        // holds it now (it committed in the same transaction).
+        match self.store.last_change_seq().await {
+            Ok(seq) => {
+                self.acknowledged.fetch_max(seq, Ordering::AcqRel);
+            }
+            Err(err) => tracing::warn!(%err, "could not read the change log's position"),
         }
+        // The local index picks the change up at once instead of at its next poll.
+        search.written();
+    }
+
+    /// The search engine, once it covers every write this node has acknowledged — or
+    /// after [`READ_YOUR_WRITES_WAIT`], logged, with what it has.
+    pub async fn searchable(&self) -> Result<&dyn SearchEngine> {
+        let search = self.search()?;
+        let wanted = self.acknowledged.load(Ordering::Acquire);
+        if wanted > 0 && !search.caught_up_to(wanted, READ_YOUR_WRITES_WAIT).await {
+            let applied = search.applied_change().await;
+            tracing::warn!(
+                wanted,
+                applied,
+                "search answered from an index behind this node's writes"
+            );
+        }
+        Ok(search)
     }
 
     /// Creates a contact, keeping `rules` and, with `link`, linking it to that inbox in
@@ -63,9 +95,10 @@ impl Roster {
             .store
             .create_contact_with(workspace, data, rules, link)
             .await?;
-        self.committed(workspace, Write::ContactCreated(&created.0));
+        self.committed(workspace, Write::ContactCreated(&created.0))
+            .await;
         if let Some(link) = &created.1 {
-            self.committed(workspace, Write::InboxLinked(link));
+            self.committed(workspace, Write::InboxLinked(link)).await;
         }
         Ok(created)
     }
@@ -81,14 +114,16 @@ impl Roster {
             .store
             .update_contact_with(workspace, id, patch, rules)
             .await?;
-        self.committed(workspace, Write::ContactUpdated(&updated));
+        self.committed(workspace, Write::ContactUpdated(&updated))
+            .await;
         Ok(updated)
     }
 
     /// Deletes a contact; answers it as it was.
     pub async fn delete_contact(&self, workspace: WorkspaceId, id: ContactId) -> Result<Contact> {
         let deleted = self.store.delete_contact(workspace, id).await?;
-        self.committed(workspace, Write::ContactDeleted(&deleted));
+        self.committed(workspace, Write::ContactDeleted(&deleted))
+            .await;
         Ok(deleted)
     }
 
@@ -111,7 +146,8 @@ impl Roster {
                     base: &merged,
                     mergee,
                 },
-            );
+            )
+            .await;
         }
         Ok(merged)
     }
@@ -130,7 +166,8 @@ impl Roster {
                 contact: id,
                 labels: &labels,
             },
-        );
+        )
+        .await;
         Ok(labels)
     }
 
@@ -141,7 +178,7 @@ impl Roster {
         link: &NewContactInbox,
     ) -> Result<ContactInbox> {
         let linked = self.store.link_contact_inbox(workspace, id, link).await?;
-        self.committed(workspace, Write::InboxLinked(&linked));
+        self.committed(workspace, Write::InboxLinked(&linked)).await;
         Ok(linked)
     }
 
@@ -157,7 +194,8 @@ impl Roster {
             .store
             .set_disposition(workspace, id, update, by)
             .await?;
-        self.committed(workspace, Write::StageChanged(&contact));
+        self.committed(workspace, Write::StageChanged(&contact))
+            .await;
         Ok(contact)
     }
 
@@ -178,7 +216,7 @@ impl Roster {
                 ASSIGN_INTERVAL_SECS,
             )
             .await?;
-        self.committed(workspace, Write::Assigned(&contact));
+        self.committed(workspace, Write::Assigned(&contact)).await;
         Ok(contact)
     }
 
@@ -188,7 +226,8 @@ impl Roster {
         data: &OrganizationData,
     ) -> Result<Organization> {
         let created = self.store.create_organization(workspace, data).await?;
-        self.committed(workspace, Write::OrganizationCreated(&created));
+        self.committed(workspace, Write::OrganizationCreated(&created))
+            .await;
         Ok(created)
     }
 
@@ -199,7 +238,8 @@ impl Roster {
         patch: OrganizationPatch,
     ) -> Result<Updated<Organization>> {
         let updated = self.store.update_organization(workspace, id, patch).await?;
-        self.committed(workspace, Write::OrganizationUpdated(&updated));
+        self.committed(workspace, Write::OrganizationUpdated(&updated))
+            .await;
         Ok(updated)
     }
 
@@ -210,7 +250,8 @@ impl Roster {
         id: OrganizationId,
     ) -> Result<Organization> {
         let deleted = self.store.delete_organization(workspace, id).await?;
-        self.committed(workspace, Write::OrganizationDeleted(&deleted));
+        self.committed(workspace, Write::OrganizationDeleted(&deleted))
+            .await;
         Ok(deleted)
     }
 
@@ -222,7 +263,7 @@ impl Roster {
         keys: &[MatchKey],
     ) -> Result<Vec<ImportOutcome>> {
         let outcomes = self.store.import_contacts(workspace, rows, keys).await?;
-        self.committed(workspace, Write::Imported(&outcomes));
+        self.committed(workspace, Write::Imported(&outcomes)).await;
         Ok(outcomes)
     }
 }

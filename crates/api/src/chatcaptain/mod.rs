@@ -299,7 +299,8 @@ async fn search_contacts(
     let request = search::search_request(&query_params(query)?)?;
     let page = state
         .roster
-        .search()?
+        .searchable()
+        .await?
         .search_contacts(auth.workspace(), &request)
         .await?;
     Ok(Json(search::search_results(
@@ -317,7 +318,8 @@ async fn search_organizations(
     let request = search::search_request(&query_params(query)?)?;
     let page = state
         .roster
-        .search()?
+        .searchable()
+        .await?
         .search_organizations(auth.workspace(), &request)
         .await?;
     Ok(Json(search::search_results(

@@ -243,7 +243,8 @@ async fn search_contacts(
             };
             let page = state
                 .roster
-                .search()?
+                .searchable()
+                .await?
                 .search_contacts(workspace, &request)
                 .await?;
             found.extend(

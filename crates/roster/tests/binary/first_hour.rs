@@ -1021,3 +1021,86 @@ fn shutdown_waits_for_an_import_whose_client_hung_up() {
     let exported = String::from_utf8(output.stdout).unwrap();
     assert_eq!(exported.lines().count(), rows + 1, "every row was imported");
 }
+
+/// A write this node acknowledged is in its very next search: created records found,
+/// changed ones by their new words only, deleted ones gone, counts in step.
+#[tokio::test]
+async fn a_search_right_after_a_write_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), None, "Read your writes");
+    let server = Server::start(dir.path(), None);
+    let cw = format!("{}/api/v1/accounts/{workspace}/contacts", server.base);
+    let cc = format!("{}/v1/chatbots/{workspace}", server.base);
+    let cw_auth = [("api_access_token", key.as_str())];
+    let cc_auth = [("x-chatcaptain-key", key.as_str())];
+    // Sixteen creates at once, then one search each way, without waiting.
+    let creates = (0..16).map(|i| {
+        let (cw, key) = (cw.clone(), key.clone());
+        async move {
+            post_json(
+                &cw,
+                &[("api_access_token", &key)],
+                json!({"name": format!("searchable_contact {i}"), "email": format!("s{i}@example.com")}),
+            )
+            .await
+        }
+    });
+    let created: Vec<Value> = futures_join_all(creates).await;
+    let found = get(&format!("{cw}/search?q=searchable_contact"), &cw_auth).await;
+    assert_eq!(found["meta"]["count"], 15, "{found}");
+    assert_eq!(found["meta"]["has_more"], true);
+    let found = get(
+        &format!("{cc}/contacts/search?query=searchable_contact&pageSize=50"),
+        &cc_auth,
+    )
+    .await;
+    assert_eq!(found["results"]["found"], 16, "{found}");
+
+    // A changed name is found by its new word, not its old one.
+    let id = created[0]["payload"]["contact"]["id"].to_string();
+    let (status, _) = call(
+        Method::PUT,
+        &format!("{cw}/{id}"),
+        &[("api_access_token", &key), ("content-type", JSON)],
+        Some(json!({"name": "Renamed Zebedee"}).to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let renamed = get(&format!("{cc}/contacts/search?query=zebedee"), &cc_auth).await;
+    assert_eq!(renamed["results"]["found"], 1, "{renamed}");
+    let old = get(
+        &format!("{cc}/contacts/search?query=searchable_contact&pageSize=50"),
+        &cc_auth,
+    )
+    .await;
+    assert_eq!(old["results"]["found"], 15, "{old}");
+
+    // A deleted one is gone; an organization is found at once too.
+    let (status, _) = call(Method::DELETE, &format!("{cw}/{id}"), &cw_auth, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let gone = get(&format!("{cc}/contacts/search?query=zebedee"), &cc_auth).await;
+    assert_eq!(gone["results"]["found"], 0, "{gone}");
+    post_json(
+        &format!("{cc}/organizations"),
+        &cc_auth,
+        json!({"name": "Quixotic Widgets"}),
+    )
+    .await;
+    let orgs = get(
+        &format!("{cc}/organizations/search?query=quixotic"),
+        &cc_auth,
+    )
+    .await;
+    assert_eq!(orgs["results"]["found"], 1, "{orgs}");
+}
+
+async fn futures_join_all<F: std::future::Future<Output = Value> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<Value> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut values = Vec::new();
+    for handle in handles {
+        values.push(handle.await.unwrap());
+    }
+    values
+}

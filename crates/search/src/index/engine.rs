@@ -49,6 +49,23 @@ impl SearchEngine for SearchIndex {
         self.nudge.notify_one();
     }
 
+    async fn caught_up_to(&self, seq: i64, within: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Registered before the check, so an apply between the two is not missed.
+            let applied = self.applied_changed.notified();
+            tokio::pin!(applied);
+            applied.as_mut().enable();
+            if self.applied.load(AtomicOrdering::Acquire) >= seq {
+                return true;
+            }
+            self.nudge.notify_one();
+            if tokio::time::timeout_at(deadline, applied).await.is_err() {
+                return self.applied.load(AtomicOrdering::Acquire) >= seq;
+            }
+        }
+    }
+
     async fn applied_change(&self) -> i64 {
         self.applied_seq().await
     }

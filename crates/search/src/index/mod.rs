@@ -88,6 +88,8 @@ pub struct SearchIndex {
     /// The applied seq as last committed, readable without waiting for a catch-up.
     applied: AtomicI64,
     nudge: Notify,
+    /// Told whenever the applied position moves (searches waiting for a write wake up).
+    applied_changed: Notify,
     /// Scoring and highlighting run here, never on the async runtime.
     pool: SearchPool,
     /// Records per scope, with the searcher generation they were counted in.
@@ -178,6 +180,7 @@ impl SearchIndex {
             applying: tokio::sync::Mutex::new(applied.unwrap_or(0)),
             applied: AtomicI64::new(applied.unwrap_or(0)),
             nudge: Notify::new(),
+            applied_changed: Notify::new(),
             pool: SearchPool::sized_to_machine(),
             counts: Mutex::new(HashMap::new()),
             columns: Mutex::new(HashMap::new()),
@@ -217,6 +220,7 @@ impl SearchIndex {
     fn set_applied(&self, applied: &mut i64, seq: i64) {
         *applied = seq;
         self.applied.store(seq, AtomicOrdering::Release);
+        self.applied_changed.notify_waiters();
     }
 
     fn handle(&self) -> Result<Arc<SearchIndex>> {
