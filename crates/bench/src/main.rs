@@ -20,6 +20,7 @@ use roster_core::Roster;
 use roster_search::SearchIndex;
 
 mod data;
+mod writes;
 
 use data::{company_name, contact_data, person, with_typo, workspace_sizes, Person, Rng};
 
@@ -60,6 +61,22 @@ struct Args {
     /// Where to put the data directory (default: a temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Contacts created by this many clients while the searches run (the mixed load);
+    /// they write into the largest workspace. Their latency is reported beside.
+    #[arg(long, default_value_t = 0)]
+    write_clients: usize,
+    /// Only measure writes: this many creates by `--clients` clients against fresh
+    /// workspaces (`--workspaces` of them), no searches, no PostgreSQL comparison.
+    #[arg(long)]
+    writes: Option<usize>,
+    /// With `--writes`: the store the nodes share (a `postgres://` server gets a fresh
+    /// database `roster_bench_writes`); SQLite in the data directory by default.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// With `--writes` on PostgreSQL: how many `roster serve` nodes share the database;
+    /// clients are spread over them.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 /// What a query looks for, and so how it is scored.
@@ -107,6 +124,10 @@ async fn main() {
         write_csv(path, args.contacts, args.seed);
         return;
     }
+    if let Some(writes) = args.writes {
+        write_benchmark(&args, writes).await;
+        return;
+    }
     let temp = tempdir_path();
     let data_dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
     std::fs::create_dir_all(&data_dir).expect("data directory");
@@ -136,8 +157,15 @@ async fn main() {
     println!("index built in {:.1} s", index_time.as_secs_f64());
 
     let probes = probes(&tenants, args.queries + 500, args.seed);
-    let mut server = Server::start(&data_dir);
-    let roster = run_roster(&server.base, &tenants, &probes, args.clients).await;
+    let mut server = Server::start(&data_dir, None);
+    let (roster, written) = run_roster(
+        &server.base,
+        &tenants,
+        &probes,
+        args.clients,
+        args.write_clients,
+    )
+    .await;
     let (rss, peak) = server.memory_kib();
     server.stop();
     let disk = dir_size(&data_dir);
@@ -165,6 +193,15 @@ async fn main() {
             "| {label} | {p50:.2} | {p99:.2} | {throughput:.0} | {} | {} |",
             share(outcome.typo1),
             share(outcome.typo2)
+        );
+    }
+    if let Some(written) = written {
+        let (p50, p99) = percentiles(&written.latencies);
+        println!();
+        println!(
+            "writes beside the searches ({} clients): {:.0} creates/s, p50 {p50:.2} ms, p99 {p99:.2} ms",
+            args.write_clients,
+            written.latencies.len() as f64 / written.wall.as_secs_f64(),
         );
     }
     let roster_health = &rows[0].1.health;
@@ -435,7 +472,15 @@ fn probes(tenants: &[Tenant], count: usize, seed: u64) -> Vec<Probe> {
 }
 
 /// Runs the probes over HTTP with `clients` concurrent clients; the first 500 warm up.
-async fn run_roster(base: &str, tenants: &[Tenant], probes: &[Probe], clients: usize) -> Outcome {
+/// The searches against the running server, with `writers` clients creating contacts in
+/// the largest workspace meanwhile (their outcome is the second value).
+async fn run_roster(
+    base: &str,
+    tenants: &[Tenant],
+    probes: &[Probe],
+    clients: usize,
+    writers: usize,
+) -> (Outcome, Option<writes::WriteOutcome>) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()
@@ -453,8 +498,16 @@ async fn run_roster(base: &str, tenants: &[Tenant], probes: &[Probe], clients: u
     );
     let probes = Arc::new(probes.to_vec());
     let warmup = 500.min(probes.len());
+    let largest = tenants.iter().max_by_key(|t| t.size).expect("a tenant");
+    let write_target = writes::Target {
+        base: base.to_owned(),
+        workspace: largest.id.get(),
+        key: largest.key.clone(),
+    };
+    let serial = Arc::new(AtomicUsize::new(0));
     let run = |range: std::ops::Range<usize>| {
         let (client, targets, probes) = (client.clone(), targets.clone(), probes.clone());
+        let (write_target, serial) = (write_target.clone(), serial.clone());
         async move {
             let next = Arc::new(AtomicUsize::new(range.start));
             let started = Instant::now();
@@ -463,6 +516,12 @@ async fn run_roster(base: &str, tenants: &[Tenant], probes: &[Probe], clients: u
                 format!("{}/healthz", base_url(&targets[0].0)),
                 searching.clone(),
             ));
+            let writing = (writers > 0).then(|| {
+                let until = writes::Until::Flag(searching.clone());
+                tokio::spawn(async move {
+                    writes::run_writes(&[write_target], writers, until, serial).await
+                })
+            });
             let mut workers = Vec::new();
             for _ in 0..clients {
                 let (client, targets, probes, next, end) = (
@@ -512,11 +571,104 @@ async fn run_roster(base: &str, tenants: &[Tenant], probes: &[Probe], clients: u
             total.wall = started.elapsed();
             searching.store(false, Ordering::Relaxed);
             total.health = health.await.expect("health prober");
-            total
+            let written = match writing {
+                Some(writing) => Some(writing.await.expect("writers")),
+                None => None,
+            };
+            (total, written)
         }
     };
     run(0..warmup).await;
     run(warmup..probes.len()).await
+}
+
+/// `--writes`: creates through the API against fresh workspaces on one or more nodes.
+async fn write_benchmark(args: &Args, count: usize) {
+    let temp = tempdir_path();
+    let database_url = match &args.database_url {
+        Some(url) if url.starts_with("postgres") => {
+            Some(fresh_postgres_database(url, "roster_bench_writes").await)
+        }
+        Some(url) => Some(url.clone()),
+        None => None,
+    };
+    let node_dir = |node: usize| temp.join(format!("node{node}"));
+    let store = roster_store::open(database_url.as_deref(), &node_dir(0))
+        .await
+        .expect("store opens");
+    let roster = Roster::new(store.clone()).await.expect("roster");
+    let mut tenants = Vec::new();
+    for index in 0..args.workspaces.max(1) {
+        let workspace = roster
+            .create_workspace(&format!("Writers {index}"))
+            .await
+            .expect("workspace");
+        let key = roster
+            .issue_key(workspace.id, "bench", vec!["*".into()])
+            .await
+            .expect("key")
+            .secret;
+        tenants.push((workspace.id.get(), key));
+    }
+    drop(roster);
+    drop(store);
+    let nodes = args.nodes.max(1);
+    let mut servers: Vec<Server> = (0..nodes)
+        .map(|node| Server::start(&node_dir(node), database_url.as_deref()))
+        .collect();
+    let targets: Vec<writes::Target> = (0..args.clients)
+        .map(|i| {
+            let (workspace, key) = &tenants[i % tenants.len()];
+            writes::Target {
+                base: servers[i % nodes].base.clone(),
+                workspace: *workspace,
+                key: key.clone(),
+            }
+        })
+        .collect();
+    let serial = Arc::new(AtomicUsize::new(0));
+    let warmup = writes::Until::Count(500);
+    writes::run_writes(&targets, args.clients, warmup, serial.clone()).await;
+    let outcome =
+        writes::run_writes(&targets, args.clients, writes::Until::Count(count), serial).await;
+    for server in &mut servers {
+        server.stop();
+    }
+    let (p50, p99) = percentiles(&outcome.latencies);
+    let store = match &database_url {
+        Some(url) if url.starts_with("postgres") => "PostgreSQL",
+        _ => "SQLite",
+    };
+    println!("| store | nodes | workspaces | clients | creates | creates/s | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {store} | {nodes} | {} | {} | {} | {:.0} | {p50:.2} | {p99:.2} |",
+        tenants.len(),
+        args.clients,
+        outcome.latencies.len(),
+        outcome.latencies.len() as f64 / outcome.wall.as_secs_f64(),
+    );
+    let _ = std::fs::remove_dir_all(&temp);
+}
+
+/// Drops and creates database `name` on the server of `url`; answers its URL.
+async fn fresh_postgres_database(url: &str, name: &str) -> String {
+    use sqlx::{Connection, PgConnection};
+    let mut admin = PgConnection::connect(url)
+        .await
+        .expect("PostgreSQL reachable");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("drop");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create");
+    match url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("the PostgreSQL URL must end in /<database>"),
+    }
 }
 
 /// The server's base URL from one of its endpoint URLs.
@@ -589,21 +741,10 @@ async fn postgres(
     probes: &[Probe],
 ) -> Vec<(String, Outcome)> {
     use sqlx::{Connection, PgConnection};
+    let url = fresh_postgres_database(&args.postgres_url, "roster_bench").await;
     let mut admin = PgConnection::connect(&args.postgres_url)
         .await
         .expect("PostgreSQL reachable");
-    sqlx::query("DROP DATABASE IF EXISTS roster_bench WITH (FORCE)")
-        .execute(&mut admin)
-        .await
-        .expect("drop");
-    sqlx::query("CREATE DATABASE roster_bench")
-        .execute(&mut admin)
-        .await
-        .expect("create");
-    let url = match args.postgres_url.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/roster_bench"),
-        None => panic!("the PostgreSQL URL must end in /<database>"),
-    };
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(args.clients as u32)
         .connect(&url)
@@ -713,14 +854,19 @@ struct Server {
 }
 
 impl Server {
-    fn start(data_dir: &Path) -> Server {
+    fn start(data_dir: &Path, database_url: Option<&str>) -> Server {
         let binary = std::env::current_exe()
             .expect("own path")
             .with_file_name("roster");
-        let mut child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("ROSTER_DATA_DIR", data_dir)
-            .env_remove("ROSTER_DATABASE_URL")
+            .env_remove("ROSTER_DATABASE_URL");
+        if let Some(url) = database_url {
+            command.env("ROSTER_DATABASE_URL", url);
+        }
+        let mut child = command
             .env("RUST_LOG", "warn,roster=info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

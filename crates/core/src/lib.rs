@@ -8,6 +8,7 @@ pub mod assign;
 pub mod clock;
 pub mod domain;
 pub mod error;
+mod group_commit;
 pub mod import;
 pub mod import_plan;
 pub mod inbox;

@@ -62,7 +62,9 @@ pub struct Roster {
     pub(crate) search: Option<Arc<dyn SearchEngine>>,
     /// The change-log position of this node's latest acknowledged write: its searches
     /// wait for the index to reach it (read-your-writes).
-    pub(crate) acknowledged: Arc<std::sync::atomic::AtomicI64>,
+    pub(crate) acknowledged: Arc<crate::write::Acknowledged>,
+    /// Concurrent creates, written together (see `group_commit`).
+    pub(crate) creates: Arc<crate::group_commit::CreateQueue>,
 }
 
 impl Roster {
@@ -84,6 +86,7 @@ impl Roster {
             clock,
             search: None,
             acknowledged: Arc::default(),
+            creates: Arc::default(),
         })
     }
 

@@ -378,12 +378,13 @@ pub trait ChatwootStore: Send + Sync {
 /// Many records at once: bulk creates, imports, and scans for rebuilding indexes.
 #[async_trait]
 pub trait BulkStore: Send + Sync {
-    /// Creates many contacts in one transaction (all or none), in order: bulk loads.
+    /// Creates many contacts in one transaction (all or none), in order: bulk loads and
+    /// the write path's group commit of concurrent creates.
     async fn create_contacts(
         &self,
         workspace: WorkspaceId,
         data: &[ContactData],
-    ) -> Result<Vec<ContactId>>;
+    ) -> Result<Vec<Contact>>;
     /// Imports one batch in one transaction. Each row updates the first contact it matches
     /// by `keys` (tried in order) or creates one, seeing the rows before it; a row that
     /// would take a unique value another contact holds is rejected and the others go on.

@@ -16,12 +16,47 @@ use crate::search::SearchEngine;
 use crate::service::{Roster, ASSIGN_INTERVAL_SECS};
 use crate::store::NewContactInbox;
 use crate::Result;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Longest a search waits for the local index to cover this node's own writes; past it the
 /// search answers from the index as it is and the staleness is logged.
 pub const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
+
+/// The change-log position of this node's latest acknowledged write: its searches wait
+/// for the index to reach it (read-your-writes). Concurrent writes share one read of the
+/// position, as they share a commit: a read that began after a write committed covers it.
+#[derive(Default)]
+pub(crate) struct Acknowledged {
+    seq: AtomicI64,
+    /// Writes counted so far (each takes a ticket once committed).
+    writes: AtomicU64,
+    /// Every ticket up to this one is covered by `seq`.
+    covered: AtomicU64,
+    reading: tokio::sync::Mutex<()>,
+}
+
+impl Acknowledged {
+    async fn note(&self, store: &dyn crate::store::Store) {
+        let ticket = self.writes.fetch_add(1, Ordering::AcqRel) + 1;
+        let _turn = self.reading.lock().await;
+        if self.covered.load(Ordering::Acquire) >= ticket {
+            return;
+        }
+        let covers = self.writes.load(Ordering::Acquire);
+        match store.last_change_seq().await {
+            Ok(seq) => {
+                self.seq.fetch_max(seq, Ordering::AcqRel);
+                self.covered.fetch_max(covers, Ordering::AcqRel);
+            }
+            Err(err) => tracing::warn!(%err, "could not read the change log's position"),
+        }
+    }
+
+    fn seq(&self) -> i64 {
+        self.seq.load(Ordering::Acquire)
+    }
+}
 
 /// What one committed write changed, as the write path reports it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,12 +91,7 @@ impl Roster {
         };
         // This node's next searches wait for the index to cover the write: the change log
         // holds it now (it committed in the same transaction).
-        match self.store.last_change_seq().await {
-            Ok(seq) => {
-                self.acknowledged.fetch_max(seq, Ordering::AcqRel);
-            }
-            Err(err) => tracing::warn!(%err, "could not read the change log's position"),
-        }
+        self.acknowledged.note(self.store.as_ref()).await;
         // The local index picks the change up at once instead of at its next poll.
         search.written();
     }
@@ -70,7 +100,7 @@ impl Roster {
     /// after [`READ_YOUR_WRITES_WAIT`], logged, with what it has.
     pub async fn searchable(&self) -> Result<&dyn SearchEngine> {
         let search = self.search()?;
-        let wanted = self.acknowledged.load(Ordering::Acquire);
+        let wanted = self.acknowledged.seq();
         if wanted > 0 && !search.caught_up_to(wanted, READ_YOUR_WRITES_WAIT).await {
             let applied = search.applied_change().await;
             tracing::warn!(
@@ -91,10 +121,18 @@ impl Roster {
         rules: WriteRules,
         link: Option<&NewContactInbox>,
     ) -> Result<(Contact, Option<ContactInbox>)> {
-        let created = self
-            .store
-            .create_contact_with(workspace, data, rules, link)
-            .await?;
+        let created = if link.is_none() && rules == WriteRules::default() {
+            // Nothing to check against other contacts of the batch: group commit.
+            let contact = self
+                .creates
+                .create(&self.store, workspace, data.clone())
+                .await?;
+            (contact, None)
+        } else {
+            self.store
+                .create_contact_with(workspace, data, rules, link)
+                .await?
+        };
         self.committed(workspace, Write::ContactCreated(&created.0))
             .await;
         if let Some(link) = &created.1 {

@@ -14,6 +14,7 @@ use roster_core::{Error, Result, Store};
 
 mod clock;
 mod errors;
+mod group_sync;
 mod migrations;
 mod postgres;
 mod rows;

@@ -75,6 +75,12 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// A PostgreSQL commit is on disk when it returns (and the server groups concurrent
+    /// commits' flushes itself).
+    async fn durable(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// What writes are stamped with (see `Store::use_clock`).
     fn now(&self) -> roster_core::domain::Timestamp {
         self.clock.now()

@@ -1,7 +1,7 @@
 //! SQLite: the default store, one file in the data directory, nothing to install.
 //!
-//! WAL mode with `synchronous = FULL`, so a commit is on disk before the client hears
-//! about it; one writer connection (SQLite allows one writer at a time anyway, and this
+//! WAL mode with group commit (`group_sync`): a commit is on disk before the client hears
+//! about it, and concurrent commits share one flush; one writer connection (SQLite allows one writer at a time anyway, and this
 //! way writers queue in the pool instead of failing with SQLITE_BUSY) and a pool of
 //! read-only connections that WAL lets run beside it.
 
@@ -56,6 +56,7 @@ pub struct SqliteStore {
     writer: Pool<Sqlite>,
     reader: Pool<Sqlite>,
     clock: crate::clock::ClockCell,
+    sync: crate::group_sync::GroupSync,
 }
 
 impl SqliteStore {
@@ -65,7 +66,9 @@ impl SqliteStore {
             .map_err(|e| Error::internal(format!("sqlite options: {e}")))?
             .filename(path)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            // Commits are flushed by `GroupSync`, after the commit and shared between
+            // the writers that committed meanwhile.
+            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         // The writer updates a dozen indexes per contact: a page cache that holds their
@@ -101,6 +104,7 @@ impl SqliteStore {
             writer,
             reader,
             clock: Default::default(),
+            sync: crate::group_sync::GroupSync::new(path),
         })
     }
 
@@ -110,6 +114,11 @@ impl SqliteStore {
 
     fn reader(&self) -> &Pool<Sqlite> {
         &self.reader
+    }
+
+    /// Answers once what the writer just committed is on disk.
+    async fn durable(&self) -> Result<()> {
+        self.sync.committed().await
     }
 
     /// What writes are stamped with (see `Store::use_clock`).

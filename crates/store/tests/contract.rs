@@ -1112,7 +1112,9 @@ async fn batches_are_created_in_order_or_not_at_all(store: &dyn Store) {
     let ws = workspace(store).await;
     let first = store.create_contact(ws, &contact("first")).await.unwrap();
     let batch: Vec<ContactData> = (0..50).map(|i| contact(&format!("batch {i}"))).collect();
-    let ids = store.create_contacts(ws, &batch).await.unwrap();
+    let created = store.create_contacts(ws, &batch).await.unwrap();
+    assert_eq!(created[7].data, batch[7], "answered as written");
+    let ids: Vec<ContactId> = created.iter().map(|c| c.id).collect();
     assert_eq!(ids.first().unwrap().get(), first.id.get() + 1);
     assert!(ids
         .windows(2)

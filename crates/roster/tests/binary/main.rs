@@ -1,8 +1,10 @@
 //! The real `roster` binary: the CLI, `roster serve` over HTTP, restarts, `kill -9`,
 //! and two server processes sharing one PostgreSQL database. `first_hour` tries what a
 //! new user meets first: bad input in every dialect, imports, paging, the admin view;
-//! `keepalive` that refused requests never break a pooled client's connection.
+//! `keepalive` that refused requests never break a pooled client's connection;
+//! `consistency` concurrent writes, retries, preconditions, limits and crashes.
 
+mod consistency;
 mod first_hour;
 mod keepalive;
 

@@ -74,7 +74,16 @@ const SCAN_BATCH: u32 = 5_000;
 /// Change-log entries older than this are pruned; a node further behind rebuilds.
 const CHANGE_RETENTION_MICROS: i64 = 7 * 24 * 3_600 * 1_000_000;
 
-const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+/// The writer's indexing memory. One indexing thread: every commit starts a segment per
+/// thread, with a term table sized from this budget, and while following the log
+/// commits are frequent and small; a second thread made rebuilds barely faster (the
+/// store scan feeds it) and halved write throughput (BENCHMARKS.md, group commit).
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+
+/// Least time from the end of one catch-up to the start of the next while writes stream
+/// in: a write arriving after a quiet spell is applied at once, and a busy node leaves
+/// the cores to the writes between commits.
+const COMMIT_SPACING: Duration = Duration::from_millis(20);
 
 pub struct SearchIndex {
     /// This index itself, for the jobs it hands to threads of its own.
@@ -149,7 +158,7 @@ impl SearchIndex {
             .await
             .map_err(Error::internal)??;
         let writer = index
-            .writer_with_num_threads(2, WRITER_MEMORY)
+            .writer_with_num_threads(1, WRITER_MEMORY)
             .map_err(|err| match err {
                 tantivy::TantivyError::LockFailure(..) => Error::internal(format!(
                     "the search index in {shown} is in use by another roster process (a running \
@@ -238,15 +247,23 @@ impl SearchIndex {
         tokio::spawn(async move {
             tokio::pin!(shutdown);
             let mut last_prune = Instant::now();
+            let mut last_commit = Instant::now() - COMMIT_SPACING;
             loop {
                 tokio::select! {
                     () = &mut shutdown => break,
                     () = index.nudge.notified() => {}
                     () = tokio::time::sleep(FOLLOW_INTERVAL) => {}
                 }
+                // Under a stream of writes, commits are spaced: each one costs a new
+                // segment (files, a fresh term table, later merges) whatever it holds.
+                let since = last_commit.elapsed();
+                if since < COMMIT_SPACING {
+                    tokio::time::sleep(COMMIT_SPACING - since).await;
+                }
                 if let Err(err) = index.catch_up().await {
                     tracing::warn!(%err, "search index could not catch up; retrying");
                 }
+                last_commit = Instant::now();
                 if last_prune.elapsed() > Duration::from_secs(3_600) {
                     last_prune = Instant::now();
                     let before =

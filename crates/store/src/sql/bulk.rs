@@ -183,7 +183,7 @@ impl BulkStore for StoreImpl {
         &self,
         workspace: WorkspaceId,
         data: &[ContactData],
-    ) -> Result<Vec<ContactId>> {
+    ) -> Result<Vec<Contact>> {
         let Ok(count) = i64::try_from(data.len()) else {
             return Err(Error::internal("too many contacts in one batch"));
         };
@@ -209,8 +209,16 @@ impl BulkStore for StoreImpl {
         check_organizations_exist(&mut tx, workspace, &organizations).await?;
         insert_contacts(&mut tx, workspace, &rows).await?;
         insert_contact_extras(&mut tx, workspace, &rows).await?;
-        commit(tx).await?;
-        Ok(rows.into_iter().map(|(id, _, _)| id).collect())
+        self.commit(tx).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, at, data)| Contact {
+                id,
+                created: at,
+                updated: at,
+                data: data.clone(),
+            })
+            .collect())
     }
 
     async fn import_contacts(
@@ -264,7 +272,7 @@ impl BulkStore for StoreImpl {
             let at = Timestamp::from_micros(first_clock + (created + n) as i64);
             write_contact(&mut tx, workspace, original.clone(), data.clone(), at).await?;
         }
-        commit(tx).await?;
+        self.commit(tx).await?;
         plan.outcomes(first_id).map_err(Error::internal)
     }
 

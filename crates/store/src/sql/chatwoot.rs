@@ -128,7 +128,7 @@ impl ChatwootStore for StoreImpl {
         .await
         .map_err(db_error)?;
         let inbox = decode_inbox(&row, "")?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(inbox)
     }
 
@@ -206,7 +206,7 @@ impl ChatwootStore for StoreImpl {
         let now = tick(&mut tx, workspace, self.now()).await?;
         locked_contact(&mut tx, workspace, contact).await?;
         let linked = insert_contact_inbox(&mut tx, workspace, contact, link, now).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(linked)
     }
 
@@ -262,7 +262,7 @@ impl ChatwootStore for StoreImpl {
             .await
             .map_err(db_error)?;
         add_labels(&mut tx, workspace, id, &labels).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(labels)
     }
 
@@ -321,7 +321,7 @@ impl ChatwootStore for StoreImpl {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(updated)
     }
 

@@ -267,7 +267,7 @@ impl ContactStore for StoreImpl {
             None => None,
         };
         record_change(&mut tx, workspace, RecordKind::Contact, id.get(), now).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         let contact = Contact {
             id,
             created: now,
@@ -317,7 +317,7 @@ impl ContactStore for StoreImpl {
         }
         let before = current.clone();
         let after = write_contact(&mut tx, workspace, current, data, now).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(Updated { before, after })
     }
 
@@ -333,7 +333,7 @@ impl ContactStore for StoreImpl {
             .await
             .map_err(db_error)?;
         record_change(&mut tx, workspace, RecordKind::Contact, id.get(), now).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(deleted)
     }
 

@@ -30,6 +30,7 @@ impl WorkspaceStore for StoreImpl {
         .execute(self.writer())
         .await
         .map_err(db_error)?;
+        self.durable().await?;
         sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
             .bind(name)
             .fetch_one(self.writer())
@@ -48,6 +49,7 @@ impl WorkspaceStore for StoreImpl {
         .fetch_one(self.writer())
         .await
         .map_err(db_error)?;
+        self.durable().await?;
         Ok(row.into())
     }
 
@@ -86,7 +88,7 @@ impl WorkspaceStore for StoreImpl {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(StoredApiKey::from(row).key)
     }
 
@@ -128,6 +130,7 @@ impl WorkspaceStore for StoreImpl {
         .fetch_optional(self.writer())
         .await
         .map_err(db_error)?;
+        self.durable().await?;
         row.map(|row| StoredApiKey::from(row).key)
             .ok_or(Error::NotFound(Resource::ApiKey))
     }

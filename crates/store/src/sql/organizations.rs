@@ -21,7 +21,7 @@ impl OrganizationStore for StoreImpl {
             .await
             .map_err(db_error)?;
         record_change(&mut tx, workspace, RecordKind::Organization, id.get(), now).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(Organization {
             id,
             created: now,
@@ -79,7 +79,7 @@ impl OrganizationStore for StoreImpl {
         if current.data.name != data.name {
             record_member_changes(&mut tx, workspace, id, now).await?;
         }
-        commit(tx).await?;
+        self.commit(tx).await?;
         let after = Organization {
             id,
             created: current.created,
@@ -111,7 +111,7 @@ impl OrganizationStore for StoreImpl {
             .await
             .map_err(db_error)?;
         record_change(&mut tx, workspace, RecordKind::Organization, id.get(), now).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(deleted)
     }
 

@@ -183,7 +183,7 @@ impl SalesChatStore for StoreImpl {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(updated)
     }
 
@@ -235,7 +235,7 @@ impl SalesChatStore for StoreImpl {
             at: Some(now),
         };
         let updated = write_contact(&mut tx, workspace, current, data, written).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(updated)
     }
 
@@ -253,7 +253,7 @@ impl SalesChatStore for StoreImpl {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(row.into())
     }
 
@@ -291,7 +291,7 @@ impl SalesChatStore for StoreImpl {
         let group = fetch_group(&mut tx, workspace, id)
             .await?
             .ok_or_else(|| Error::internal("a group just created is missing"))?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(group)
     }
 
@@ -310,7 +310,7 @@ impl SalesChatStore for StoreImpl {
         let group = fetch_group(&mut tx, workspace, id)
             .await?
             .ok_or_else(|| Error::internal("a group just updated is missing"))?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(group)
     }
 
@@ -350,7 +350,7 @@ impl SalesChatStore for StoreImpl {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(row.into())
     }
 
@@ -375,7 +375,7 @@ impl SalesChatStore for StoreImpl {
         .await
         .map_err(db_error)?;
         let row = row.ok_or(Error::NotFound(Resource::GovernanceLevel))?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(row.into())
     }
 

@@ -516,6 +516,11 @@ async fn begin(pool: &Pool<Db>) -> Result<Transaction<'static, Db>> {
     pool.begin().await.map_err(db_error)
 }
 
-async fn commit(tx: Transaction<'_, Db>) -> Result<()> {
-    tx.commit().await.map_err(db_error)
+impl StoreImpl {
+    /// Commits `tx`; answers once the change is durable, so a write is never
+    /// acknowledged before it is on disk.
+    async fn commit(&self, tx: Transaction<'_, Db>) -> Result<()> {
+        tx.commit().await.map_err(db_error)?;
+        self.durable().await
+    }
 }
