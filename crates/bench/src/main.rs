@@ -306,15 +306,7 @@ async fn load(args: &Args, data_dir: &Path) -> (Vec<Tenant>, Vec<u8>) {
         .into_iter()
         .enumerate()
     {
-        let workspace = roster
-            .create_workspace(&format!("Tenant {index}"))
-            .await
-            .expect("workspace");
-        let key = roster
-            .issue_key(workspace.id, "bench", vec!["*".into()])
-            .await
-            .expect("key")
-            .secret;
+        let (workspace, key) = tenant(&roster, &format!("Tenant {index}")).await;
         let companies = ((size / 40) as usize).clamp(1, 500);
         let mut organizations: Vec<OrganizationId> = Vec::with_capacity(companies);
         for c in 0..companies {
@@ -324,7 +316,7 @@ async fn load(args: &Args, data_dir: &Path) -> (Vec<Tenant>, Vec<u8>) {
             };
             organizations.push(
                 store
-                    .create_organization(workspace.id, &data)
+                    .create_organization(workspace, &data)
                     .await
                     .expect("organization")
                     .id,
@@ -346,7 +338,7 @@ async fn load(args: &Args, data_dir: &Path) -> (Vec<Tenant>, Vec<u8>) {
             tsv.extend_from_slice(
                 format!(
                     "{}\t{} {}\t{}\t{}\t{}-{}\n",
-                    workspace.id, p.first, p.last, p.email, phone, workspace.id, i
+                    workspace, p.first, p.last, p.email, phone, workspace, i
                 )
                 .as_bytes(),
             );
@@ -355,24 +347,35 @@ async fn load(args: &Args, data_dir: &Path) -> (Vec<Tenant>, Vec<u8>) {
             }
             if batch.len() == 2000 {
                 store
-                    .create_contacts(workspace.id, &batch)
+                    .create_contacts(workspace, &batch)
                     .await
                     .expect("batch");
                 batch.clear();
             }
         }
         store
-            .create_contacts(workspace.id, &batch)
+            .create_contacts(workspace, &batch)
             .await
             .expect("batch");
         tenants.push(Tenant {
-            id: workspace.id,
+            id: workspace,
             key,
             samples,
             size,
         });
     }
     (tenants, tsv)
+}
+
+/// A fresh workspace and a key for it that may do everything.
+async fn tenant(roster: &Roster, name: &str) -> (WorkspaceId, String) {
+    let workspace = roster.create_workspace(name).await.expect("workspace");
+    let key = roster
+        .issue_key(workspace.id, "bench", vec!["*".into()])
+        .await
+        .expect("key")
+        .secret;
+    (workspace.id, key)
 }
 
 /// The fixed query mix, aimed at sampled contacts of workspaces picked by size.
@@ -599,16 +602,8 @@ async fn write_benchmark(args: &Args, count: usize) {
     let roster = Roster::new(store.clone()).await.expect("roster");
     let mut tenants = Vec::new();
     for index in 0..args.workspaces.max(1) {
-        let workspace = roster
-            .create_workspace(&format!("Writers {index}"))
-            .await
-            .expect("workspace");
-        let key = roster
-            .issue_key(workspace.id, "bench", vec!["*".into()])
-            .await
-            .expect("key")
-            .secret;
-        tenants.push((workspace.id.get(), key));
+        let (workspace, key) = tenant(&roster, &format!("Writers {index}")).await;
+        tenants.push((workspace.get(), key));
     }
     drop(roster);
     drop(store);
@@ -921,6 +916,13 @@ impl Server {
             .arg(self.child.id().to_string())
             .status();
         let _ = self.child.wait();
+    }
+}
+
+/// A benchmark that panics must not leave its servers running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod assign;
 pub mod clock;
+pub mod coalesce;
 pub mod domain;
 pub mod error;
 mod group_commit;

@@ -6,6 +6,7 @@
 //! history and idempotency hang off it next). Keys, users, groups, levels and inboxes have
 //! their own service methods in `service.rs`.
 
+use crate::coalesce::Coalesced;
 use crate::domain::{ContactId, KeyId, OrganizationId, WorkspaceId};
 use crate::import::{ImportOutcome, ImportRow, MatchKey};
 use crate::model::{
@@ -16,7 +17,7 @@ use crate::search::SearchEngine;
 use crate::service::{Roster, ASSIGN_INTERVAL_SECS};
 use crate::store::NewContactInbox;
 use crate::Result;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 /// Longest a search waits for the local index to cover this node's own writes; past it the
@@ -29,27 +30,21 @@ pub const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub(crate) struct Acknowledged {
     seq: AtomicI64,
-    /// Writes counted so far (each takes a ticket once committed).
-    writes: AtomicU64,
-    /// Every ticket up to this one is covered by `seq`.
-    covered: AtomicU64,
-    reading: tokio::sync::Mutex<()>,
+    reads: Coalesced,
 }
 
 impl Acknowledged {
     async fn note(&self, store: &dyn crate::store::Store) {
-        let ticket = self.writes.fetch_add(1, Ordering::AcqRel) + 1;
-        let _turn = self.reading.lock().await;
-        if self.covered.load(Ordering::Acquire) >= ticket {
-            return;
-        }
-        let covers = self.writes.load(Ordering::Acquire);
-        match store.last_change_seq().await {
-            Ok(seq) => {
+        let read = self
+            .reads
+            .run(|| async {
+                let seq = store.last_change_seq().await?;
                 self.seq.fetch_max(seq, Ordering::AcqRel);
-                self.covered.fetch_max(covers, Ordering::AcqRel);
-            }
-            Err(err) => tracing::warn!(%err, "could not read the change log's position"),
+                Ok(())
+            })
+            .await;
+        if let Err(err) = read {
+            tracing::warn!(%err, "could not read the change log's position");
         }
     }
 

@@ -3,33 +3,10 @@
 //! `kill -9` during a mixed write load.
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use super::first_hour::{call, JSON};
 use super::{cli_tenant, Server};
-
-/// One request; answers status, headers and the JSON body (`Null` if none).
-pub(crate) async fn send(
-    method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let mut request = reqwest::Client::new().request(method, url);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the server answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    (
-        status,
-        headers,
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
 
 /// Creates that arrive together are committed together, yet each gets its own answer:
 /// one that collides fails alone and takes nothing else with it.
@@ -49,11 +26,12 @@ async fn concurrent_creates_each_get_their_own_answer() {
         };
         tokio::spawn(async move {
             let body = json!({"name": format!("Batch {i}"), "language": "en", "email": email});
-            send(
+            let headers = [("x-chatcaptain-key", key.as_str()), ("content-type", JSON)];
+            call(
                 Method::POST,
                 &url,
-                &[("x-chatcaptain-key", &key)],
-                Some(body),
+                &headers,
+                Some(body.to_string().into_bytes()),
             )
             .await
         })
@@ -61,7 +39,7 @@ async fn concurrent_creates_each_get_their_own_answer() {
     let mut created = Vec::new();
     let mut conflicts = 0;
     for handle in creates.collect::<Vec<_>>() {
-        let (status, _, body) = handle.await.unwrap();
+        let (status, body) = handle.await.unwrap();
         match status {
             StatusCode::CREATED => created.push(body["contact"]["id"].as_str().unwrap().to_owned()),
             StatusCode::CONFLICT => {
@@ -72,7 +50,7 @@ async fn concurrent_creates_each_get_their_own_answer() {
         }
     }
     assert_eq!((created.len(), conflicts), (23, 1));
-    let (_, _, listed) = send(
+    let (_, listed) = call(
         Method::GET,
         &format!("{url}?pageSize=100"),
         &[("x-chatcaptain-key", &key)],

@@ -10,11 +10,11 @@ use serde_json::{json, Value};
 
 use super::{cli_tenant, roster, Server, ADMIN_TOKEN};
 
-const JSON: &str = "application/json";
+pub(super) const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// One request on a fresh connection: `(status, JSON body or Null)`.
-async fn call(
+pub(super) async fn call(
     method: Method,
     url: &str,
     headers: &[(&str, &str)],

@@ -77,7 +77,8 @@ const CHANGE_RETENTION_MICROS: i64 = 7 * 24 * 3_600 * 1_000_000;
 /// The writer's indexing memory. One indexing thread: every commit starts a segment per
 /// thread, with a term table sized from this budget, and while following the log
 /// commits are frequent and small; a second thread made rebuilds barely faster (the
-/// store scan feeds it) and halved write throughput (BENCHMARKS.md, group commit).
+/// store scan feeds it) and cost a quarter of write throughput (BENCHMARKS.md, group
+/// commit).
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 
 /// Least time from the end of one catch-up to the start of the next while writes stream
@@ -247,7 +248,7 @@ impl SearchIndex {
         tokio::spawn(async move {
             tokio::pin!(shutdown);
             let mut last_prune = Instant::now();
-            let mut last_commit = Instant::now() - COMMIT_SPACING;
+            let mut last_catch_up = Instant::now() - COMMIT_SPACING;
             loop {
                 tokio::select! {
                     () = &mut shutdown => break,
@@ -256,14 +257,14 @@ impl SearchIndex {
                 }
                 // Under a stream of writes, commits are spaced: each one costs a new
                 // segment (files, a fresh term table, later merges) whatever it holds.
-                let since = last_commit.elapsed();
+                let since = last_catch_up.elapsed();
                 if since < COMMIT_SPACING {
                     tokio::time::sleep(COMMIT_SPACING - since).await;
                 }
                 if let Err(err) = index.catch_up().await {
                     tracing::warn!(%err, "search index could not catch up; retrying");
                 }
-                last_commit = Instant::now();
+                last_catch_up = Instant::now();
                 if last_prune.elapsed() > Duration::from_secs(3_600) {
                     last_prune = Instant::now();
                     let before =
