@@ -100,8 +100,12 @@ impl<P: Required, D: Dialect> FromRequestParts<AppState> for Authorized<P, D> {
         let Some(key) = D::presented_key(&parts.headers) else {
             return Err(D::refused(Refusal::NoKey));
         };
-        // The credentials are judged first, so a stranger learns nothing more.
-        let caller = state.roster.authenticate(Some(&key)).await?;
+        // The credentials are judged first, so a stranger learns nothing more. The guard
+        // in front of the handler (`crate::guard`) has usually done it already.
+        let caller = match parts.extensions.get::<Caller>() {
+            Some(caller) => caller.clone(),
+            None => state.roster.authenticate(Some(&key)).await?,
+        };
         let path = match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
             Ok(Path(params)) => params,
             Err(_) => return Err(Error::invalid("path", crate::params::PATH_REASON).into()),

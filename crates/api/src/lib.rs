@@ -19,8 +19,12 @@ pub mod body;
 pub mod chatcaptain;
 pub mod chatwoot;
 pub mod docs;
+mod etag;
+mod guard;
 mod keepalive;
+pub mod limits;
 mod params;
+mod retry;
 pub mod saleschat;
 pub mod telemetry;
 
@@ -34,6 +38,8 @@ pub struct AppState {
     /// Work a request started that outlives its response (an import whose client hung
     /// up): the server waits for it before it exits.
     pub tasks: tokio_util::task::TaskTracker,
+    /// Per-key request counters (see `limits`).
+    pub limits: Arc<limits::RateLimiter>,
 }
 
 impl AppState {
@@ -43,7 +49,17 @@ impl AppState {
             admin_token,
             metrics: Arc::default(),
             tasks: tokio_util::task::TaskTracker::new(),
+            limits: Arc::default(),
         }
+    }
+
+    /// With `limit` for the keys that have none of their own.
+    pub fn with_default_rate_limit(
+        mut self,
+        limit: Option<roster_core::rate_limit::RateLimit>,
+    ) -> Self {
+        self.limits = Arc::new(limits::RateLimiter::new(limit));
+        self
     }
 }
 
@@ -52,10 +68,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/metrics", get(telemetry::metrics))
-        .merge(chatcaptain::routes())
-        .merge(chatwoot::routes())
-        .merge(saleschat::routes())
-        .merge(admin::routes())
+        .merge(guarded::<chatcaptain::ChatCaptain>(
+            chatcaptain::routes(),
+            &state,
+        ))
+        .merge(guarded::<chatwoot::Chatwoot>(chatwoot::routes(), &state))
+        .merge(guarded::<saleschat::SalesChat>(saleschat::routes(), &state))
+        .merge(guarded::<guard::AdminGate>(admin::routes(), &state))
         .merge(docs::routes())
         // Stated explicitly (it is axum's default): the README and the 413s name it.
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY_BYTES))
@@ -69,6 +88,15 @@ pub fn router(state: AppState) -> Router {
         // connection reusable.
         .layer(axum::middleware::from_fn(keepalive::drain_unread_bodies))
         .with_state(state)
+}
+
+/// `routes` behind the guard of their API (rate limits, idempotency), for matched routes
+/// only: an unknown path is answered as such.
+fn guarded<G: guard::Gate>(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    routes.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        guard::guard::<G>,
+    ))
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> impl IntoResponse {

@@ -371,7 +371,7 @@ async fn load(args: &Args, data_dir: &Path) -> (Vec<Tenant>, Vec<u8>) {
 async fn tenant(roster: &Roster, name: &str) -> (WorkspaceId, String) {
     let workspace = roster.create_workspace(name).await.expect("workspace");
     let key = roster
-        .issue_key(workspace.id, "bench", vec!["*".into()])
+        .issue_key(workspace.id, "bench", vec!["*".into()], None)
         .await
         .expect("key")
         .secret;

@@ -75,6 +75,16 @@ pub enum Error {
     TooLarge { limit_bytes: usize },
     /// The request body is declared as something other than JSON.
     UnsupportedMediaType { content_type: String },
+    /// The API key sent more requests than its rate limit allows; retry after
+    /// `retry_after_secs` seconds.
+    OverRateLimit { retry_after_secs: u64 },
+    /// An `Idempotency-Key` already used for a different request (method, path or body).
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` is still running.
+    RequestInProgress,
+    /// An `If-Match` precondition failed: the record changed since (or, for `*`, does
+    /// not exist).
+    PreconditionFailed,
     /// Something broke inside Roster; the message is for the log, never for the client.
     Internal(String),
 }
@@ -101,11 +111,19 @@ impl ErrorCode {
 }
 
 /// Every code, in the README's order.
-pub const ERROR_CODES: [(&str, ErrorCode); 10] = [
+pub const ERROR_CODES: [(&str, ErrorCode); 14] = [
     ("unauthenticated", ErrorCode::new(4010001, "UNAUTHORIZED")),
     ("forbidden", ErrorCode::new(4030001, "FORBIDDEN")),
     ("not_found", ErrorCode::new(4040001, "NOT_FOUND")),
     ("conflict", ErrorCode::new(4090001, "UQ_CONSTRAINT_FAILED")),
+    (
+        "request_in_progress",
+        ErrorCode::new(4090002, "REQUEST_IN_PROGRESS"),
+    ),
+    (
+        "precondition_failed",
+        ErrorCode::new(4120001, "PRECONDITION_FAILED"),
+    ),
     ("too_large", ErrorCode::new(4130001, "PAYLOAD_TOO_LARGE")),
     (
         "unsupported_media_type",
@@ -116,7 +134,15 @@ pub const ERROR_CODES: [(&str, ErrorCode); 10] = [
         "unknown_reference",
         ErrorCode::new(4220002, "UNKNOWN_REFERENCE"),
     ),
+    (
+        "idempotency_key_reused",
+        ErrorCode::new(4220003, "IDEMPOTENCY_KEY_REUSED"),
+    ),
     ("rate_limited", ErrorCode::new(4290001, "RATE_LIMITED")),
+    (
+        "over_rate_limit",
+        ErrorCode::new(4290002, "RATE_LIMIT_EXCEEDED"),
+    ),
     ("internal", ErrorCode::new(5000001, "INTERNAL_ERROR")),
 ];
 
@@ -133,6 +159,10 @@ impl Error {
             Error::Invalid { .. } => "invalid",
             Error::UnknownReference { .. } => "unknown_reference",
             Error::RateLimited { .. } => "rate_limited",
+            Error::OverRateLimit { .. } => "over_rate_limit",
+            Error::IdempotencyKeyReused => "idempotency_key_reused",
+            Error::RequestInProgress => "request_in_progress",
+            Error::PreconditionFailed => "precondition_failed",
             Error::Internal(_) => "internal",
         };
         ERROR_CODES
@@ -172,6 +202,16 @@ impl fmt::Display for Error {
             Error::UnsupportedMediaType { content_type } => {
                 write!(f, "the body is {content_type:?}, not JSON")
             }
+            Error::OverRateLimit { retry_after_secs } => {
+                write!(f, "over the key's rate limit for {retry_after_secs} s")
+            }
+            Error::IdempotencyKeyReused => {
+                f.write_str("the Idempotency-Key was already used for a different request")
+            }
+            Error::RequestInProgress => {
+                f.write_str("a request with this Idempotency-Key is still running")
+            }
+            Error::PreconditionFailed => f.write_str("the If-Match precondition failed"),
             Error::Internal(message) => write!(f, "internal error: {message}"),
         }
     }
@@ -190,6 +230,8 @@ mod tests {
             Error::Forbidden,
             Error::NotFound(Resource::Contact),
             Error::Conflict(UniqueField::Email),
+            Error::RequestInProgress,
+            Error::PreconditionFailed,
             Error::TooLarge { limit_bytes: 1 },
             Error::UnsupportedMediaType {
                 content_type: "text/plain".into(),
@@ -199,7 +241,11 @@ mod tests {
                 resource: Resource::GovernanceLevel,
                 id: "x".into(),
             },
+            Error::IdempotencyKeyReused,
             Error::RateLimited {
+                retry_after_secs: 1,
+            },
+            Error::OverRateLimit {
                 retry_after_secs: 1,
             },
             Error::internal("boom"),

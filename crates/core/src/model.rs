@@ -45,6 +45,8 @@ pub struct ApiKey {
     pub workspace_id: WorkspaceId,
     pub name: String,
     pub permissions: Vec<String>,
+    /// Its request rate limit; `None` follows the server's default.
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
     pub created: Timestamp,
     pub revoked: Option<Timestamp>,
 }

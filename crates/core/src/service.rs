@@ -190,6 +190,7 @@ impl Roster {
         workspace: WorkspaceId,
         name: &str,
         permissions: Vec<String>,
+        rate_limit: Option<crate::rate_limit::RateLimit>,
     ) -> Result<IssuedKey> {
         let name = workspace_or_key_name(name)?;
         if permissions.is_empty() {
@@ -205,6 +206,7 @@ impl Roster {
         let new = NewApiKey {
             name,
             permissions,
+            rate_limit,
             secret_hash: keys::hash_secret(&self.pepper, &secret),
         };
         let key = self.store.create_api_key(workspace, &new).await?;

@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::domain::{
     ContactId, Email, ExternalId, KeyId, OrganizationId, PhoneE164, Timestamp, WorkspaceId,
 };
+use crate::idempotency::StoredResponse;
 use crate::import::{ImportOutcome, ImportRow, MatchKey};
 use crate::model::{
     ApiKey, AssignRequest, Change, Contact, ContactData, ContactInbox, ContactPatch,
@@ -33,6 +34,7 @@ use crate::Result;
 pub struct NewApiKey {
     pub name: String,
     pub permissions: Vec<String>,
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
     pub secret_hash: Vec<u8>,
 }
 
@@ -61,6 +63,7 @@ pub trait Store:
     + ChatwootStore
     + BulkStore
     + ChangeLog
+    + IdempotencyStore
     + Send
     + Sync
     + 'static
@@ -75,6 +78,7 @@ impl<T> Store for T where
         + ChatwootStore
         + BulkStore
         + ChangeLog
+        + IdempotencyStore
         + Send
         + Sync
         + 'static
@@ -84,8 +88,8 @@ impl<T> Store for T where
 /// The store's area traits, for calling their methods on a `dyn Store`.
 pub mod prelude {
     pub use super::{
-        BulkStore, ChangeLog, ChatwootStore, ContactStore, OrganizationStore, SalesChatStore,
-        Store, WorkspaceStore,
+        BulkStore, ChangeLog, ChatwootStore, ContactStore, IdempotencyStore, OrganizationStore,
+        SalesChatStore, Store, WorkspaceStore,
     };
 }
 
@@ -423,4 +427,68 @@ pub trait ChangeLog: Send + Sync {
     async fn first_change_seq(&self) -> Result<Option<i64>>;
     /// Forgets entries older than `before`; returns how many.
     async fn prune_changes(&self, before: Timestamp) -> Result<u64>;
+    /// A record's version, bumped by every write to it (see `crate::write::Expected`);
+    /// `None` if it does not exist.
+    async fn record_version(
+        &self,
+        workspace: WorkspaceId,
+        kind: crate::model::RecordKind,
+        id: i64,
+    ) -> Result<Option<i64>>;
+}
+
+/// A request's claim on an `Idempotency-Key` (see `crate::idempotency`).
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyClaim<'a> {
+    /// Whose key it is: an API key (`key:<id>`) or the admin token (`admin`).
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub fingerprint: &'a [u8],
+    /// Who holds it while the request runs.
+    pub owner: &'a str,
+    pub now: Timestamp,
+    pub lease_until: Timestamp,
+    pub expires: Timestamp,
+}
+
+/// Where a claimed key stood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyState {
+    /// New (or expired, or left by a request whose lease ran out): the claim holds it now.
+    Claimed,
+    /// The same request ran before and answered this.
+    Answered(StoredResponse),
+    /// The key was used for a different request.
+    OtherRequest,
+    /// The same request is running now under another claim.
+    Running,
+}
+
+/// `Idempotency-Key` claims and the answers kept for retries.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims the key unless it is held (see [`IdempotencyState`]); atomic, so of two
+    /// racing claims one wins.
+    async fn claim_idempotency_key(&self, claim: &IdempotencyClaim<'_>)
+        -> Result<IdempotencyState>;
+    /// Extends `owner`'s lease (nothing if it no longer holds the key).
+    async fn renew_idempotency_lease(
+        &self,
+        scope: &str,
+        key: &str,
+        owner: &str,
+        until: Timestamp,
+    ) -> Result<()>;
+    /// Keeps the answer of `owner`'s request; durable when it returns.
+    async fn complete_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        owner: &str,
+        response: &StoredResponse,
+    ) -> Result<()>;
+    /// Forgets `owner`'s unanswered claim.
+    async fn release_idempotency_key(&self, scope: &str, key: &str, owner: &str) -> Result<()>;
+    /// Forgets up to `limit` keys that expired before `now`, oldest first.
+    async fn prune_idempotency_keys(&self, now: Timestamp, limit: u32) -> Result<u64>;
 }

@@ -11,7 +11,7 @@ use crate::domain::{ContactId, KeyId, OrganizationId, WorkspaceId};
 use crate::import::{ImportOutcome, ImportRow, MatchKey};
 use crate::model::{
     AssignRequest, Contact, ContactData, ContactInbox, ContactPatch, DispositionUpdate,
-    Organization, OrganizationData, OrganizationPatch, Updated, WriteRules,
+    Organization, OrganizationData, OrganizationPatch, RecordKind, Updated, WriteRules,
 };
 use crate::search::SearchEngine;
 use crate::service::{Roster, ASSIGN_INTERVAL_SECS};
@@ -53,6 +53,46 @@ impl Acknowledged {
     }
 }
 
+/// An `If-Match` write's precondition: the record still has the version its check read
+/// when the write's transaction takes it. Every store write to a contact or organization
+/// bumps its version inside the transaction and, when the write runs under
+/// [`Roster::unless_changed`], fails with `PreconditionFailed` if it had changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    pub kind: RecordKind,
+    pub id: i64,
+    pub version: i64,
+}
+
+tokio::task_local! {
+    /// The precondition of the write running in this task. A task-local rather than an
+    /// argument of every store write: the check sits where each write takes its record,
+    /// so no write can forget it.
+    static EXPECTED: Expected;
+}
+
+/// Runs `write` under `expected` (see [`Roster::unless_changed`]).
+pub async fn unless_changed<T>(
+    expected: Option<Expected>,
+    write: impl std::future::Future<Output = T>,
+) -> T {
+    match expected {
+        Some(expected) => EXPECTED.scope(expected, write).await,
+        None => write.await,
+    }
+}
+
+/// The version the running write expects of this record, if it runs under a precondition
+/// for it (for the store, where a write takes its record).
+pub fn expected_version(kind: RecordKind, id: i64) -> Option<i64> {
+    EXPECTED
+        .try_with(|expected| {
+            (expected.kind == kind && expected.id == id).then_some(expected.version)
+        })
+        .ok()
+        .flatten()
+}
+
 /// What one committed write changed, as the write path reports it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Write<'a> {
@@ -79,6 +119,26 @@ pub enum Write<'a> {
 }
 
 impl Roster {
+    /// Runs `write` (one of the writes below) only if the record still has the version
+    /// `expected` names; without one, as it is.
+    pub async fn unless_changed<T>(
+        &self,
+        expected: Option<Expected>,
+        write: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        unless_changed(expected, write).await
+    }
+
+    /// A record's version (see [`Expected`]); `None` if it does not exist.
+    pub async fn record_version(
+        &self,
+        workspace: WorkspaceId,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Option<i64>> {
+        self.store.record_version(workspace, kind, id).await
+    }
+
     /// Hears of every committed write, in the order they committed on this node.
     async fn committed(&self, _workspace: WorkspaceId, _write: Write<'_>) {
         let Some(search) = &self.search else {

@@ -120,6 +120,10 @@ pub struct ServeArgs {
     /// Token for the admin API (`Authorization: Bearer …`); without it the admin API is off.
     #[arg(long, env = "ROSTER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The request rate limit of keys created without one (as `key create --rate-limit`);
+    /// default: none. Counted per node.
+    #[arg(long, env = "ROSTER_RATE_LIMIT")]
+    pub rate_limit: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +148,11 @@ pub enum KeyCommand {
         /// A permission or wildcard; repeat or separate with commas (e.g. `*`).
         #[arg(long = "permission", required = true, value_delimiter = ',')]
         permissions: Vec<String>,
+        /// Its request rate limit: `<requests>/<window>` (`100/s`, `600/10m`, `5000/h`),
+        /// `saleschat` (SalesChat's 5/s per key and 10/s per org, per endpoint) or `none`;
+        /// without it, the server's default (`--rate-limit` of `roster serve`).
+        #[arg(long)]
+        rate_limit: Option<String>,
     },
     /// List a workspace's keys (never their secrets).
     List {

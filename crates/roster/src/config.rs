@@ -13,13 +13,14 @@ use serde_json::{json, Value};
 pub const DEFAULT_PATH: &str = "roster.toml";
 
 /// Every setting: its key in the file, its environment variable and its default.
-pub const SETTINGS: [(&str, &str, Option<&str>); 6] = [
+pub const SETTINGS: [(&str, &str, Option<&str>); 7] = [
     ("listen", "ROSTER_LISTEN", Some("127.0.0.1:8080")),
     ("data_dir", "ROSTER_DATA_DIR", Some("./roster-data")),
     ("database_url", "ROSTER_DATABASE_URL", None),
     ("admin_token", "ROSTER_ADMIN_TOKEN", None),
     ("log", "ROSTER_LOG", Some("info")),
     ("log_format", "ROSTER_LOG_FORMAT", Some("text")),
+    ("rate_limit", "ROSTER_RATE_LIMIT", None),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +32,7 @@ struct File {
     admin_token: Option<String>,
     log: Option<String>,
     log_format: Option<String>,
+    rate_limit: Option<String>,
 }
 
 impl File {
@@ -42,6 +44,7 @@ impl File {
             "admin_token" => self.admin_token.as_deref(),
             "log" => self.log.as_deref(),
             "log_format" => self.log_format.as_deref(),
+            "rate_limit" => self.rate_limit.as_deref(),
             _ => None,
         }
     }

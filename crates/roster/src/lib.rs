@@ -10,6 +10,7 @@ use roster_api::{admin, AppState};
 use roster_core::domain::{KeyId, WorkspaceId};
 use roster_core::error::Resource;
 use roster_core::import::MatchKey;
+use roster_core::rate_limit::RateLimit;
 use roster_core::{Error, Roster};
 use roster_search::SearchIndex;
 use roster_transfer::export::{export_contacts, export_organizations, Format};
@@ -154,6 +155,12 @@ fn index_dir(storage: &StorageArgs) -> PathBuf {
 }
 
 async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
+    let default_rate_limit = args
+        .rate_limit
+        .as_deref()
+        .filter(|text| !text.is_empty())
+        .map(|text| RateLimit::parse("--rate-limit", text))
+        .transpose()?;
     let roster = open(storage).await?;
     let progress = progress_reporter("indexing");
     let search =
@@ -182,10 +189,12 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
         "sqlite"
     };
     tracing::info!(%address, backend, admin_api = args.admin_token.is_some(), "roster is serving");
+    let cleaner = tokio::spawn(prune_idempotency_keys(roster.clone(), until_stopped()));
     let state = AppState::new(
         roster,
         args.admin_token.filter(|t| !t.is_empty()).map(Arc::from),
-    );
+    )
+    .with_default_rate_limit(default_rate_limit);
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);
@@ -198,10 +207,35 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
     tasks.close();
     tasks.wait().await;
     let _ = follower.await;
+    let _ = cleaner.await;
     // Leave the index in step with every acknowledged write.
     search.catch_up().await?;
     tracing::info!("roster stopped");
     Ok(())
+}
+
+/// Forgets expired `Idempotency-Key` answers once a minute, a bounded batch at a time by
+/// the expiry index (several nodes may do it at once: each batch is its own statement).
+async fn prune_idempotency_keys(roster: Roster, stopped: impl std::future::Future<Output = ()>) {
+    const BATCH: u32 = 1000;
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            _ = every_minute.tick() => {}
+        }
+        loop {
+            match roster.prune_keys(BATCH).await {
+                Ok(pruned) if pruned == u64::from(BATCH) => continue,
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(%err, "could not forget expired Idempotency-Keys");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 async fn import(
@@ -377,9 +411,14 @@ async fn key(storage: &StorageArgs, command: KeyCommand) -> Result<(), Error> {
             workspace,
             name,
             permissions,
+            rate_limit,
         } => {
+            let rate_limit = rate_limit
+                .as_deref()
+                .map(|text| RateLimit::parse("--rate-limit", text))
+                .transpose()?;
             let issued = roster
-                .issue_key(workspace_id(&workspace)?, &name, permissions)
+                .issue_key(workspace_id(&workspace)?, &name, permissions, rate_limit)
                 .await?;
             print(&admin::render_issued_key(&issued));
         }

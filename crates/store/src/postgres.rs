@@ -36,6 +36,11 @@ const MIGRATIONS: &[Embedded] = &[
         "lookup indexes",
         include_str!("../migrations/postgres/0005_lookup_indexes.sql"),
     ),
+    (
+        6,
+        "retries and versions",
+        include_str!("../migrations/postgres/0006_retries_and_versions.sql"),
+    ),
 ];
 
 const MAX_CONNECTIONS: u32 = 16;
@@ -163,4 +168,5 @@ mod queries {
     include!("sql/chatwoot.rs");
     include!("sql/bulk.rs");
     include!("sql/changes.rs");
+    include!("sql/idempotency.rs");
 }

@@ -6,6 +6,7 @@
 
 use std::sync::LazyLock;
 
+use roster_core::rate_limit::RateLimit;
 use sqlx::types::Json;
 
 use roster_core::domain::{
@@ -227,6 +228,7 @@ record_row! {
         workspace_id: i64,
         name: String,
         permissions: Json<Vec<String>>,
+        rate_limit: Option<String>,
         secret_hash: Vec<u8>,
         created_us: i64,
         revoked_us: Option<i64>,
@@ -241,6 +243,10 @@ impl From<ApiKeyRow> for StoredApiKey {
                 workspace_id: WorkspaceId::from_stored(row.workspace_id),
                 name: row.name,
                 permissions: row.permissions.0,
+                // Written by `RateLimit`'s own printing; anything else is no limit of ours.
+                rate_limit: row
+                    .rate_limit
+                    .and_then(|text| RateLimit::parse("rate_limit", &text).ok()),
                 created: Timestamp::from_micros(row.created_us),
                 revoked: row.revoked_us.map(Timestamp::from_micros),
             },

@@ -41,6 +41,11 @@ const MIGRATIONS: &[Embedded] = &[
         "lookup indexes",
         include_str!("../migrations/sqlite/0005_lookup_indexes.sql"),
     ),
+    (
+        6,
+        "retries and versions",
+        include_str!("../migrations/sqlite/0006_retries_and_versions.sql"),
+    ),
 ];
 
 /// Readers: enough for the request concurrency of a small machine.
@@ -241,4 +246,5 @@ mod queries {
     include!("sql/chatwoot.rs");
     include!("sql/bulk.rs");
     include!("sql/changes.rs");
+    include!("sql/idempotency.rs");
 }

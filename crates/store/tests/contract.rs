@@ -8,6 +8,7 @@ use roster_core::domain::{
     ContactId, Email, ExternalId, Language, OrganizationId, PhoneE164, Timestamp, WorkspaceId,
 };
 use roster_core::error::{Error, Resource, UniqueField};
+use roster_core::idempotency::StoredResponse;
 use roster_core::import::{ImportOutcome, ImportRow, MatchKey};
 use roster_core::model::{
     Address, AssignRequest, AssignTarget, AttributesPatch, Channel, ContactData, ContactPatch,
@@ -15,7 +16,9 @@ use roster_core::model::{
 };
 use roster_core::model::{InboxChannel, WriteRules};
 use roster_core::query::{Condition, ContactQuery, Join, SortField, SortKey, TextField, TextOp};
-use roster_core::store::{NewApiKey, NewContactInbox, Store};
+use roster_core::rate_limit::RateLimit;
+use roster_core::store::{IdempotencyClaim, IdempotencyState, NewApiKey, NewContactInbox, Store};
+use roster_core::write::Expected;
 use serde_json::json;
 
 macro_rules! contract {
@@ -76,6 +79,8 @@ contract!(
     imports_match_by_the_keys_given_in_order,
     case_insensitive_matching_folds_beyond_ascii,
     imports_keep_merged_attributes_under_the_size_cap,
+    idempotency_keys_run_once_replay_and_expire,
+    every_write_bumps_the_version_and_a_stale_precondition_fails,
 );
 
 async fn workspace(store: &dyn Store) -> WorkspaceId {
@@ -134,6 +139,10 @@ async fn api_keys_are_found_by_id_and_revoked_within_their_workspace(store: &dyn
     let new = NewApiKey {
         name: "bot".into(),
         permissions: vec!["chatbots.contacts.*".into()],
+        rate_limit: Some(RateLimit::Quota {
+            requests: 100,
+            window_secs: 60,
+        }),
         secret_hash: vec![1, 2, 3],
     };
     let key = store.create_api_key(ws, &new).await.unwrap();
@@ -656,6 +665,7 @@ async fn writes_to_a_missing_workspace_fail_cleanly(store: &dyn Store) {
     let key = NewApiKey {
         name: "k".into(),
         permissions: vec!["*".into()],
+        rate_limit: None,
         secret_hash: vec![0],
     };
     assert_eq!(
@@ -1769,4 +1779,239 @@ async fn imports_keep_merged_attributes_under_the_size_cap(store: &dyn Store) {
         )]
     );
     assert_eq!(store.contact(ws, ann.id).await.unwrap(), Some(ann));
+}
+
+fn claim<'a>(
+    key: &'a str,
+    fingerprint: &'a [u8],
+    owner: &'a str,
+    now: i64,
+) -> IdempotencyClaim<'a> {
+    IdempotencyClaim {
+        scope: "key:1",
+        key,
+        fingerprint,
+        owner,
+        now: Timestamp::from_micros(now),
+        lease_until: Timestamp::from_micros(now + 30),
+        expires: Timestamp::from_micros(now + 1000),
+    }
+}
+
+/// A key is claimed once; while it runs a second claim is told so; its answer is replayed
+/// for the same request only; a dead request's lease is taken over; expired keys go.
+async fn idempotency_keys_run_once_replay_and_expire(store: &dyn Store) {
+    let answer = StoredResponse {
+        status: 201,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: b"{\"id\":1}".to_vec(),
+    };
+    let first = claim("k1", b"same", "a", 100);
+    assert_eq!(
+        store.claim_idempotency_key(&first).await,
+        Ok(IdempotencyState::Claimed)
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k1", b"same", "b", 101))
+            .await,
+        Ok(IdempotencyState::Running)
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k1", b"other", "b", 101))
+            .await,
+        Ok(IdempotencyState::OtherRequest)
+    );
+    // Another caller's key of the same name is its own.
+    let mut elsewhere = claim("k1", b"other", "c", 101);
+    elsewhere.scope = "key:2";
+    assert_eq!(
+        store.claim_idempotency_key(&elsewhere).await,
+        Ok(IdempotencyState::Claimed)
+    );
+    // Only the owner keeps an answer.
+    store
+        .complete_idempotency_key("key:1", "k1", "b", &answer)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k1", b"same", "b", 102))
+            .await,
+        Ok(IdempotencyState::Running)
+    );
+    store
+        .complete_idempotency_key("key:1", "k1", "a", &answer)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k1", b"same", "b", 200))
+            .await,
+        Ok(IdempotencyState::Answered(answer.clone()))
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k1", b"other", "b", 200))
+            .await,
+        Ok(IdempotencyState::OtherRequest)
+    );
+
+    // A request that died: once its lease ran out the same request takes over, renewed
+    // leases hold, a released key is claimed afresh.
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k2", b"x", "a", 100))
+            .await,
+        Ok(IdempotencyState::Claimed)
+    );
+    store
+        .renew_idempotency_lease("key:1", "k2", "a", Timestamp::from_micros(160))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k2", b"x", "b", 150))
+            .await,
+        Ok(IdempotencyState::Running)
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k2", b"y", "b", 170))
+            .await,
+        Ok(IdempotencyState::OtherRequest)
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k2", b"x", "b", 170))
+            .await,
+        Ok(IdempotencyState::Claimed)
+    );
+    store
+        .release_idempotency_key("key:1", "k2", "a")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k2", b"x", "c", 171))
+            .await,
+        Ok(IdempotencyState::Running),
+        "a released lease that was not the holder's changes nothing"
+    );
+    store
+        .release_idempotency_key("key:1", "k2", "b")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k2", b"z", "c", 172))
+            .await,
+        Ok(IdempotencyState::Claimed)
+    );
+
+    // Expired keys (k1 and key:2's expire at 1101, k2's at 1172) are pruned oldest first.
+    assert_eq!(
+        store
+            .prune_idempotency_keys(Timestamp::from_micros(1101), 1)
+            .await,
+        Ok(1)
+    );
+    assert_eq!(
+        store
+            .prune_idempotency_keys(Timestamp::from_micros(1101), 10)
+            .await,
+        Ok(1)
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k2", b"q", "d", 1150))
+            .await,
+        Ok(IdempotencyState::OtherRequest)
+    );
+    // An expired key is claimed afresh even before it is pruned.
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim("k2", b"q", "d", 1172))
+            .await,
+        Ok(IdempotencyState::Claimed)
+    );
+}
+
+async fn every_write_bumps_the_version_and_a_stale_precondition_fails(store: &dyn Store) {
+    let ws = workspace(store).await;
+    let version = |id: ContactId| async move {
+        store
+            .record_version(ws, RecordKind::Contact, id.get())
+            .await
+            .unwrap()
+    };
+    let ann = store.create_contact(ws, &contact("Ann")).await.unwrap();
+    let v1 = version(ann.id).await.unwrap();
+    store.set_labels(ws, ann.id, &["vip".into()]).await.unwrap();
+    let v2 = version(ann.id).await.unwrap();
+    assert!(v2 > v1, "labels bump the version");
+    let rename = || ContactPatch {
+        name: Patch::Set("Ann B".into()),
+        ..ContactPatch::default()
+    };
+    let stale = Expected {
+        kind: RecordKind::Contact,
+        id: ann.id.get(),
+        version: v1,
+    };
+    let roster_run = |expected: Expected| {
+        roster_core::write::unless_changed(
+            Some(expected),
+            store.update_contact(ws, ann.id, rename()),
+        )
+    };
+    assert_eq!(
+        roster_run(stale).await.map(|_| ()),
+        Err(Error::PreconditionFailed)
+    );
+    assert_eq!(
+        version(ann.id).await,
+        Some(v2),
+        "the failed write changed nothing"
+    );
+    assert_eq!(
+        store
+            .contact(ws, ann.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .data
+            .name
+            .as_deref(),
+        Some("Ann")
+    );
+    let current = Expected {
+        version: v2,
+        ..stale
+    };
+    assert!(roster_run(current).await.is_ok());
+    assert!(version(ann.id).await.unwrap() > v2);
+    // A missing record fails any precondition; organizations have versions too.
+    assert_eq!(
+        store.record_version(ws, RecordKind::Contact, 9999).await,
+        Ok(None)
+    );
+    let org = store
+        .create_organization(ws, &organization("Acme"))
+        .await
+        .unwrap();
+    let o1 = store
+        .record_version(ws, RecordKind::Organization, org.id.get())
+        .await
+        .unwrap()
+        .unwrap();
+    store.delete_organization(ws, org.id).await.unwrap();
+    assert_eq!(
+        store
+            .record_version(ws, RecordKind::Organization, org.id.get())
+            .await,
+        Ok(None)
+    );
+    assert!(o1 >= 1);
 }

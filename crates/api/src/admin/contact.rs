@@ -3,7 +3,6 @@
 //! what the dialects wrote can be read back in one place.
 
 use axum::extract::State;
-use axum::Json;
 use roster_core::domain::Timestamp;
 use roster_core::model::{Address, Channel};
 use roster_core::service::ContactRecord;
@@ -18,13 +17,17 @@ pub(super) async fn show_contact(
     _: Admin,
     State(state): State<AppState>,
     PathParams((id, contact), _): AdminPath<(String, String)>,
-) -> AdminResult<Json<Value>> {
+) -> AdminResult<axum::response::Response> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let record = state
         .roster
         .contact_record(workspace.id, contact_id(&contact)?)
         .await?;
-    Ok(Json(render_contact_record(&record)))
+    // The contact's ETag in every dialect is the hash of this view (see `crate::etag`).
+    Ok(crate::etag::record(
+        axum::http::StatusCode::OK,
+        render_contact_record(&record),
+    ))
 }
 
 fn time(at: Option<Timestamp>) -> Value {

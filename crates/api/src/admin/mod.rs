@@ -24,6 +24,8 @@ mod contact;
 
 pub use contact::render_contact_record;
 
+use roster_core::rate_limit::RateLimit;
+
 use crate::body::JsonBody;
 use crate::params::{PathParams, QueryPairs};
 use crate::AppState;
@@ -145,6 +147,8 @@ pub fn render_key(key: &ApiKey) -> Value {
         "workspace_id": key.workspace_id.get(),
         "name": key.name,
         "permissions": key.permissions,
+        // `null`: the server's default.
+        "rate_limit": key.rate_limit.map(|limit| limit.to_string()),
         "created": key.created.to_rfc3339(),
         "revoked": key.revoked.map(|t| t.to_rfc3339()),
     })
@@ -159,7 +163,7 @@ pub fn render_issued_key(issued: &IssuedKey) -> Value {
 
 /// Admin errors: `{"error": "…"}` with the usual status codes.
 #[derive(Debug)]
-pub struct AdminError(Error);
+pub struct AdminError(pub(crate) Error);
 
 impl From<Error> for AdminError {
     fn from(err: Error) -> Self {
@@ -185,6 +189,22 @@ impl IntoResponse for AdminError {
             Error::RateLimited { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("Too many requests: retry in {retry_after_secs} seconds."),
+            ),
+            Error::OverRateLimit { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many requests: retry in {retry_after_secs} seconds."),
+            ),
+            Error::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{}.", crate::retry::REUSED_SENTENCE),
+            ),
+            Error::RequestInProgress => (
+                StatusCode::CONFLICT,
+                format!("{}.", crate::retry::IN_PROGRESS_SENTENCE),
+            ),
+            Error::PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                format!("{}.", crate::etag::CHANGED_SENTENCE),
             ),
             Error::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
@@ -235,22 +255,29 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(expected) = state.admin_token.as_deref() else {
+        if state.admin_token.is_none() {
             let body = json!({"error": "The admin API is disabled: start roster with ROSTER_ADMIN_TOKEN set."});
             return Err((StatusCode::NOT_FOUND, Json(body)).into_response());
-        };
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if constant_time_eq(presented.trim().as_bytes(), expected.as_bytes()) {
+        }
+        if carries_admin_token(state, &parts.headers) {
             Ok(Admin)
         } else {
             Err(AdminError(Error::Unauthenticated).into_response())
         }
     }
+}
+
+/// Whether the request carries the admin token (never, when the admin API is off).
+pub(crate) fn carries_admin_token(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    let Some(expected) = state.admin_token.as_deref() else {
+        return false;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    constant_time_eq(presented.trim().as_bytes(), expected.as_bytes())
 }
 
 /// Compares without an early exit, so response timing does not leak the token.
@@ -280,6 +307,9 @@ struct CreateWorkspace {
 struct CreateKey {
     name: String,
     permissions: Vec<String>,
+    /// `none`, `saleschat` or `<requests>/<window>` (`100/s`); absent: the server's default.
+    #[serde(default)]
+    rate_limit: Option<String>,
 }
 
 async fn create_workspace(
@@ -314,9 +344,14 @@ async fn create_key(
     JsonBody(body, _): JsonBody<CreateKey, AdminError>,
 ) -> AdminResult<(StatusCode, Json<Value>)> {
     let workspace = workspace_id(&id)?;
+    let rate_limit = body
+        .rate_limit
+        .as_deref()
+        .map(|text| RateLimit::parse("rate_limit", text))
+        .transpose()?;
     let issued = state
         .roster
-        .issue_key(workspace, &body.name, body.permissions)
+        .issue_key(workspace, &body.name, body.permissions, rate_limit)
         .await?;
     Ok((StatusCode::CREATED, Json(render_issued_key(&issued))))
 }

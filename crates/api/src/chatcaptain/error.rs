@@ -85,6 +85,26 @@ impl IntoResponse for CcError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("{}.", crate::body::not_json_sentence(&content_type)),
             ),
+            Error::OverRateLimit { retry_after_secs } => {
+                let body = json!({ "error": format!("Too many requests for this API key: retry in {retry_after_secs} seconds.") });
+                let retry_after = [(
+                    axum::http::header::RETRY_AFTER,
+                    retry_after_secs.to_string(),
+                )];
+                return (StatusCode::TOO_MANY_REQUESTS, retry_after, Json(body)).into_response();
+            }
+            Error::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{}.", crate::retry::REUSED_SENTENCE),
+            ),
+            Error::RequestInProgress => (
+                StatusCode::CONFLICT,
+                format!("{}.", crate::retry::IN_PROGRESS_SENTENCE),
+            ),
+            Error::PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                format!("{}.", crate::etag::CHANGED_SENTENCE),
+            ),
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

@@ -4,16 +4,19 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use roster_core::domain::{ContactId, OrganizationId};
+use roster_core::domain::{ContactId, OrganizationId, WorkspaceId};
 use roster_core::error::Resource;
-use roster_core::model::WriteRules;
+use roster_core::model::{Contact, Organization, RecordKind, WriteRules};
+use roster_core::write::Expected;
 use roster_core::Error;
 use serde_json::{json, Value};
 
 use crate::body::JsonBody;
+use crate::etag;
 use crate::params::{PathParams, QueryPairs};
 use crate::AppState;
 
@@ -22,6 +25,7 @@ mod error;
 mod search;
 mod wire;
 
+pub(crate) use auth::ChatCaptain;
 pub use auth::KEY_HEADER;
 use auth::*;
 pub use error::CcError;
@@ -110,57 +114,102 @@ async fn create_contact(
     auth: Auth<CreateContact>,
     State(state): State<AppState>,
     JsonBody(body, _): CcJson<wire::CreateContact>,
-) -> CcResult<(StatusCode, Json<Value>)> {
+) -> CcResult<Response> {
     let data = body.into_data()?;
     let (contact, _) = state
         .roster
         .create_contact(auth.workspace(), &data, WriteRules::default(), None)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "contact": ContactOut::from(contact) })),
-    ))
+    contact_answer(&state, auth.workspace(), StatusCode::CREATED, contact).await
+}
+
+/// A contact's representation: what its GET, create and update answer.
+fn contact_body(contact: Contact) -> Value {
+    json!({ "contact": ContactOut::from(contact) })
+}
+
+fn organization_body(organization: Organization) -> Value {
+    json!({ "organization": OrganizationOut::from(organization) })
+}
+
+/// `If-Match` on a write to contact `id` (see `crate::etag`).
+async fn contact_precondition(
+    state: &AppState,
+    headers: &HeaderMap,
+    workspace: WorkspaceId,
+    id: ContactId,
+) -> CcResult<Option<Expected>> {
+    let current = || etag::contact(&state.roster, workspace, id);
+    let kind = RecordKind::Contact;
+    Ok(etag::if_match(headers, &state.roster, workspace, kind, id.get(), current).await?)
+}
+
+/// A contact as created, read or updated, with its ETag.
+async fn contact_answer(
+    state: &AppState,
+    workspace: WorkspaceId,
+    status: StatusCode,
+    contact: Contact,
+) -> CcResult<Response> {
+    let tag = etag::contact(&state.roster, workspace, contact.id).await?;
+    Ok(etag::tagged((status, Json(contact_body(contact))), tag))
+}
+
+async fn organization_precondition(
+    state: &AppState,
+    headers: &HeaderMap,
+    workspace: WorkspaceId,
+    id: OrganizationId,
+) -> CcResult<Option<Expected>> {
+    let current = || async {
+        let organization = state.roster.store().organization(workspace, id).await?;
+        Ok(organization.map(|organization| etag::of(&organization_body(organization))))
+    };
+    let kind = RecordKind::Organization;
+    Ok(etag::if_match(headers, &state.roster, workspace, kind, id.get(), current).await?)
 }
 
 async fn get_contact(
     auth: Auth<GetContact>,
     State(state): State<AppState>,
     PathParams((_, id), _): CcPath,
-) -> CcResult<Json<Value>> {
+) -> CcResult<Response> {
     let contact = state
         .roster
         .store()
         .contact(auth.workspace(), contact_id(&id)?)
         .await?
         .ok_or(Error::NotFound(Resource::Contact))?;
-    Ok(Json(json!({ "contact": ContactOut::from(contact) })))
+    contact_answer(&state, auth.workspace(), StatusCode::OK, contact).await
 }
 
 async fn update_contact(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((_, id), _): CcPath,
     JsonBody(body, _): CcJson<wire::UpdateContactBody>,
-) -> CcResult<Json<Value>> {
+) -> CcResult<Response> {
     let id = contact_id(&id)?;
     let patch = body.into_patch()?;
-    let contact = state
+    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let update = state
         .roster
-        .update_contact(auth.workspace(), id, patch, WriteRules::default())
-        .await?
-        .after;
-    Ok(Json(json!({ "contact": ContactOut::from(contact) })))
+        .update_contact(auth.workspace(), id, patch, WriteRules::default());
+    let contact = state.roster.unless_changed(expected, update).await?.after;
+    contact_answer(&state, auth.workspace(), StatusCode::OK, contact).await
 }
 
 async fn delete_contact(
     auth: Auth<DeleteContact>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((_, id), _): CcPath,
 ) -> CcResult<Json<Value>> {
-    state
-        .roster
-        .delete_contact(auth.workspace(), contact_id(&id)?)
-        .await?;
+    let id = contact_id(&id)?;
+    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let delete = state.roster.delete_contact(auth.workspace(), id);
+    state.roster.unless_changed(expected, delete).await?;
     Ok(Json(json!({ "deleted": true })))
 }
 
@@ -203,15 +252,15 @@ async fn create_organization(
     auth: Auth<CreateOrganization>,
     State(state): State<AppState>,
     JsonBody(body, _): CcJson<wire::CreateOrganization>,
-) -> CcResult<(StatusCode, Json<Value>)> {
+) -> CcResult<Response> {
     let data = body.into_data()?;
     let organization = state
         .roster
         .create_organization(auth.workspace(), &data)
         .await?;
-    Ok((
+    Ok(etag::record(
         StatusCode::CREATED,
-        Json(json!({ "organization": OrganizationOut::from(organization) })),
+        organization_body(organization),
     ))
 }
 
@@ -219,45 +268,49 @@ async fn get_organization(
     auth: Auth<GetOrganization>,
     State(state): State<AppState>,
     PathParams((_, id), _): CcPath,
-) -> CcResult<Json<Value>> {
+) -> CcResult<Response> {
     let organization = state
         .roster
         .store()
         .organization(auth.workspace(), organization_id(&id)?)
         .await?
         .ok_or(Error::NotFound(Resource::Organization))?;
-    Ok(Json(
-        json!({ "organization": OrganizationOut::from(organization) }),
+    Ok(etag::record(
+        StatusCode::OK,
+        organization_body(organization),
     ))
 }
 
 async fn update_organization(
     auth: Auth<EditOrganization>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((_, id), _): CcPath,
     JsonBody(body, _): CcJson<wire::UpdateOrganizationBody>,
-) -> CcResult<Json<Value>> {
+) -> CcResult<Response> {
     let id = organization_id(&id)?;
     let patch = body.into_patch()?;
-    let organization = state
+    let expected = organization_precondition(&state, &headers, auth.workspace(), id).await?;
+    let update = state
         .roster
-        .update_organization(auth.workspace(), id, patch)
-        .await?
-        .after;
-    Ok(Json(
-        json!({ "organization": OrganizationOut::from(organization) }),
+        .update_organization(auth.workspace(), id, patch);
+    let organization = state.roster.unless_changed(expected, update).await?.after;
+    Ok(etag::record(
+        StatusCode::OK,
+        organization_body(organization),
     ))
 }
 
 async fn delete_organization(
     auth: Auth<DeleteOrganization>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((_, id), _): CcPath,
 ) -> CcResult<Json<Value>> {
-    state
-        .roster
-        .delete_organization(auth.workspace(), organization_id(&id)?)
-        .await?;
+    let id = organization_id(&id)?;
+    let expected = organization_precondition(&state, &headers, auth.workspace(), id).await?;
+    let delete = state.roster.delete_organization(auth.workspace(), id);
+    state.roster.unless_changed(expected, delete).await?;
     Ok(Json(json!({ "deleted": true })))
 }
 

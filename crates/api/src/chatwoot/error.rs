@@ -134,6 +134,28 @@ impl IntoResponse for CwError {
                     )];
                     (StatusCode::TOO_MANY_REQUESTS, retry_after, "Retry later\n").into_response()
                 }
+                // What rack-attack, which Chatwoot throttles with, answers.
+                Error::OverRateLimit { retry_after_secs } => {
+                    let retry_after = [(
+                        axum::http::header::RETRY_AFTER,
+                        retry_after_secs.to_string(),
+                    )];
+                    (StatusCode::TOO_MANY_REQUESTS, retry_after, "Retry later\n").into_response()
+                }
+                Error::IdempotencyKeyReused => {
+                    let body = json!({
+                        "message": crate::retry::REUSED_SENTENCE,
+                        "attributes": [roster_core::idempotency::HEADER],
+                    });
+                    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+                }
+                Error::RequestInProgress => {
+                    error(StatusCode::CONFLICT, crate::retry::IN_PROGRESS_SENTENCE)
+                }
+                Error::PreconditionFailed => error(
+                    StatusCode::PRECONDITION_FAILED,
+                    crate::etag::CHANGED_SENTENCE,
+                ),
                 Error::Unauthenticated => error(StatusCode::UNAUTHORIZED, "Invalid Access Token"),
                 Error::Forbidden => error(
                     StatusCode::UNAUTHORIZED,

@@ -4,21 +4,26 @@
 //! defect, Roster keeps the wire format and fixes the behaviour; the README lists where.
 
 use axum::extract::{FromRequest, Request, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use roster_core::domain::{ContactId, Email, ExternalId, PhoneE164, WorkspaceId, MAX_TEXT_LEN};
 use roster_core::error::Resource;
 use roster_core::inbox::{contactable_source_id, source_id_for, SourceId};
 use roster_core::model::{
-    AttributesPatch, Contact, ContactData, ContactInbox, ContactPatch, Inbox, WriteRules,
+    AttributesPatch, Contact, ContactData, ContactInbox, ContactPatch, Inbox, RecordKind,
+    WriteRules,
 };
 use roster_core::query::ContactQuery;
 use roster_core::search::{ExactFirst, SearchRequest};
 use roster_core::store::NewContactInbox;
+use roster_core::write::Expected;
 use roster_core::{Error, Store};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::etag;
 use crate::params::{PathParams, QueryPairs};
 use crate::AppState;
 
@@ -27,6 +32,7 @@ mod error;
 mod filter;
 mod wire;
 
+pub(crate) use auth::Chatwoot;
 pub use auth::TOKEN_HEADER;
 use auth::*;
 pub use error::CwError;
@@ -305,7 +311,7 @@ async fn create_contact(
     auth: Auth<CreateContact>,
     State(state): State<AppState>,
     CwBody(mut body): CwBody<ContactBody>,
-) -> CwResult<Json<Value>> {
+) -> CwResult<Response> {
     let workspace = auth.workspace();
     let store = state.roster.store();
     let link = std::mem::take(&mut body.link);
@@ -358,12 +364,26 @@ async fn create_contact(
         }),
         None => json!({ "inbox": null, "source_id": null }),
     };
-    Ok(Json(json!({
+    let body = json!({
         "payload": {
             "contact": wire::contact(&contact, Some(&links)),
             "contact_inbox": contact_inbox,
         }
-    })))
+    });
+    let tag = etag::contact(&state.roster, workspace, contact.id).await?;
+    Ok(etag::tagged(Json(body), tag))
+}
+
+/// `If-Match` on a write to contact `id` (see `crate::etag`).
+async fn contact_precondition(
+    state: &AppState,
+    headers: &HeaderMap,
+    workspace: WorkspaceId,
+    id: ContactId,
+) -> CwResult<Option<Expected>> {
+    let current = || etag::contact(&state.roster, workspace, id);
+    let kind = RecordKind::Contact;
+    Ok(etag::if_match(headers, &state.roster, workspace, kind, id.get(), current).await?)
 }
 
 /// An explicit `source_id`: used as sent, within Chatwoot's column limit.
@@ -401,7 +421,7 @@ async fn show_contact(
     State(state): State<AppState>,
     PathParams((_, id), _): CwPath,
     query: CwQuery,
-) -> CwResult<Json<Value>> {
+) -> CwResult<Response> {
     let params = params(query)?;
     let store = state.roster.store();
     let contact = existing_contact(store, auth.workspace(), &id).await?;
@@ -412,29 +432,36 @@ async fn show_contact(
         params.include_contact_inboxes(),
     )
     .await?;
-    Ok(Json(
-        json!({ "payload": wire::contact(&contact, links.as_deref()) }),
-    ))
+    let body = json!({ "payload": wire::contact(&contact, links.as_deref()) });
+    let tag = etag::contact(&state.roster, auth.workspace(), contact.id).await?;
+    Ok(etag::tagged(Json(body), tag))
 }
 
 async fn update_contact(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((_, id), _): CwPath,
     query: CwQuery,
     CwBody(body): CwBody<ContactBody>,
-) -> CwResult<Json<Value>> {
+) -> CwResult<Response> {
     let params = params(query)?;
     let id = contact_id(&id)?;
     let patch = body.into_patch()?;
-    save_patch(
+    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let saved = save_patch(
         &state,
         auth.workspace(),
         id,
         patch,
         params.include_contact_inboxes(),
-    )
-    .await
+    );
+    let saved = state
+        .roster
+        .unless_changed(expected, async { Ok(saved.await) })
+        .await?;
+    let tag = etag::contact(&state.roster, auth.workspace(), id).await?;
+    Ok(etag::tagged(saved?, tag))
 }
 
 /// After a write failed on one taken value: every value of `wanted` (email, phone,
@@ -570,12 +597,13 @@ async fn destroy_custom_attributes(
 async fn delete_contact(
     auth: Auth<DeleteContact>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((_, id), _): CwPath,
 ) -> CwResult<()> {
-    state
-        .roster
-        .delete_contact(auth.workspace(), contact_id(&id)?)
-        .await?;
+    let id = contact_id(&id)?;
+    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let delete = state.roster.delete_contact(auth.workspace(), id);
+    state.roster.unless_changed(expected, delete).await?;
     Ok(())
 }
 

@@ -12,7 +12,11 @@
 //! | 4220002 | 422    | UNKNOWN_REFERENCE      | a governance level, user or group that does not exist |
 //! | 4130001 | 413    | PAYLOAD_TOO_LARGE      | the body is over the limit (`payload.limit_bytes`) |
 //! | 4150001 | 415    | UNSUPPORTED_MEDIA_TYPE | a body that is not declared as JSON |
+//! | 4090002 | 409    | REQUEST_IN_PROGRESS    | the first request with this `Idempotency-Key` still runs |
+//! | 4120001 | 412    | PRECONDITION_FAILED    | `If-Match` names a version the contact no longer has |
+//! | 4220003 | 422    | IDEMPOTENCY_KEY_REUSED | an `Idempotency-Key` sent before with another request |
 //! | 4290001 | 429    | RATE_LIMITED           | assign within 10 s of the last one (`Retry-After`) |
+//! | 4290002 | 429    | RATE_LIMIT_EXCEEDED    | over the key's request rate limit (`Retry-After`) |
 //! | 5000001 | 500    | INTERNAL_ERROR         | a fault inside Roster |
 
 use axum::http::{header, StatusCode};
@@ -97,6 +101,32 @@ impl IntoResponse for ScError {
                     .insert(header::RETRY_AFTER, retry_after_secs.into());
                 response
             }
+            Error::OverRateLimit { retry_after_secs } => {
+                let mut response = body(
+                    code,
+                    format!("too many requests for this key: retry in {retry_after_secs} s"),
+                    json!({ "retry_after_seconds": retry_after_secs }),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_secs.into());
+                response
+            }
+            Error::IdempotencyKeyReused => body(
+                code,
+                crate::retry::REUSED_SENTENCE.into(),
+                json!({ "field": roster_core::idempotency::HEADER }),
+            ),
+            Error::RequestInProgress => body(
+                code,
+                crate::retry::IN_PROGRESS_SENTENCE.into(),
+                json!({ "field": roster_core::idempotency::HEADER }),
+            ),
+            Error::PreconditionFailed => body(
+                code,
+                crate::etag::CHANGED_SENTENCE.into(),
+                json!({ "field": "If-Match" }),
+            ),
             Error::Unauthenticated => body(
                 code,
                 "send a valid API key as Authorization: Bearer <key>".into(),

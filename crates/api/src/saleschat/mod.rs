@@ -4,16 +4,19 @@
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use roster_core::domain::ContactId;
+use roster_core::domain::{ContactId, WorkspaceId};
 use roster_core::error::Resource;
-use roster_core::model::{Contact, GovernanceLevel, WriteRules};
+use roster_core::model::{Contact, GovernanceLevel, RecordKind, WriteRules};
+use roster_core::write::Expected;
 use roster_core::{Error, Roster};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::{AssignContact, Authorized, CreateContact, Dialect, EditContact, GetContact};
 use crate::body::JsonBody;
+use crate::etag;
 use crate::params::PathParams;
 use crate::AppState;
 
@@ -79,54 +82,75 @@ async fn create_contact(
     auth: Auth<CreateContact>,
     State(state): State<AppState>,
     JsonBody(body, _): ScJson<wire::CreateContact>,
-) -> ScResult<Json<ContactOut>> {
+) -> ScResult<Response> {
     let data = body.into_data()?;
     let (contact, _) = state
         .roster
         .create_contact(auth.workspace(), &data, WriteRules::default(), None)
         .await?;
-    let levels = state
-        .roster
-        .store()
-        .governance_levels(auth.workspace())
-        .await?;
-    Ok(Json(render(&state.roster, contact, &levels)))
+    contact_answer(&state, auth.workspace(), contact).await
+}
+
+/// A contact as created or updated, with its governance, and its ETag.
+async fn contact_answer(
+    state: &AppState,
+    workspace: WorkspaceId,
+    contact: Contact,
+) -> ScResult<Response> {
+    let levels = state.roster.store().governance_levels(workspace).await?;
+    let tag = etag::contact(&state.roster, workspace, contact.id).await?;
+    let body = render(&state.roster, contact, &levels);
+    Ok(etag::tagged(Json(body), tag))
+}
+
+/// `If-Match` on a write to contact `id` (see `crate::etag`).
+async fn contact_precondition(
+    state: &AppState,
+    headers: &HeaderMap,
+    workspace: WorkspaceId,
+    id: ContactId,
+) -> ScResult<Option<Expected>> {
+    let current = || etag::contact(&state.roster, workspace, id);
+    let kind = RecordKind::Contact;
+    Ok(etag::if_match(headers, &state.roster, workspace, kind, id.get(), current).await?)
 }
 
 async fn update_contact(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((_, id), _): ScPath,
     JsonBody(body, _): ScJson<wire::UpdateContact>,
-) -> ScResult<Json<ContactOut>> {
+) -> ScResult<Response> {
     let id = contact_id(&id)?;
     let patch = body.into_patch()?;
-    let contact = state
+    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let update = state
         .roster
-        .update_contact(auth.workspace(), id, patch, WriteRules::default())
-        .await?
-        .after;
-    let levels = state
-        .roster
-        .store()
-        .governance_levels(auth.workspace())
-        .await?;
-    Ok(Json(render(&state.roster, contact, &levels)))
+        .update_contact(auth.workspace(), id, patch, WriteRules::default());
+    let contact = state.roster.unless_changed(expected, update).await?.after;
+    contact_answer(&state, auth.workspace(), contact).await
 }
 
 async fn update_disposition(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((_, id), _): ScPath,
     JsonBody(body, _): ScJson<wire::UpdateDisposition>,
-) -> ScResult<Json<Value>> {
+) -> ScResult<Response> {
     let id = contact_id(&id)?;
     let update = body.into_update()?;
-    state
+    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let write = state
         .roster
-        .set_disposition(auth.workspace(), id, &update, auth.caller.key.id)
-        .await?;
-    Ok(Json(json!("Contact disposition updated")))
+        .set_disposition(auth.workspace(), id, &update, auth.caller.key.id);
+    state.roster.unless_changed(expected, write).await?;
+    let tag = etag::contact(&state.roster, auth.workspace(), id).await?;
+    Ok(etag::tagged(
+        Json(json!("Contact disposition updated")),
+        tag,
+    ))
 }
 
 async fn contacts_by_phone(
@@ -156,12 +180,15 @@ async fn contacts_by_phone(
 async fn assign(
     auth: Auth<AssignContact>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     PathParams((_, id), _): ScPath,
     JsonBody(body, _): ScJson<wire::Assign>,
-) -> ScResult<(StatusCode, Json<Value>)> {
+) -> ScResult<Response> {
     let id = contact_id(&id)?;
     let request = body.into_request()?;
-    let contact = state.roster.assign(auth.workspace(), id, &request).await?;
+    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let write = state.roster.assign(auth.workspace(), id, &request);
+    let contact = state.roster.unless_changed(expected, write).await?;
     let assignment = contact.data.assignment;
     let body = json!({
         "contact_id": contact.id.to_string(),
@@ -169,5 +196,6 @@ async fn assign(
         "group_id": assignment.group_id,
         "assign_on_handover": assignment.pending,
     });
-    Ok((StatusCode::ACCEPTED, Json(body)))
+    let tag = etag::contact(&state.roster, auth.workspace(), id).await?;
+    Ok(etag::tagged((StatusCode::ACCEPTED, Json(body)), tag))
 }

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-/// The `Store` methods that change records; only the core's write path may call them.
-const STORE_WRITES: [&str; 14] = [
+/// The `Store` methods that change records (or the answers kept for retries); only the
+/// core may call them.
+const STORE_WRITES: [&str; 18] = [
     "create_contact",
     "create_contact_with",
     "create_contacts",
@@ -20,6 +21,10 @@ const STORE_WRITES: [&str; 14] = [
     "merge_contacts",
     "set_disposition",
     "assign_contact",
+    "claim_idempotency_key",
+    "complete_idempotency_key",
+    "release_idempotency_key",
+    "prune_idempotency_keys",
 ];
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {

@@ -53,4 +53,24 @@ impl ChangeLog for StoreImpl {
             .map_err(db_error)?;
         Ok(pruned.rows_affected())
     }
+
+    async fn record_version(
+        &self,
+        workspace: WorkspaceId,
+        kind: RecordKind,
+        id: i64,
+    ) -> Result<Option<i64>> {
+        let table = match kind {
+            RecordKind::Contact => "contacts",
+            RecordKind::Organization => "organizations",
+        };
+        sqlx::query_scalar(&format!(
+            "SELECT version FROM {table} WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace.get())
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db_error)
+    }
 }

@@ -76,15 +76,16 @@ impl WorkspaceStore for StoreImpl {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace, self.now()).await?;
         let row: ApiKeyRow = sqlx::query_as(
-            "INSERT INTO api_keys (workspace_id, name, permissions, secret_hash, created_us) \
-             VALUES ($1, $2, $3, $4, $5) \
-             RETURNING id, workspace_id, name, permissions, secret_hash, created_us, revoked_us",
+            "INSERT INTO api_keys (workspace_id, name, permissions, secret_hash, created_us, rate_limit) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             RETURNING id, workspace_id, name, permissions, rate_limit, secret_hash, created_us, revoked_us",
         )
         .bind(workspace.get())
         .bind(key.name.as_str())
         .bind(Json(&key.permissions))
         .bind(key.secret_hash.as_slice())
         .bind(now.micros())
+        .bind(key.rate_limit.map(|limit| limit.to_string()))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -94,7 +95,7 @@ impl WorkspaceStore for StoreImpl {
 
     async fn api_key(&self, id: KeyId) -> Result<Option<StoredApiKey>> {
         let row: Option<ApiKeyRow> = sqlx::query_as(
-            "SELECT id, workspace_id, name, permissions, secret_hash, created_us, revoked_us \
+            "SELECT id, workspace_id, name, permissions, rate_limit, secret_hash, created_us, revoked_us \
              FROM api_keys WHERE id = $1",
         )
         .bind(id.get())
@@ -106,7 +107,7 @@ impl WorkspaceStore for StoreImpl {
 
     async fn api_keys(&self, workspace: WorkspaceId) -> Result<Vec<ApiKey>> {
         let rows: Vec<ApiKeyRow> = sqlx::query_as(
-            "SELECT id, workspace_id, name, permissions, secret_hash, created_us, revoked_us \
+            "SELECT id, workspace_id, name, permissions, rate_limit, secret_hash, created_us, revoked_us \
              FROM api_keys WHERE workspace_id = $1 ORDER BY id",
         )
         .bind(workspace.get())
@@ -122,7 +123,7 @@ impl WorkspaceStore for StoreImpl {
     async fn revoke_api_key(&self, workspace: WorkspaceId, id: KeyId) -> Result<ApiKey> {
         let row: Option<ApiKeyRow> = sqlx::query_as(
             "UPDATE api_keys SET revoked_us = COALESCE(revoked_us, $3) WHERE workspace_id = $1 AND id = $2 \
-             RETURNING id, workspace_id, name, permissions, secret_hash, created_us, revoked_us",
+             RETURNING id, workspace_id, name, permissions, rate_limit, secret_hash, created_us, revoked_us",
         )
         .bind(workspace.get())
         .bind(id.get())

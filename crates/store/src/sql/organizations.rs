@@ -62,6 +62,7 @@ impl OrganizationStore for StoreImpl {
     ) -> Result<Updated<Organization>> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace, self.now()).await?;
+        bump_version(&mut tx, workspace, RecordKind::Organization, id.get()).await?;
         let current = fetch_organization(&mut tx, workspace, id)
             .await?
             .ok_or(Error::NotFound(Resource::Organization))?;
@@ -99,6 +100,7 @@ impl OrganizationStore for StoreImpl {
     ) -> Result<Organization> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace, self.now()).await?;
+        bump_version(&mut tx, workspace, RecordKind::Organization, id.get()).await?;
         let deleted = fetch_organization(&mut tx, workspace, id)
             .await?
             .ok_or(Error::NotFound(Resource::Organization))?;

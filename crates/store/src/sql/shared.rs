@@ -401,14 +401,45 @@ async fn record_member_changes(
 }
 
 /// The contact a write transaction is about to change; `NotFound(Contact)` if none.
+/// Every contact write takes its contact here, which bumps its version (and checks the
+/// write's `If-Match` precondition, see `roster_core::write::Expected`).
 async fn locked_contact(
     tx: &mut Transaction<'_, Db>,
     workspace: WorkspaceId,
     id: ContactId,
 ) -> Result<Contact> {
+    bump_version(tx, workspace, RecordKind::Contact, id.get()).await?;
     fetch_contact(tx, workspace, id)
         .await?
         .ok_or(Error::NotFound(Resource::Contact))
+}
+
+/// Bumps a record's version in the write's transaction (taking its row lock on
+/// PostgreSQL); `PreconditionFailed` if the write expects another version than it had.
+/// A missing record is left to the caller's lookup.
+async fn bump_version(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    kind: RecordKind,
+    id: i64,
+) -> Result<()> {
+    let table = match kind {
+        RecordKind::Contact => "contacts",
+        RecordKind::Organization => "organizations",
+    };
+    let had: Option<i64> = sqlx::query_scalar(&format!(
+        "UPDATE {table} SET version = version + 1 WHERE workspace_id = $1 AND id = $2 \
+         RETURNING version - 1"
+    ))
+    .bind(workspace.get())
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    match roster_core::write::expected_version(kind, id) {
+        Some(expected) if had != Some(expected) => Err(Error::PreconditionFailed),
+        _ => Ok(()),
+    }
 }
 
 /// Writes a changed contact back: the row, then whatever memberships changed.
