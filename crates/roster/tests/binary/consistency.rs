@@ -415,3 +415,410 @@ async fn two_nodes_on_postgres_share_idempotency_keys() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(contact_count(&node_b.base, &workspace, &key).await, 1);
 }
+
+/// A contact's ETag is one in every dialect and follows everything any of them shows (a
+/// label set through Chatwoot changes it for ChatCaptain); `If-None-Match` answers 304;
+/// a stale `If-Match` is refused with 412 in each dialect's words and changes nothing.
+#[tokio::test]
+async fn etags_follow_every_change_and_stale_preconditions_are_refused_in_every_dialect() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws, key) = cli_tenant(dir.path(), None, "ETags");
+    let server = Server::start(dir.path(), None);
+    let base = server.base.as_str();
+    let cc = [("x-chatcaptain-key", key.as_str())];
+    let cw = [("api_access_token", key.as_str())];
+    let bearer = format!("Bearer {key}");
+    let sc = [("authorization", bearer.as_str())];
+    let (status, created_headers, created) = send(
+        Method::POST,
+        &format!("{base}/v2/org/{ws}/contact"),
+        &sc,
+        Some(json!({"crm_id": "E-1", "phone_number": {"countryCode": 44, "nationalNumber": 7911123456u64}, "opt_in_date": 1704067200, "first_name": "Ada"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let first = header(&created_headers, "etag").unwrap().to_owned();
+    let cc_url = format!("{base}/v1/chatbots/{ws}/contacts/{id}");
+    let cw_url = format!("{base}/api/v1/accounts/{ws}/contacts/{id}");
+    let etag_of = |url: String, headers: Vec<(&'static str, String)>| async move {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (status, answer, _) = send(Method::GET, &url, &headers, None).await;
+        assert_eq!(status, StatusCode::OK);
+        header(&answer, "etag").unwrap().to_owned()
+    };
+    let cc_owned = vec![("x-chatcaptain-key", key.clone())];
+    let cw_owned = vec![("api_access_token", key.clone())];
+    assert_eq!(etag_of(cc_url.clone(), cc_owned.clone()).await, first);
+    assert_eq!(etag_of(cw_url.clone(), cw_owned.clone()).await, first);
+
+    // Unchanged: 304 without a body.
+    let unchanged = [cc[0], ("if-none-match", first.as_str())];
+    let (status, headers, body) = send(Method::GET, &cc_url, &unchanged, None).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_MODIFIED, serde_json::Value::Null)
+    );
+    assert_eq!(header(&headers, "etag"), Some(first.as_str()));
+
+    // A label (Chatwoot) changes the ETag everywhere.
+    let (status, _, _) = send(
+        Method::POST,
+        &format!("{cw_url}/labels"),
+        &cw,
+        Some(json!({"labels": ["vip"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let labelled = etag_of(cc_url.clone(), cc_owned.clone()).await;
+    assert_ne!(labelled, first);
+    let (status, _, _) = send(Method::GET, &cc_url, &unchanged, None).await;
+    assert_eq!(status, StatusCode::OK, "the old ETag no longer matches");
+
+    // Stale preconditions: refused in each dialect's words, nothing changed.
+    let stale = first.as_str();
+    let (status, _, body) = send(
+        Method::PATCH,
+        &cc_url,
+        &[cc[0], ("if-match", stale)],
+        Some(json!({"contact": {"name": "Stale CC"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(
+        body["error"],
+        "If-Match: the record changed since that ETag was read (or does not exist): GET it again and retry."
+    );
+    let (status, _, body) = send(
+        Method::PUT,
+        &cw_url,
+        &[cw[0], ("if-match", stale)],
+        Some(json!({"name": "Stale CW"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert!(body["error"].as_str().unwrap().starts_with("If-Match"));
+    for (method, path, body) in [
+        (
+            Method::PUT,
+            format!("/v1/orgs/{ws}/contact/{id}"),
+            json!({"crm_id": "E-1", "first_name": "Stale"}),
+        ),
+        (
+            Method::PUT,
+            format!("/v2/orgs/{ws}/contact/{id}/disposition"),
+            json!({"stage": "QUALIFIED"}),
+        ),
+        (
+            Method::POST,
+            format!("/v3/orgs/{ws}/contacts/{id}/assign"),
+            json!({"user_id": "nobody"}),
+        ),
+    ] {
+        let (status, _, refused) = send(
+            method,
+            &format!("{base}{path}"),
+            &[sc[0], ("if-match", stale)],
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{path}: {refused}");
+        assert_eq!(refused["error_code"], 4120001);
+        assert_eq!(refused["payload"]["field"], "If-Match");
+    }
+    let (status, _, body) =
+        send(Method::DELETE, &cc_url, &[cc[0], ("if-match", stale)], None).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert_eq!(
+        etag_of(cc_url.clone(), cc_owned.clone()).await,
+        labelled,
+        "nothing changed"
+    );
+
+    // The current ETag lets the write through; its answer carries the next one.
+    let (status, headers, updated) = send(
+        Method::PATCH,
+        &cc_url,
+        &[cc[0], ("if-match", labelled.as_str())],
+        Some(json!({"contact": {"name": "Ada L"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let next = header(&headers, "etag").unwrap().to_owned();
+    assert_eq!(etag_of(cc_url.clone(), cc_owned.clone()).await, next);
+    let (status, headers, _) = send(
+        Method::PUT,
+        &format!("{base}/v2/orgs/{ws}/contact/{id}/disposition"),
+        &[sc[0], ("if-match", next.as_str())],
+        Some(json!({"stage": "QUALIFIED"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let staged = header(&headers, "etag").unwrap().to_owned();
+    assert_ne!(staged, next, "the stage is part of the record");
+
+    // `*`: the record must exist.
+    let missing = format!("{base}/v1/chatbots/{ws}/contacts/999999");
+    let (status, _, _) = send(Method::DELETE, &missing, &[cc[0], ("if-match", "*")], None).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (status, _, _) = send(Method::DELETE, &cw_url, &[cw[0], ("if-match", "*")], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(Method::GET, &cc_url, &cc, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Organizations too.
+    let (status, headers, org) = send(
+        Method::POST,
+        &format!("{base}/v1/chatbots/{ws}/organizations"),
+        &cc,
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let org_etag = header(&headers, "etag").unwrap().to_owned();
+    let org_url = format!(
+        "{base}/v1/chatbots/{ws}/organizations/{}",
+        org["organization"]["id"].as_str().unwrap()
+    );
+    let (status, _, _) = send(
+        Method::PATCH,
+        &org_url,
+        &[cc[0], ("if-match", "\"stale\"")],
+        Some(json!({"organization": {"name": "Acme 2"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (status, _, renamed) = send(
+        Method::PATCH,
+        &org_url,
+        &[cc[0], ("if-match", org_etag.as_str())],
+        Some(json!({"organization": {"name": "Acme 2"}})),
+    )
+    .await;
+    assert_eq!(
+        (status, renamed["organization"]["name"].as_str()),
+        (StatusCode::OK, Some("Acme 2"))
+    );
+}
+
+/// Clients that read the same ETag and write at once: exactly one write goes through,
+/// the others get 412 and change nothing; on SQLite and on PostgreSQL.
+async fn racing_conditional_writes(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws, key) = cli_tenant(dir.path(), database_url, "Race");
+    let server = Server::start(dir.path(), database_url);
+    let cc = [("x-chatcaptain-key", key.as_str())];
+    let url = format!("{}/v1/chatbots/{ws}/contacts", server.base);
+    let (_, headers, created) = send(
+        Method::POST,
+        &url,
+        &cc,
+        Some(json!({"name": "Contested", "language": "en"})),
+    )
+    .await;
+    let etag = header(&headers, "etag").unwrap().to_owned();
+    let contact_url = format!("{url}/{}", created["contact"]["id"].as_str().unwrap());
+    let writers = (0..8).map(|i| {
+        let (url, key, etag) = (contact_url.clone(), key.clone(), etag.clone());
+        tokio::spawn(async move {
+            let headers = [
+                ("x-chatcaptain-key", key.as_str()),
+                ("if-match", etag.as_str()),
+            ];
+            let (status, _, _) = send(
+                Method::PATCH,
+                &url,
+                &headers,
+                Some(json!({"contact": {"name": format!("Writer {i}")}})),
+            )
+            .await;
+            (i, status)
+        })
+    });
+    let mut winners = Vec::new();
+    for writer in writers.collect::<Vec<_>>() {
+        let (i, status) = writer.await.unwrap();
+        match status {
+            StatusCode::OK => winners.push(i),
+            StatusCode::PRECONDITION_FAILED => {}
+            other => panic!("a conditional write answered {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one writer wins: {winners:?}");
+    let (_, _, now) = send(Method::GET, &contact_url, &cc, None).await;
+    assert_eq!(now["contact"]["name"], format!("Writer {}", winners[0]));
+}
+
+#[tokio::test]
+async fn of_racing_conditional_writes_one_wins_on_sqlite() {
+    racing_conditional_writes(None).await;
+}
+
+#[tokio::test]
+async fn of_racing_conditional_writes_one_wins_on_postgres() {
+    let database = roster_store::testing::postgres().await;
+    racing_conditional_writes(Some(database.database_url.as_str())).await;
+}
+
+/// A key's rate limit, set through the admin API or the CLI, or the server's default:
+/// past it, 429 in the dialect's format with `Retry-After` and the IETF fields.
+#[tokio::test]
+async fn keys_over_their_rate_limit_get_429_with_the_limit_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws, unlimited) = cli_tenant(dir.path(), None, "Limits");
+    let saleschat = super::cli(
+        dir.path(),
+        None,
+        &[
+            "key",
+            "create",
+            "--workspace",
+            &ws,
+            "--name",
+            "sc",
+            "--permission",
+            "*",
+            "--rate-limit",
+            "saleschat",
+        ],
+    );
+    assert_eq!(saleschat["rate_limit"], "saleschat");
+    let server = Server::start_with(dir.path(), None, &[("ROSTER_RATE_LIMIT", "2/60s")]);
+    let base = server.base.as_str();
+    let admin_bearer = format!("Bearer {}", super::ADMIN_TOKEN);
+    let admin = [("authorization", admin_bearer.as_str())];
+    let keys_url = format!("{base}/admin/v1/workspaces/{ws}/keys");
+    let (status, _, refused) = send(
+        Method::POST,
+        &keys_url,
+        &admin,
+        Some(json!({"name": "bad", "permissions": ["*"], "rate_limit": "fast"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("rate_limit: must be none, saleschat or"));
+    let (status, _, limited) = send(
+        Method::POST,
+        &keys_url,
+        &admin,
+        Some(json!({"name": "three", "permissions": ["*"], "rate_limit": "3/60s"})),
+    )
+    .await;
+    assert_eq!(
+        (status, limited["rate_limit"].as_str()),
+        (StatusCode::CREATED, Some("3/60s"))
+    );
+    let limited = limited["key"].as_str().unwrap().to_owned();
+
+    let url = format!("{base}/v1/chatbots/{ws}/contacts");
+    for remaining in [2, 1, 0] {
+        let (status, headers, _) = send(
+            Method::GET,
+            &url,
+            &[("x-chatcaptain-key", limited.as_str())],
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            header(&headers, "ratelimit-policy"),
+            Some("\"key\";q=3;w=60")
+        );
+        let state = header(&headers, "ratelimit").unwrap();
+        assert!(
+            state.starts_with(&format!("\"key\";r={remaining};t=")),
+            "{state}"
+        );
+    }
+    let (status, headers, body) = send(
+        Method::GET,
+        &url,
+        &[("x-chatcaptain-key", limited.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = header(&headers, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after));
+    assert!(header(&headers, "ratelimit")
+        .unwrap()
+        .starts_with("\"key\";r=0;t="));
+    assert_eq!(
+        body["error"],
+        format!("Too many requests for this API key: retry in {retry_after} seconds.")
+    );
+    // Every API counts against the same key; Chatwoot answers as rack-attack does.
+    let (status, headers, _) = send(
+        Method::GET,
+        &format!("{base}/api/v1/accounts/{ws}/contacts"),
+        &[("api_access_token", limited.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(header(&headers, "retry-after").is_some());
+
+    // The server's default (2 a minute) holds for keys made without a limit of their own.
+    let cli_default = cli_tenant_key(dir.path(), &ws);
+    let statuses: Vec<StatusCode> = futures_statuses(&url, &cli_default, 3).await;
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+
+    // SalesChat's preset: 5 a second per key and endpoint, in SalesChat's error format.
+    let sc_key = saleschat["key"].as_str().unwrap();
+    let bearer = format!("Bearer {sc_key}");
+    let phone_url = format!("{base}/v2/org/{ws}/contact/pn/%2B447911123456");
+    let mut last = None;
+    for _ in 0..6 {
+        last = Some(
+            send(
+                Method::GET,
+                &phone_url,
+                &[("authorization", bearer.as_str())],
+                None,
+            )
+            .await,
+        );
+    }
+    let (status, headers, body) = last.unwrap();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error_code"], 4290002);
+    assert_eq!(body["error_message"], "RATE_LIMIT_EXCEEDED");
+    assert_eq!(
+        header(&headers, "ratelimit-policy"),
+        Some("\"key-endpoint\";q=5;w=1, \"org-endpoint\";q=10;w=1")
+    );
+    // The key made with every permission and no limit of its own… follows the default too;
+    // the limits never touch the admin API.
+    let (status, _, _) = send(
+        Method::GET,
+        &format!("{base}/admin/v1/workspaces"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let _ = unlimited;
+}
+
+/// `n` GETs of `url` with `key`, one after another.
+async fn futures_statuses(url: &str, key: &str, n: usize) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        statuses.push(
+            send(Method::GET, url, &[("x-chatcaptain-key", key)], None)
+                .await
+                .0,
+        );
+    }
+    statuses
+}

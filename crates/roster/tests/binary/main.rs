@@ -28,6 +28,7 @@ fn roster(data_dir: &Path) -> Command {
         .env_remove("ROSTER_CONFIG")
         .env_remove("ROSTER_LOG")
         .env_remove("ROSTER_LOG_FORMAT")
+        .env_remove("ROSTER_RATE_LIMIT")
         .env("ROSTER_DATA_DIR", data_dir)
         // No stray ./roster.toml is picked up.
         .current_dir(data_dir);
@@ -84,7 +85,13 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, database_url: Option<&str>) -> Server {
+        Self::start_with(data_dir, database_url, &[])
+    }
+
+    /// Like `start`, with more environment variables (`ROSTER_RATE_LIMIT`, …).
+    fn start_with(data_dir: &Path, database_url: Option<&str>, env: &[(&str, &str)]) -> Server {
         let mut command = roster(data_dir);
+        command.envs(env.iter().copied());
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("ROSTER_ADMIN_TOKEN", ADMIN_TOKEN)
