@@ -822,3 +822,225 @@ async fn futures_statuses(url: &str, key: &str, n: usize) -> Vec<StatusCode> {
     }
     statuses
 }
+
+/// What a crash test knows of one contact: the last state acknowledged, and the state a
+/// write that was sent but never answered may have left instead.
+#[derive(Debug, Clone, Default)]
+struct Known {
+    /// `Some(name)`: it exists with this name; `None`: deleted.
+    acknowledged: Option<Option<String>>,
+    in_doubt: Option<Option<String>>,
+}
+
+/// One writer of the crash test: creates, renames and deletes contacts of its own until
+/// the server goes away; answers what it knows of each.
+async fn crash_writer(
+    url: String,
+    key: String,
+    tag: String,
+) -> Vec<(Option<String>, String, Known)> {
+    let client = reqwest::Client::new();
+    let mut mine: Vec<(Option<String>, String, Known)> = Vec::new();
+    for i in 0.. {
+        let live: Vec<usize> = (0..mine.len())
+            .filter(|&at| {
+                matches!(mine[at].2.acknowledged, Some(Some(_))) && mine[at].2.in_doubt.is_none()
+            })
+            .collect();
+        let name = format!("{tag}n{i}");
+        let (request, at) = match (i % 4, live.first(), live.last()) {
+            (1, Some(&at), _) => {
+                let id = mine[at].0.clone().unwrap();
+                mine[at].2.in_doubt = Some(Some(name.clone()));
+                let body = json!({"contact": {"name": name}});
+                (client.patch(format!("{url}/{id}")).json(&body), Some(at))
+            }
+            (3, _, Some(&at)) if live.len() > 2 => {
+                let id = mine[at].0.clone().unwrap();
+                mine[at].2.in_doubt = Some(None);
+                (client.delete(format!("{url}/{id}")), Some(at))
+            }
+            _ => {
+                let known = Known {
+                    acknowledged: None,
+                    in_doubt: Some(Some(name.clone())),
+                };
+                mine.push((None, name.clone(), known));
+                let body = json!({"name": name, "language": "en"});
+                (client.post(&url).json(&body), None)
+            }
+        };
+        let at = at.unwrap_or(mine.len() - 1);
+        let answered = async {
+            let response = request
+                .header("x-chatcaptain-key", &key)
+                .send()
+                .await
+                .ok()?;
+            let ok = response.status().is_success();
+            let body: serde_json::Value = response.json().await.ok()?;
+            ok.then_some(body)
+        };
+        let Some(body) = answered.await else { break };
+        let entry = &mut mine[at];
+        if entry.0.is_none() {
+            entry.0 = Some(body["contact"]["id"].as_str().unwrap().to_owned());
+        }
+        entry.2.acknowledged = entry.2.in_doubt.take();
+    }
+    mine
+}
+
+/// `kill -9` of `roster serve` in the middle of concurrent creates, renames and deletes,
+/// several times over: after each restart every acknowledged write is there with its
+/// acknowledged value, every acknowledged delete is gone, nothing appears that was never
+/// sent, and search agrees with the store.
+async fn kill_9_under_mixed_writes(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws, key) = cli_tenant(dir.path(), database_url, "Crashes");
+    let mut known: Vec<(Option<String>, String, Known)> = Vec::new();
+    for cycle in 0..3 {
+        let server = Server::start(dir.path(), database_url);
+        let url = format!("{}/v1/chatbots/{ws}/contacts", server.base);
+        let writers: Vec<_> = (0..6)
+            .map(|w| {
+                tokio::spawn(crash_writer(
+                    url.clone(),
+                    key.clone(),
+                    format!("crash{cycle}w{w}"),
+                ))
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        tokio::task::spawn_blocking(move || server.kill_hard())
+            .await
+            .unwrap();
+        for writer in writers {
+            known.extend(writer.await.unwrap());
+        }
+        let acknowledged = known.iter().filter(|k| k.2.acknowledged.is_some()).count();
+        assert!(
+            acknowledged > 10 * (cycle + 1),
+            "the writes were under way: {acknowledged}"
+        );
+
+        let server = Server::start(dir.path(), database_url);
+        let url = format!("{}/v1/chatbots/{ws}/contacts", server.base);
+        let cc = [("x-chatcaptain-key", key.as_str())];
+        // The store: every contact, page by page.
+        let mut stored = std::collections::HashMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut page_url = format!("{url}?limit=250");
+            if let Some(token) = &token {
+                page_url.push_str(&format!("&pageToken={token}"));
+            }
+            let (status, _, page) = send(Method::GET, &page_url, &cc, None).await;
+            assert_eq!(status, StatusCode::OK);
+            let page = page["contacts"].as_array().unwrap().clone();
+            let Some(last) = page.last() else { break };
+            token = Some(last["created"].as_str().unwrap().to_owned());
+            for contact in page {
+                let id = contact["id"].as_str().unwrap().to_owned();
+                stored.insert(id, contact["name"].as_str().unwrap().to_owned());
+            }
+        }
+        let sent: std::collections::HashSet<&str> = known.iter().map(|k| k.1.as_str()).collect();
+        for (id, name) in &stored {
+            let base_name = name.as_str();
+            assert!(
+                known.iter().any(|k| k.0.as_deref() == Some(id.as_str()))
+                    || sent.contains(base_name),
+                "contact {id} ({name}) was never sent"
+            );
+        }
+        for (id, name, state) in &mut known {
+            let Some(id) = id.clone() else {
+                // A create never answered: its contact may exist, under the name sent.
+                if let Some((found, _)) = stored.iter().find(|(_, stored)| *stored == name) {
+                    *state = Known {
+                        acknowledged: Some(Some(name.clone())),
+                        in_doubt: None,
+                    };
+                    let _ = found;
+                }
+                continue;
+            };
+            let now = stored.get(&id).cloned();
+            let allowed = [state.acknowledged.clone(), state.in_doubt.clone()];
+            assert!(
+                allowed.iter().flatten().any(|expected| *expected == now),
+                "contact {id}: stored {now:?}, acknowledged {:?}, in doubt {:?}",
+                state.acknowledged,
+                state.in_doubt
+            );
+            *state = Known {
+                acknowledged: Some(now),
+                in_doubt: None,
+            };
+        }
+        // Search agrees with the store once the index has caught up after the crash.
+        let search = format!("{url}/search?query=*&pageSize=1");
+        let started = std::time::Instant::now();
+        loop {
+            let (_, _, body) = send(Method::GET, &search, &cc, None).await;
+            if body["results"]["found"].as_u64() == Some(stored.len() as u64) {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "search finds {}, the store holds {}",
+                body["results"]["found"],
+                stored.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        for (_, name) in stored.iter().take(10) {
+            let (_, _, body) = send(
+                Method::GET,
+                &format!("{url}/search?query={name}"),
+                &cc,
+                None,
+            )
+            .await;
+            assert!(
+                body["results"]["found"].as_u64().unwrap_or(0) >= 1,
+                "{name} is searchable"
+            );
+        }
+        for (_, name, state) in known
+            .iter()
+            .filter(|k| k.2.acknowledged == Some(None))
+            .take(10)
+        {
+            let (_, _, body) = send(
+                Method::GET,
+                &format!("{url}/search?query={name}"),
+                &cc,
+                None,
+            )
+            .await;
+            let hits = body["results"]["hits"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                hits.iter()
+                    .all(|hit| hit["contact"]["name"] != name.as_str()),
+                "deleted {name} is not found: {state:?}"
+            );
+        }
+        drop(server);
+    }
+}
+
+#[tokio::test]
+async fn kill_9_under_mixed_writes_loses_nothing_acknowledged_on_sqlite() {
+    kill_9_under_mixed_writes(None).await;
+}
+
+#[tokio::test]
+async fn kill_9_under_mixed_writes_loses_nothing_acknowledged_on_postgres() {
+    let database = roster_store::testing::postgres().await;
+    kill_9_under_mixed_writes(Some(database.database_url.as_str())).await;
+}
