@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use roster_core::model::ApiKey;
@@ -71,7 +71,11 @@ pub async fn guard<G: Gate>(
     next: Next,
 ) -> Response {
     let method = request.method().clone();
-    let conditions = request.headers().clone();
+    // What the way back needs of the request: a GET's If-None-Match.
+    let mut conditions = HeaderMap::new();
+    for value in request.headers().get_all(header::IF_NONE_MATCH) {
+        conditions.append(header::IF_NONE_MATCH, value.clone());
+    }
     let Some(sender) = G::sender(&state, request.headers()).await else {
         return next.run(request).await;
     };

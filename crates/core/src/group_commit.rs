@@ -60,7 +60,7 @@ impl CreateQueue {
                 if batch.is_empty() {
                     break;
                 }
-                write(store.as_ref(), batch).await;
+                write(&store, batch).await;
             }
         });
         answered
@@ -79,35 +79,53 @@ impl CreateQueue {
     }
 }
 
-/// Writes one batch, workspace by workspace, and answers every caller.
-async fn write(store: &dyn Store, mut batch: Vec<Pending>) {
+/// Writes one batch, a transaction per workspace, and answers every caller. The
+/// workspaces' transactions run at once: on PostgreSQL each holds only its workspace's row
+/// lock, so they commit in parallel; SQLite's one writer takes them in turn and flushes
+/// them together.
+async fn write(store: &std::sync::Arc<dyn Store>, mut batch: Vec<Pending>) {
+    let mut writes = tokio::task::JoinSet::new();
     while let Some(workspace) = batch.first().map(|pending| pending.workspace) {
         let (mine, rest): (Vec<Pending>, Vec<Pending>) = batch
             .into_iter()
             .partition(|pending| pending.workspace == workspace);
         batch = rest;
-        let data: Vec<ContactData> = mine.iter().map(|pending| pending.data.clone()).collect();
-        match store.create_contacts(workspace, &data).await {
-            Ok(created) => {
-                for (pending, contact) in mine.into_iter().zip(created) {
-                    let _ = pending.answer.send(Ok(contact));
-                }
+        writes.spawn(write_workspace(
+            std::sync::Arc::clone(store),
+            workspace,
+            mine,
+        ));
+    }
+    while writes.join_next().await.is_some() {}
+}
+
+/// One workspace's part of a batch, in one transaction.
+async fn write_workspace(
+    store: std::sync::Arc<dyn Store>,
+    workspace: WorkspaceId,
+    mine: Vec<Pending>,
+) {
+    let data: Vec<ContactData> = mine.iter().map(|pending| pending.data.clone()).collect();
+    match store.create_contacts(workspace, &data).await {
+        Ok(created) => {
+            for (pending, contact) in mine.into_iter().zip(created) {
+                let _ = pending.answer.send(Ok(contact));
             }
-            // Nothing of the batch was written: each create on its own gets its own
-            // answer (one of them is the reason the batch failed).
-            Err(_) if mine.len() > 1 => {
-                for pending in mine {
-                    let alone = store
-                        .create_contacts(workspace, std::slice::from_ref(&pending.data))
-                        .await
-                        .map(|mut created| created.remove(0));
-                    let _ = pending.answer.send(alone);
-                }
+        }
+        // Nothing of the batch was written: each create on its own gets its own
+        // answer (one of them is the reason the batch failed).
+        Err(_) if mine.len() > 1 => {
+            for pending in mine {
+                let alone = store
+                    .create_contacts(workspace, std::slice::from_ref(&pending.data))
+                    .await
+                    .map(|mut created| created.remove(0));
+                let _ = pending.answer.send(alone);
             }
-            Err(err) => {
-                for pending in mine {
-                    let _ = pending.answer.send(Err(err.clone()));
-                }
+        }
+        Err(err) => {
+            for pending in mine {
+                let _ = pending.answer.send(Err(err.clone()));
             }
         }
     }

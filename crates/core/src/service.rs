@@ -164,6 +164,42 @@ impl Roster {
         })
     }
 
+    /// The whole record of a contact just created (with `link`, its one inbox link): no
+    /// labels yet, so only the organizations and governance level it names are read.
+    pub async fn created_record(
+        &self,
+        workspace: WorkspaceId,
+        contact: &Contact,
+        link: Option<&ContactInbox>,
+    ) -> Result<ContactRecord> {
+        let ids = &contact.data.organization_ids;
+        let mut organizations = match ids.is_empty() {
+            true => Vec::new(),
+            false => self.store.organizations_by_ids(workspace, ids).await?,
+        };
+        // In the contact's own order, as `contact_organizations` answers them.
+        organizations.sort_by_key(|organization| ids.iter().position(|id| *id == organization.id));
+        let levels = match contact.data.governance_level_id {
+            Some(_) => self.store.governance_levels(workspace).await?,
+            None => Vec::new(),
+        };
+        let governance_level = contact
+            .data
+            .governance_level_id
+            .as_deref()
+            .and_then(|wanted| levels.iter().find(|level| level.id == wanted))
+            .cloned();
+        Ok(ContactRecord {
+            expiry: self.expiry(contact, &levels),
+            is_expired: self.is_expired(contact, &levels),
+            contact: contact.clone(),
+            organizations,
+            labels: Vec::new(),
+            inbox_links: link.into_iter().cloned().collect(),
+            governance_level,
+        })
+    }
+
     /// Whether a contact's expiry has passed.
     pub fn is_expired(&self, contact: &Contact, levels: &[GovernanceLevel]) -> bool {
         self.expiry(contact, levels)

@@ -120,7 +120,11 @@ async fn create_contact(
         .roster
         .create_contact(auth.workspace(), &data, WriteRules::default(), None)
         .await?;
-    contact_answer(&state, auth.workspace(), StatusCode::CREATED, contact).await
+    let tag = etag::created_contact(&state.roster, auth.workspace(), &contact, None).await?;
+    Ok(etag::tagged(
+        (StatusCode::CREATED, Json(contact_body(contact))),
+        Some(tag),
+    ))
 }
 
 /// A contact's representation: what its GET, create and update answer.
@@ -130,18 +134,6 @@ fn contact_body(contact: Contact) -> Value {
 
 fn organization_body(organization: Organization) -> Value {
     json!({ "organization": OrganizationOut::from(organization) })
-}
-
-/// `If-Match` on a write to contact `id` (see `crate::etag`).
-async fn contact_precondition(
-    state: &AppState,
-    headers: &HeaderMap,
-    workspace: WorkspaceId,
-    id: ContactId,
-) -> CcResult<Option<Expected>> {
-    let current = || etag::contact(&state.roster, workspace, id);
-    let kind = RecordKind::Contact;
-    Ok(etag::if_match(headers, &state.roster, workspace, kind, id.get(), current).await?)
 }
 
 /// A contact as created, read or updated, with its ETag.
@@ -192,7 +184,8 @@ async fn update_contact(
 ) -> CcResult<Response> {
     let id = contact_id(&id)?;
     let patch = body.into_patch()?;
-    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let expected =
+        etag::contact_precondition(&state.roster, &headers, auth.workspace(), id).await?;
     let update = state
         .roster
         .update_contact(auth.workspace(), id, patch, WriteRules::default());
@@ -207,7 +200,8 @@ async fn delete_contact(
     PathParams((_, id), _): CcPath,
 ) -> CcResult<Json<Value>> {
     let id = contact_id(&id)?;
-    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let expected =
+        etag::contact_precondition(&state.roster, &headers, auth.workspace(), id).await?;
     let delete = state.roster.delete_contact(auth.workspace(), id);
     state.roster.unless_changed(expected, delete).await?;
     Ok(Json(json!({ "deleted": true })))

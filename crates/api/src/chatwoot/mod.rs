@@ -12,13 +12,11 @@ use roster_core::domain::{ContactId, Email, ExternalId, PhoneE164, WorkspaceId, 
 use roster_core::error::Resource;
 use roster_core::inbox::{contactable_source_id, source_id_for, SourceId};
 use roster_core::model::{
-    AttributesPatch, Contact, ContactData, ContactInbox, ContactPatch, Inbox, RecordKind,
-    WriteRules,
+    AttributesPatch, Contact, ContactData, ContactInbox, ContactPatch, Inbox, WriteRules,
 };
 use roster_core::query::ContactQuery;
 use roster_core::search::{ExactFirst, SearchRequest};
 use roster_core::store::NewContactInbox;
-use roster_core::write::Expected;
 use roster_core::{Error, Store};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -370,20 +368,8 @@ async fn create_contact(
             "contact_inbox": contact_inbox,
         }
     });
-    let tag = etag::contact(&state.roster, workspace, contact.id).await?;
-    Ok(etag::tagged(Json(body), tag))
-}
-
-/// `If-Match` on a write to contact `id` (see `crate::etag`).
-async fn contact_precondition(
-    state: &AppState,
-    headers: &HeaderMap,
-    workspace: WorkspaceId,
-    id: ContactId,
-) -> CwResult<Option<Expected>> {
-    let current = || etag::contact(&state.roster, workspace, id);
-    let kind = RecordKind::Contact;
-    Ok(etag::if_match(headers, &state.roster, workspace, kind, id.get(), current).await?)
+    let tag = etag::created_contact(&state.roster, workspace, &contact, linked.as_ref()).await?;
+    Ok(etag::tagged(Json(body), Some(tag)))
 }
 
 /// An explicit `source_id`: used as sent, within Chatwoot's column limit.
@@ -448,20 +434,18 @@ async fn update_contact(
     let params = params(query)?;
     let id = contact_id(&id)?;
     let patch = body.into_patch()?;
-    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
-    let saved = save_patch(
+    let expected =
+        etag::contact_precondition(&state.roster, &headers, auth.workspace(), id).await?;
+    let include_inboxes = params.include_contact_inboxes();
+    save_patch(
         &state,
         auth.workspace(),
         id,
         patch,
-        params.include_contact_inboxes(),
-    );
-    let saved = state
-        .roster
-        .unless_changed(expected, async { Ok(saved.await) })
-        .await?;
-    let tag = etag::contact(&state.roster, auth.workspace(), id).await?;
-    Ok(etag::tagged(saved?, tag))
+        include_inboxes,
+        expected,
+    )
+    .await
 }
 
 /// After a write failed on one taken value: every value of `wanted` (email, phone,
@@ -530,18 +514,16 @@ async fn save_patch(
     id: ContactId,
     patch: ContactPatch,
     include_inboxes: bool,
-) -> CwResult<Json<Value>> {
+    expected: Option<roster_core::write::Expected>,
+) -> CwResult<Response> {
     let store = state.roster.store();
     let wanted = (
         patch.email.as_set().cloned(),
         patch.phone.as_set().cloned(),
         patch.external_id.as_set().cloned(),
     );
-    let contact = match state
-        .roster
-        .update_contact(workspace, id, patch, RULES)
-        .await
-    {
+    let update = state.roster.update_contact(workspace, id, patch, RULES);
+    let contact = match state.roster.unless_changed(expected, update).await {
         Err(Error::Conflict(field)) => {
             let wanted = (wanted.0.as_ref(), wanted.1.as_ref(), wanted.2.as_ref());
             return Err(every_conflict(store, workspace, Some(id), wanted, field).await);
@@ -555,9 +537,9 @@ async fn save_patch(
         include_inboxes,
     )
     .await?;
-    Ok(Json(
-        json!({ "payload": wire::contact(&contact, links.as_deref()) }),
-    ))
+    let body = json!({ "payload": wire::contact(&contact, links.as_deref()) });
+    let tag = etag::contact(&state.roster, workspace, id).await?;
+    Ok(etag::tagged(Json(body), tag))
 }
 
 /// A required body parameter holding a list of strings.
@@ -579,7 +561,7 @@ async fn destroy_custom_attributes(
     State(state): State<AppState>,
     PathParams((_, id), _): CwPath,
     CwBody(body): CwBody<Value>,
-) -> CwResult<Json<Value>> {
+) -> CwResult<Response> {
     let id = contact_id(&id)?;
     let keys = string_list(
         &body,
@@ -590,7 +572,7 @@ async fn destroy_custom_attributes(
         custom_attributes: AttributesPatch::Remove(keys),
         ..ContactPatch::default()
     };
-    save_patch(&state, auth.workspace(), id, patch, true).await
+    save_patch(&state, auth.workspace(), id, patch, true, None).await
 }
 
 /// 200 with an empty body, as Chatwoot's `head :ok`.
@@ -601,7 +583,8 @@ async fn delete_contact(
     PathParams((_, id), _): CwPath,
 ) -> CwResult<()> {
     let id = contact_id(&id)?;
-    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let expected =
+        etag::contact_precondition(&state.roster, &headers, auth.workspace(), id).await?;
     let delete = state.roster.delete_contact(auth.workspace(), id);
     state.roster.unless_changed(expected, delete).await?;
     Ok(())
@@ -737,7 +720,7 @@ async fn merge(
     auth: Auth<MergeContacts>,
     State(state): State<AppState>,
     CwBody(body): CwBody<Value>,
-) -> CwResult<Json<Value>> {
+) -> CwResult<Response> {
     let id = |name: &'static str| -> CwResult<ContactId> {
         match wire::id_value(body.get(name)) {
             None => Err(CwError::MissingParam(name)),
@@ -752,5 +735,6 @@ async fn merge(
         .roster
         .merge_contacts(auth.workspace(), base, mergee, RULES)
         .await?;
-    Ok(Json(wire::contact(&merged, None)))
+    let tag = etag::contact(&state.roster, auth.workspace(), merged.id).await?;
+    Ok(etag::tagged(Json(wire::contact(&merged, None)), tag))
 }

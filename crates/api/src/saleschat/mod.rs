@@ -9,8 +9,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use roster_core::domain::{ContactId, WorkspaceId};
 use roster_core::error::Resource;
-use roster_core::model::{Contact, GovernanceLevel, RecordKind, WriteRules};
-use roster_core::write::Expected;
+use roster_core::model::{Contact, GovernanceLevel, WriteRules};
 use roster_core::{Error, Roster};
 use serde_json::json;
 
@@ -88,10 +87,14 @@ async fn create_contact(
         .roster
         .create_contact(auth.workspace(), &data, WriteRules::default(), None)
         .await?;
-    contact_answer(&state, auth.workspace(), contact).await
+    let workspace = auth.workspace();
+    let tag = etag::created_contact(&state.roster, workspace, &contact, None).await?;
+    let levels = state.roster.store().governance_levels(workspace).await?;
+    let body = render(&state.roster, contact, &levels);
+    Ok(etag::tagged(Json(body), Some(tag)))
 }
 
-/// A contact as created or updated, with its governance, and its ETag.
+/// A contact as updated, with its governance, and its ETag.
 async fn contact_answer(
     state: &AppState,
     workspace: WorkspaceId,
@@ -103,18 +106,6 @@ async fn contact_answer(
     Ok(etag::tagged(Json(body), tag))
 }
 
-/// `If-Match` on a write to contact `id` (see `crate::etag`).
-async fn contact_precondition(
-    state: &AppState,
-    headers: &HeaderMap,
-    workspace: WorkspaceId,
-    id: ContactId,
-) -> ScResult<Option<Expected>> {
-    let current = || etag::contact(&state.roster, workspace, id);
-    let kind = RecordKind::Contact;
-    Ok(etag::if_match(headers, &state.roster, workspace, kind, id.get(), current).await?)
-}
-
 async fn update_contact(
     auth: Auth<EditContact>,
     State(state): State<AppState>,
@@ -124,7 +115,8 @@ async fn update_contact(
 ) -> ScResult<Response> {
     let id = contact_id(&id)?;
     let patch = body.into_patch()?;
-    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let expected =
+        etag::contact_precondition(&state.roster, &headers, auth.workspace(), id).await?;
     let update = state
         .roster
         .update_contact(auth.workspace(), id, patch, WriteRules::default());
@@ -141,7 +133,8 @@ async fn update_disposition(
 ) -> ScResult<Response> {
     let id = contact_id(&id)?;
     let update = body.into_update()?;
-    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let expected =
+        etag::contact_precondition(&state.roster, &headers, auth.workspace(), id).await?;
     let write = state
         .roster
         .set_disposition(auth.workspace(), id, &update, auth.caller.key.id);
@@ -186,7 +179,8 @@ async fn assign(
 ) -> ScResult<Response> {
     let id = contact_id(&id)?;
     let request = body.into_request()?;
-    let expected = contact_precondition(&state, &headers, auth.workspace(), id).await?;
+    let expected =
+        etag::contact_precondition(&state.roster, &headers, auth.workspace(), id).await?;
     let write = state.roster.assign(auth.workspace(), id, &request);
     let contact = state.roster.unless_changed(expected, write).await?;
     let assignment = contact.data.assignment;

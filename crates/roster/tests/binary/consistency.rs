@@ -599,6 +599,25 @@ async fn etags_follow_every_change_and_stale_preconditions_are_refused_in_every_
         (status, renamed["organization"]["name"].as_str()),
         (StatusCode::OK, Some("Acme 2"))
     );
+    // A create's ETag is the one its GET answers, organizations and all; a rename of its
+    // organization changes it.
+    let org_id = org["organization"]["id"].as_str().unwrap();
+    let (status, headers, member) = send(
+        Method::POST,
+        &format!("{base}/v1/chatbots/{ws}/contacts"),
+        &cc,
+        Some(json!({"name": "Member", "language": "en", "organizationIds": [org_id]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{member}");
+    let member_id = member["contact"]["id"].as_str().unwrap();
+    let member_url = format!("{base}/v1/chatbots/{ws}/contacts/{member_id}");
+    let created = header(&headers, "etag").unwrap().to_owned();
+    assert_eq!(etag_of(member_url.clone(), cc_owned.clone()).await, created);
+    let rename = json!({"organization": {"name": "Acme 3"}});
+    let (status, _, _) = send(Method::PATCH, &org_url, &cc, Some(rename)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(etag_of(member_url, cc_owned.clone()).await, created);
 }
 
 /// Clients that read the same ETag and write at once: exactly one write goes through,
