@@ -1,9 +1,9 @@
 //! What every API request passes on its way to the handler, as one middleware per API:
 //! the key's rate limit, then (for writes that carry one) its `Idempotency-Key`, and on
-//! the way back a GET's `If-None-Match`. Both need
-//! to know who sends the request, so the guard authenticates first and hands the caller
-//! on to the handler's `Authorized` extractor; a request it cannot place (no key, a wrong
-//! one) goes on to the handler, whose extractor refuses it in the API's own words.
+//! the way back a GET's `If-None-Match`. Limits and keys belong to the sender, so the
+//! guard authenticates first and hands the caller on to the handler's `Authorized`
+//! extractor; a request it cannot place (no key, a wrong one) goes on to the handler,
+//! whose extractor refuses it in the API's own words.
 
 use std::future::Future;
 

@@ -17,39 +17,57 @@ use crate::search::SearchEngine;
 use crate::service::{Roster, ASSIGN_INTERVAL_SECS};
 use crate::store::NewContactInbox;
 use crate::Result;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Longest a search waits for the local index to cover this node's own writes; past it the
 /// search answers from the index as it is and the staleness is logged.
 pub const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
 
-/// The change-log position of this node's latest acknowledged write: its searches wait
-/// for the index to reach it (read-your-writes). Concurrent writes share one read of the
-/// position, as they share a commit: a read that began after a write committed covers it.
+/// The change-log position of this node's latest acknowledged write to each workspace: a
+/// search of the workspace waits for the index to reach it (read-your-writes), and never
+/// for writes to other workspaces. Concurrent writes share one read of the position, as
+/// they share a commit: a read that began after a write committed covers it.
 #[derive(Default)]
 pub(crate) struct Acknowledged {
-    seq: AtomicI64,
+    seq: Mutex<HashMap<WorkspaceId, i64>>,
+    latest: AtomicI64,
     reads: Coalesced,
 }
 
 impl Acknowledged {
-    async fn note(&self, store: &dyn crate::store::Store) {
+    /// Notes that a write to `workspace` committed.
+    async fn note(&self, store: &dyn crate::store::Store, workspace: WorkspaceId) {
         let read = self
             .reads
             .run(|| async {
                 let seq = store.last_change_seq().await?;
-                self.seq.fetch_max(seq, Ordering::AcqRel);
+                self.latest.fetch_max(seq, Ordering::AcqRel);
                 Ok(())
             })
             .await;
         if let Err(err) = read {
             tracing::warn!(%err, "could not read the change log's position");
+            return;
         }
+        // The shared read began after this write committed, so it covers it.
+        let covered = self.latest.load(Ordering::Acquire);
+        let mut seqs = self
+            .seq
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let seq = seqs.entry(workspace).or_default();
+        *seq = (*seq).max(covered);
     }
 
-    fn seq(&self) -> i64 {
-        self.seq.load(Ordering::Acquire)
+    fn seq(&self, workspace: WorkspaceId) -> i64 {
+        let seqs = self
+            .seq
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        seqs.get(&workspace).copied().unwrap_or(0)
     }
 }
 
@@ -140,22 +158,22 @@ impl Roster {
     }
 
     /// Hears of every committed write, in the order they committed on this node.
-    async fn committed(&self, _workspace: WorkspaceId, _write: Write<'_>) {
+    async fn committed(&self, workspace: WorkspaceId, _write: Write<'_>) {
         let Some(search) = &self.search else {
             return;
         };
         // This node's next searches wait for the index to cover the write: the change log
         // holds it now (it committed in the same transaction).
-        self.acknowledged.note(self.store.as_ref()).await;
+        self.acknowledged.note(self.store.as_ref(), workspace).await;
         // The local index picks the change up at once instead of at its next poll.
         search.written();
     }
 
-    /// The search engine, once it covers every write this node has acknowledged — or
-    /// after [`READ_YOUR_WRITES_WAIT`], logged, with what it has.
-    pub async fn searchable(&self) -> Result<&dyn SearchEngine> {
+    /// The search engine, once it covers every write to `workspace` this node has
+    /// acknowledged — or after [`READ_YOUR_WRITES_WAIT`], logged, with what it has.
+    pub async fn searchable(&self, workspace: WorkspaceId) -> Result<&dyn SearchEngine> {
         let search = self.search()?;
-        let wanted = self.acknowledged.seq();
+        let wanted = self.acknowledged.seq(workspace);
         if wanted > 0 && !search.caught_up_to(wanted, READ_YOUR_WRITES_WAIT).await {
             let applied = search.applied_change().await;
             tracing::warn!(

@@ -346,7 +346,7 @@ async fn search_contacts(
     let request = search::search_request(&query_params(query)?)?;
     let page = state
         .roster
-        .searchable()
+        .searchable(auth.workspace())
         .await?
         .search_contacts(auth.workspace(), &request)
         .await?;
@@ -365,7 +365,7 @@ async fn search_organizations(
     let request = search::search_request(&query_params(query)?)?;
     let page = state
         .roster
-        .searchable()
+        .searchable(auth.workspace())
         .await?
         .search_organizations(auth.workspace(), &request)
         .await?;

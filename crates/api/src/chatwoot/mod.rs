@@ -247,7 +247,7 @@ async fn search_contacts(
             };
             let page = state
                 .roster
-                .searchable()
+                .searchable(workspace)
                 .await?
                 .search_contacts(workspace, &request)
                 .await?;
