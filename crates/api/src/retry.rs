@@ -23,6 +23,11 @@ pub const REUSED_SENTENCE: &str =
 pub const IN_PROGRESS_SENTENCE: &str =
     "Idempotency-Key: the first request with this key is still running; retry when it is done";
 
+/// What a retry replays instead of an answer's body, for an answer that carries a secret
+/// (a new API key): the store keeps no secret, so the replay has none.
+#[derive(Clone)]
+pub struct KeptAs(pub axum::body::Bytes);
+
 /// The answer headers kept for a replay besides status and body.
 const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
 
@@ -115,10 +120,14 @@ async fn keep(roster: &Roster, lease: &Lease, response: Response) -> Response {
                 Some((name.as_str().to_owned(), value.to_owned()))
             })
             .collect();
+        let body = match parts.extensions.get::<KeptAs>() {
+            Some(KeptAs(redacted)) => redacted.to_vec(),
+            None => bytes.to_vec(),
+        };
         let answer = StoredResponse {
             status: status.as_u16(),
             headers,
-            body: bytes.to_vec(),
+            body,
         };
         roster.keep_answer(lease, &answer).await
     } else {

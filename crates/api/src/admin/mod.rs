@@ -342,7 +342,7 @@ async fn create_key(
     State(state): State<AppState>,
     PathParams(id, _): AdminPath<String>,
     JsonBody(body, _): JsonBody<CreateKey, AdminError>,
-) -> AdminResult<(StatusCode, Json<Value>)> {
+) -> AdminResult<Response> {
     let workspace = workspace_id(&id)?;
     let rate_limit = body
         .rate_limit
@@ -353,7 +353,15 @@ async fn create_key(
         .roster
         .issue_key(workspace, &body.name, body.permissions, rate_limit)
         .await?;
-    Ok((StatusCode::CREATED, Json(render_issued_key(&issued))))
+    let mut answer = (StatusCode::CREATED, Json(render_issued_key(&issued))).into_response();
+    // A retry with the same Idempotency-Key learns the key was made, not its secret: the
+    // secret is shown once and never stored.
+    let mut replayed = render_key(&issued.key);
+    replayed["key"] = Value::Null;
+    answer
+        .extensions_mut()
+        .insert(crate::retry::KeptAs(replayed.to_string().into()));
+    Ok(answer)
 }
 
 async fn list_keys(

@@ -197,6 +197,32 @@ async fn a_retry_with_the_same_idempotency_key_is_answered_once_in_every_api() {
     .await;
     assert_eq!(workspaces.as_array().unwrap().len(), 2);
 
+    // A retried key creation says the key was made, without its secret: the secret is
+    // shown once and is in no file of the data directory.
+    let keys_url = format!("{base}/admin/v1/workspaces/{workspace}/keys");
+    let new_key = json!({"name": "retried", "permissions": ["*"]});
+    let retried = [admin[0], ("idempotency-key", "key-1")];
+    let (status, _, issued) = send(Method::POST, &keys_url, &retried, Some(new_key.clone())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, headers, replayed) = send(Method::POST, &keys_url, &retried, Some(new_key)).await;
+    assert_eq!(
+        (status, header(&headers, "idempotent-replayed")),
+        (StatusCode::CREATED, Some("true"))
+    );
+    assert_eq!(replayed["id"], issued["id"]);
+    assert!(replayed["key"].is_null(), "{replayed}");
+    let secret = issued["key"].as_str().unwrap();
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        let path = file.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            let found = bytes
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes());
+            assert!(!found, "the secret is in {}", path.display());
+        }
+    }
+
     // A key is another caller's own: the same key from another API key runs anew.
     let other_key = cli_tenant_key(dir.path(), &workspace);
     let url = format!("{base}/v1/chatbots/{workspace}/contacts");
