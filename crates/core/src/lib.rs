@@ -9,6 +9,8 @@ pub mod clock;
 pub mod coalesce;
 pub mod domain;
 pub mod error;
+pub mod events;
+pub mod feed;
 mod group_commit;
 pub mod idempotency;
 pub mod import;
@@ -23,6 +25,7 @@ pub mod rate_limit;
 pub mod search;
 pub mod service;
 pub mod store;
+pub mod view;
 pub mod write;
 
 pub use error::{Error, Result};

@@ -47,6 +47,44 @@ pub struct ContactRecord {
     pub is_expired: bool,
 }
 
+impl ContactRecord {
+    /// The record of `contact` from what was read of it: its organizations (in any order),
+    /// labels and inbox links, and the workspace's governance levels (only the contact's
+    /// own is needed); `now` decides whether it has expired.
+    pub fn assemble(
+        contact: Contact,
+        mut organizations: Vec<Organization>,
+        labels: Vec<String>,
+        inbox_links: Vec<ContactInbox>,
+        levels: &[GovernanceLevel],
+        now: crate::domain::Timestamp,
+    ) -> ContactRecord {
+        let ids = &contact.data.organization_ids;
+        // In the contact's own order, as `contact_organizations` answers them.
+        organizations.sort_by_key(|organization| ids.iter().position(|id| *id == organization.id));
+        let governance_level = contact
+            .data
+            .governance_level_id
+            .as_deref()
+            .and_then(|wanted| levels.iter().find(|level| level.id == wanted))
+            .cloned();
+        let expiry = contact
+            .data
+            .opt_in_at
+            .zip(governance_level.as_ref())
+            .map(|(opt_in, level)| level.expiry(opt_in));
+        ContactRecord {
+            is_expired: expiry.is_some_and(|expiry| expiry <= now),
+            expiry,
+            contact,
+            organizations,
+            labels,
+            inbox_links,
+            governance_level,
+        }
+    }
+}
+
 /// A key as created: the only moment its secret exists outside the client.
 #[derive(Debug, Clone)]
 pub struct IssuedKey {
@@ -65,6 +103,8 @@ pub struct Roster {
     pub(crate) acknowledged: Arc<crate::write::Acknowledged>,
     /// Concurrent creates, written together (see `group_commit`).
     pub(crate) creates: Arc<crate::group_commit::CreateQueue>,
+    /// Woken by every committed write: feed reads waiting for the next event.
+    pub(crate) events_written: Arc<tokio::sync::Notify>,
 }
 
 impl Roster {
@@ -86,6 +126,7 @@ impl Roster {
             clock,
             search: None,
             acknowledged: Arc::default(),
+            events_written: Arc::default(),
             creates: Arc::default(),
         })
     }
@@ -147,21 +188,14 @@ impl Roster {
             Some(_) => self.store.governance_levels(workspace).await?,
             None => Vec::new(),
         };
-        let governance_level = contact
-            .data
-            .governance_level_id
-            .as_deref()
-            .and_then(|wanted| levels.iter().find(|level| level.id == wanted))
-            .cloned();
-        Ok(ContactRecord {
-            expiry: self.expiry(&contact, &levels),
-            is_expired: self.is_expired(&contact, &levels),
+        Ok(ContactRecord::assemble(
             contact,
             organizations,
             labels,
             inbox_links,
-            governance_level,
-        })
+            &levels,
+            self.clock.now(),
+        ))
     }
 
     /// The whole record of a contact just created (with `link`, its one inbox link): no
@@ -173,31 +207,22 @@ impl Roster {
         link: Option<&ContactInbox>,
     ) -> Result<ContactRecord> {
         let ids = &contact.data.organization_ids;
-        let mut organizations = match ids.is_empty() {
+        let organizations = match ids.is_empty() {
             true => Vec::new(),
             false => self.store.organizations_by_ids(workspace, ids).await?,
         };
-        // In the contact's own order, as `contact_organizations` answers them.
-        organizations.sort_by_key(|organization| ids.iter().position(|id| *id == organization.id));
         let levels = match contact.data.governance_level_id {
             Some(_) => self.store.governance_levels(workspace).await?,
             None => Vec::new(),
         };
-        let governance_level = contact
-            .data
-            .governance_level_id
-            .as_deref()
-            .and_then(|wanted| levels.iter().find(|level| level.id == wanted))
-            .cloned();
-        Ok(ContactRecord {
-            expiry: self.expiry(contact, &levels),
-            is_expired: self.is_expired(contact, &levels),
-            contact: contact.clone(),
+        Ok(ContactRecord::assemble(
+            contact.clone(),
             organizations,
-            labels: Vec::new(),
-            inbox_links: link.into_iter().cloned().collect(),
-            governance_level,
-        })
+            Vec::new(),
+            link.into_iter().cloned().collect(),
+            &levels,
+            self.clock.now(),
+        ))
     }
 
     /// Whether a contact's expiry has passed.

@@ -64,6 +64,7 @@ pub trait Store:
     + BulkStore
     + ChangeLog
     + IdempotencyStore
+    + EventStore
     + Send
     + Sync
     + 'static
@@ -79,6 +80,7 @@ impl<T> Store for T where
         + BulkStore
         + ChangeLog
         + IdempotencyStore
+        + EventStore
         + Send
         + Sync
         + 'static
@@ -88,8 +90,8 @@ impl<T> Store for T where
 /// The store's area traits, for calling their methods on a `dyn Store`.
 pub mod prelude {
     pub use super::{
-        BulkStore, ChangeLog, ChatwootStore, ContactStore, IdempotencyStore, OrganizationStore,
-        SalesChatStore, Store, WorkspaceStore,
+        BulkStore, ChangeLog, ChatwootStore, ContactStore, EventStore, IdempotencyStore,
+        OrganizationStore, SalesChatStore, Store, WorkspaceStore,
     };
 }
 
@@ -491,4 +493,19 @@ pub trait IdempotencyStore: Send + Sync {
     async fn release_idempotency_key(&self, scope: &str, key: &str, owner: &str) -> Result<()>;
     /// Forgets up to `limit` keys that expired before `now`, oldest first.
     async fn prune_idempotency_keys(&self, now: Timestamp, limit: u32) -> Result<u64>;
+}
+
+/// The events every write yields (see `crate::events`), for the change feed.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// The workspace's events with `seq > after`, oldest first.
+    async fn events_after(
+        &self,
+        workspace: WorkspaceId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::events::Event>>;
+    /// Forgets events (and what was left of their deliveries) older than `before`;
+    /// returns how many events.
+    async fn prune_events(&self, before: Timestamp) -> Result<u64>;
 }

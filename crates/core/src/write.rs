@@ -159,6 +159,8 @@ impl Roster {
 
     /// Hears of every committed write, in the order they committed on this node.
     async fn committed(&self, workspace: WorkspaceId, _write: Write<'_>) {
+        // Its events committed with it: feed reads waiting on this node see them now.
+        self.events_written.notify_waiters();
         let Some(search) = &self.search else {
             return;
         };

@@ -189,7 +189,7 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
         "sqlite"
     };
     tracing::info!(%address, backend, admin_api = args.admin_token.is_some(), "roster is serving");
-    let cleaner = tokio::spawn(prune_idempotency_keys(roster.clone(), until_stopped()));
+    let cleaner = tokio::spawn(clean_up(roster.clone(), until_stopped()));
     let state = AppState::new(
         roster,
         args.admin_token.filter(|t| !t.is_empty()).map(Arc::from),
@@ -216,7 +216,8 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
 
 /// Forgets expired `Idempotency-Key` answers once a minute, a bounded batch at a time by
 /// the expiry index (several nodes may do it at once: each batch is its own statement).
-async fn prune_idempotency_keys(roster: Roster, stopped: impl std::future::Future<Output = ()>) {
+/// Every minute: forgets expired Idempotency-Keys and events past their retention.
+async fn clean_up(roster: Roster, stopped: impl std::future::Future<Output = ()>) {
     const BATCH: u32 = 1000;
     let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
     tokio::pin!(stopped);
@@ -234,6 +235,9 @@ async fn prune_idempotency_keys(roster: Roster, stopped: impl std::future::Futur
                     break;
                 }
             }
+        }
+        if let Err(err) = roster.prune_events().await {
+            tracing::warn!(%err, "could not forget old events");
         }
     }
 }

@@ -41,6 +41,11 @@ const MIGRATIONS: &[Embedded] = &[
         "retries and versions",
         include_str!("../migrations/postgres/0006_retries_and_versions.sql"),
     ),
+    (
+        7,
+        "events",
+        include_str!("../migrations/postgres/0007_events.sql"),
+    ),
 ];
 
 const MAX_CONNECTIONS: u32 = 16;
@@ -169,4 +174,5 @@ mod queries {
     include!("sql/bulk.rs");
     include!("sql/changes.rs");
     include!("sql/idempotency.rs");
+    include!("sql/events.rs");
 }

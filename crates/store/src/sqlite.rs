@@ -46,6 +46,11 @@ const MIGRATIONS: &[Embedded] = &[
         "retries and versions",
         include_str!("../migrations/sqlite/0006_retries_and_versions.sql"),
     ),
+    (
+        7,
+        "events",
+        include_str!("../migrations/sqlite/0007_events.sql"),
+    ),
 ];
 
 /// Readers: enough for the request concurrency of a small machine.
@@ -247,4 +252,5 @@ mod queries {
     include!("sql/bulk.rs");
     include!("sql/changes.rs");
     include!("sql/idempotency.rs");
+    include!("sql/events.rs");
 }

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod contact;
+mod events;
 
 pub use contact::render_contact_record;
 
@@ -84,6 +85,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/v1/workspaces/{workspaceId}/contacts/{contactId}/stage-history",
             get(stage_history),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/events",
+            get(events::list_events),
         )
 }
 

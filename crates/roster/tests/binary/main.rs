@@ -5,6 +5,7 @@
 //! `consistency` concurrent writes, retries, preconditions, limits and crashes.
 
 mod consistency;
+mod events;
 mod first_hour;
 mod keepalive;
 

@@ -119,6 +119,19 @@ async fn organizations_named(
             .await
             .map_err(db_error)?;
         record_change(tx, workspace, RecordKind::Organization, id.get(), now).await?;
+        let created = Organization {
+            id,
+            created: now,
+            updated: now,
+            data,
+        };
+        record_events(
+            tx,
+            workspace,
+            &[NewEvent::organization_created(&created)],
+            now,
+        )
+        .await?;
         ids.insert(name.to_owned(), id);
     }
     Ok(ids)
@@ -209,16 +222,20 @@ impl BulkStore for StoreImpl {
         check_organizations_exist(&mut tx, workspace, &organizations).await?;
         insert_contacts(&mut tx, workspace, &rows).await?;
         insert_contact_extras(&mut tx, workspace, &rows).await?;
-        self.commit(tx).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, at, data)| Contact {
+        let contacts: Vec<Contact> = rows
+            .iter()
+            .map(|&(id, at, data)| Contact {
                 id,
                 created: at,
                 updated: at,
                 data: data.clone(),
             })
-            .collect())
+            .collect();
+        let now = Timestamp::from_micros(first_clock + count - 1);
+        let events = created_events(&mut tx, workspace, contacts.clone(), &rows, now).await?;
+        record_events(&mut tx, workspace, &events, now).await?;
+        self.commit(tx).await?;
+        Ok(contacts)
     }
 
     async fn import_contacts(
@@ -268,10 +285,35 @@ impl BulkStore for StoreImpl {
         insert_contacts(&mut tx, workspace, &inserts).await?;
         insert_contact_extras(&mut tx, workspace, &inserts).await?;
         let created = plan.created.len();
+        let now = Timestamp::from_micros(first_clock + count.max(1) - 1);
+        let new_contacts: Vec<Contact> = inserts
+            .iter()
+            .map(|&(id, at, data)| Contact {
+                id,
+                created: at,
+                updated: at,
+                data: data.clone(),
+            })
+            .collect();
+        let mut events = created_events(&mut tx, workspace, new_contacts, &inserts, now).await?;
+        let originals = plan
+            .changed
+            .iter()
+            .map(|(original, _)| original.clone())
+            .collect();
+        let had = contact_records(&mut tx, workspace, originals, false, now).await?;
+        let mut changed = Vec::with_capacity(plan.changed.len());
         for (n, (original, data)) in plan.changed.iter().enumerate() {
             let at = Timestamp::from_micros(first_clock + (created + n) as i64);
-            write_contact(&mut tx, workspace, original.clone(), data.clone(), at).await?;
+            changed
+                .push(write_contact(&mut tx, workspace, original.clone(), data.clone(), at).await?);
         }
+        let has = contact_records(&mut tx, workspace, changed, false, now).await?;
+        for (had, has) in had.iter().zip(&has) {
+            let updated = EventType::ContactUpdated;
+            events.extend(contact_write_events(&mut tx, workspace, updated, had, has).await?);
+        }
+        record_events(&mut tx, workspace, &events, now).await?;
         self.commit(tx).await?;
         plan.outcomes(first_id).map_err(Error::internal)
     }

@@ -104,6 +104,87 @@ async fn add_labels(
     Ok(())
 }
 
+async fn fetch_contact_inboxes(
+    conn: &mut <Db as Database>::Connection,
+    workspace: WorkspaceId,
+    ids: &[ContactId],
+) -> Result<Vec<ContactInbox>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT ci.contact_id, ci.source_id, ci.created_us AS link_created_us, i.id AS inbox_id, \
+         i.name AS inbox_name, i.channel_type AS inbox_channel_type, i.provider AS inbox_provider, \
+         i.created_us AS inbox_created_us \
+         FROM contact_inboxes ci JOIN inboxes i ON i.workspace_id = ci.workspace_id AND i.id = ci.inbox_id \
+         WHERE ci.workspace_id = ",
+    );
+    query
+        .push_bind(workspace.get())
+        .push(" AND ci.contact_id IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id.get());
+    }
+    query.push(") ORDER BY ci.contact_id, ci.created_us, ci.inbox_id, ci.source_id");
+    let rows: Vec<DbRow> = query
+        .build()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    rows.iter()
+        .map(|row| {
+            let decoded = (|| -> Decoded<(i64, String, i64)> {
+                Ok((
+                    row.try_get("contact_id")?,
+                    row.try_get("source_id")?,
+                    row.try_get("link_created_us")?,
+                ))
+            })();
+            let (contact, source_id, created) = decoded.map_err(db_error)?;
+            Ok(ContactInbox {
+                contact_id: ContactId::from_stored(contact),
+                inbox: decode_inbox(row, "inbox_")?,
+                source_id,
+                created: Timestamp::from_micros(created),
+            })
+        })
+        .collect()
+}
+
+async fn fetch_labels(
+    conn: &mut <Db as Database>::Connection,
+    workspace: WorkspaceId,
+    ids: &[ContactId],
+) -> Result<Vec<(ContactId, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT contact_id, label FROM contact_labels WHERE workspace_id = ",
+    );
+    query
+        .push_bind(workspace.get())
+        .push(" AND contact_id IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id.get());
+    }
+    query.push(format!(
+        ") ORDER BY contact_id, label{}",
+        dialect::TEXT_ORDER
+    ));
+    let pairs: Vec<(i64, String)> = query
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(pairs
+        .into_iter()
+        .map(|(id, label)| (ContactId::from_stored(id), label))
+        .collect())
+}
+
 #[async_trait::async_trait]
 impl ChatwootStore for StoreImpl {
     async fn create_inbox(
@@ -153,47 +234,8 @@ impl ChatwootStore for StoreImpl {
         workspace: WorkspaceId,
         ids: &[ContactId],
     ) -> Result<Vec<ContactInbox>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query = QueryBuilder::<Db>::new(
-            "SELECT ci.contact_id, ci.source_id, ci.created_us AS link_created_us, i.id AS inbox_id, \
-             i.name AS inbox_name, i.channel_type AS inbox_channel_type, i.provider AS inbox_provider, \
-             i.created_us AS inbox_created_us \
-             FROM contact_inboxes ci JOIN inboxes i ON i.workspace_id = ci.workspace_id AND i.id = ci.inbox_id \
-             WHERE ci.workspace_id = ",
-        );
-        query
-            .push_bind(workspace.get())
-            .push(" AND ci.contact_id IN (");
-        let mut list = query.separated(", ");
-        for id in ids {
-            list.push_bind(id.get());
-        }
-        query.push(") ORDER BY ci.contact_id, ci.created_us, ci.inbox_id, ci.source_id");
-        let rows: Vec<DbRow> = query
-            .build()
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                let decoded = (|| -> Decoded<(i64, String, i64)> {
-                    Ok((
-                        row.try_get("contact_id")?,
-                        row.try_get("source_id")?,
-                        row.try_get("link_created_us")?,
-                    ))
-                })();
-                let (contact, source_id, created) = decoded.map_err(db_error)?;
-                Ok(ContactInbox {
-                    contact_id: ContactId::from_stored(contact),
-                    inbox: decode_inbox(row, "inbox_")?,
-                    source_id,
-                    created: Timestamp::from_micros(created),
-                })
-            })
-            .collect()
+        let mut conn = self.reader().acquire().await.map_err(db_error)?;
+        fetch_contact_inboxes(&mut conn, workspace, ids).await
     }
 
     async fn link_contact_inbox(
@@ -204,8 +246,13 @@ impl ChatwootStore for StoreImpl {
     ) -> Result<ContactInbox> {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace, self.now()).await?;
-        locked_contact(&mut tx, workspace, contact).await?;
+        let current = locked_contact(&mut tx, workspace, contact).await?;
+        let had = contact_record(&mut tx, workspace, current.clone(), now).await?;
         let linked = insert_contact_inbox(&mut tx, workspace, contact, link, now).await?;
+        let has = contact_record(&mut tx, workspace, current, now).await?;
+        let events =
+            contact_write_events(&mut tx, workspace, EventType::ContactUpdated, &had, &has).await?;
+        record_events(&mut tx, workspace, &events, now).await?;
         self.commit(tx).await?;
         Ok(linked)
     }
@@ -215,32 +262,8 @@ impl ChatwootStore for StoreImpl {
         workspace: WorkspaceId,
         ids: &[ContactId],
     ) -> Result<Vec<(ContactId, String)>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query = QueryBuilder::<Db>::new(
-            "SELECT contact_id, label FROM contact_labels WHERE workspace_id = ",
-        );
-        query
-            .push_bind(workspace.get())
-            .push(" AND contact_id IN (");
-        let mut list = query.separated(", ");
-        for id in ids {
-            list.push_bind(id.get());
-        }
-        query.push(format!(
-            ") ORDER BY contact_id, label{}",
-            dialect::TEXT_ORDER
-        ));
-        let pairs: Vec<(i64, String)> = query
-            .build_query_as()
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_error)?;
-        Ok(pairs
-            .into_iter()
-            .map(|(id, label)| (ContactId::from_stored(id), label))
-            .collect())
+        let mut conn = self.reader().acquire().await.map_err(db_error)?;
+        fetch_labels(&mut conn, workspace, ids).await
     }
 
     async fn set_labels(
@@ -253,8 +276,9 @@ impl ChatwootStore for StoreImpl {
         labels.sort_unstable();
         labels.dedup();
         let mut tx = begin(self.writer()).await?;
-        tick(&mut tx, workspace, self.now()).await?;
-        locked_contact(&mut tx, workspace, id).await?;
+        let now = tick(&mut tx, workspace, self.now()).await?;
+        let current = locked_contact(&mut tx, workspace, id).await?;
+        let had = contact_record(&mut tx, workspace, current.clone(), now).await?;
         sqlx::query("DELETE FROM contact_labels WHERE workspace_id = $1 AND contact_id = $2")
             .bind(workspace.get())
             .bind(id.get())
@@ -262,6 +286,10 @@ impl ChatwootStore for StoreImpl {
             .await
             .map_err(db_error)?;
         add_labels(&mut tx, workspace, id, &labels).await?;
+        let has = contact_record(&mut tx, workspace, current, now).await?;
+        let events =
+            contact_write_events(&mut tx, workspace, EventType::ContactUpdated, &had, &has).await?;
+        record_events(&mut tx, workspace, &events, now).await?;
         self.commit(tx).await?;
         Ok(labels)
     }
@@ -280,6 +308,8 @@ impl ChatwootStore for StoreImpl {
         if base == mergee {
             return Ok(base_contact);
         }
+        let had = contact_record(&mut tx, workspace, base_contact.clone(), now).await?;
+        let mergee_record = contact_record(&mut tx, workspace, mergee_contact.clone(), now).await?;
         let merged =
             roster_core::merge::merge_contact_data(&base_contact.data, &mergee_contact.data);
         let mergee_labels: Vec<String> = sqlx::query_scalar(
@@ -321,6 +351,22 @@ impl ChatwootStore for StoreImpl {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        let has = contact_record(&mut tx, workspace, updated.clone(), now).await?;
+        let mut events = vec![NewEvent::contact_merged(&had, &has, &mergee_record)];
+        let organizations = &mergee_contact.data.organization_ids;
+        events.extend(membership_events(&mut tx, workspace, mergee, organizations, &[]).await?);
+        let (before, after) = (&had.contact.data, &has.contact.data);
+        events.extend(
+            membership_events(
+                &mut tx,
+                workspace,
+                base,
+                &before.organization_ids,
+                &after.organization_ids,
+            )
+            .await?,
+        );
+        record_events(&mut tx, workspace, &events, now).await?;
         self.commit(tx).await?;
         Ok(updated)
     }

@@ -267,13 +267,21 @@ impl ContactStore for StoreImpl {
             None => None,
         };
         record_change(&mut tx, workspace, RecordKind::Contact, id.get(), now).await?;
-        self.commit(tx).await?;
         let contact = Contact {
             id,
             created: now,
             updated: now,
             data: data.clone(),
         };
+        let mut record = contact_records(&mut tx, workspace, vec![contact.clone()], true, now)
+            .await?
+            .remove(0);
+        record.inbox_links = linked.iter().cloned().collect();
+        let mut events = vec![NewEvent::contact_created(&record)];
+        events
+            .extend(membership_events(&mut tx, workspace, id, &[], &data.organization_ids).await?);
+        record_events(&mut tx, workspace, &events, now).await?;
+        self.commit(tx).await?;
         Ok((contact, linked))
     }
 
@@ -317,6 +325,10 @@ impl ContactStore for StoreImpl {
         }
         let before = current.clone();
         let after = write_contact(&mut tx, workspace, current, data, now).await?;
+        let (updated, changed) = (EventType::ContactUpdated, after.clone());
+        let events =
+            row_write_events(&mut tx, workspace, updated, before.clone(), changed, now).await?;
+        record_events(&mut tx, workspace, &events, now).await?;
         self.commit(tx).await?;
         Ok(Updated { before, after })
     }
@@ -325,6 +337,11 @@ impl ContactStore for StoreImpl {
         let mut tx = begin(self.writer()).await?;
         let now = tick(&mut tx, workspace, self.now()).await?;
         let deleted = locked_contact(&mut tx, workspace, id).await?;
+        let record = contact_record(&mut tx, workspace, deleted.clone(), now).await?;
+        let mut events = vec![NewEvent::contact_deleted(&record)];
+        events.extend(
+            membership_events(&mut tx, workspace, id, &deleted.data.organization_ids, &[]).await?,
+        );
         // Memberships go with the contact (ON DELETE CASCADE).
         sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
             .bind(workspace.get())
@@ -333,6 +350,7 @@ impl ContactStore for StoreImpl {
             .await
             .map_err(db_error)?;
         record_change(&mut tx, workspace, RecordKind::Contact, id.get(), now).await?;
+        record_events(&mut tx, workspace, &events, now).await?;
         self.commit(tx).await?;
         Ok(deleted)
     }

@@ -1,6 +1,31 @@
 // Organizations and their members.
 // Included by `sqlite.rs` and `postgres.rs` beside `shared.rs`, whose names it uses.
 
+async fn fetch_organizations(
+    conn: &mut <Db as Database>::Connection,
+    workspace: WorkspaceId,
+    ids: &[OrganizationId],
+) -> Result<Vec<Organization>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = QueryBuilder::<Db>::new(format!(
+        "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE workspace_id = "
+    ));
+    query.push_bind(workspace.get()).push(" AND id IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id.get());
+    }
+    query.push(") ORDER BY id");
+    let rows: Vec<OrganizationRow> = query
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(rows.into_iter().map(Organization::from).collect())
+}
+
 #[async_trait::async_trait]
 impl OrganizationStore for StoreImpl {
     async fn create_organization(
@@ -21,13 +46,16 @@ impl OrganizationStore for StoreImpl {
             .await
             .map_err(db_error)?;
         record_change(&mut tx, workspace, RecordKind::Organization, id.get(), now).await?;
-        self.commit(tx).await?;
-        Ok(Organization {
+        let created = Organization {
             id,
             created: now,
             updated: now,
             data: data.clone(),
-        })
+        };
+        let events = [NewEvent::organization_created(&created)];
+        record_events(&mut tx, workspace, &events, now).await?;
+        self.commit(tx).await?;
+        Ok(created)
     }
 
     async fn organization(
@@ -80,13 +108,17 @@ impl OrganizationStore for StoreImpl {
         if current.data.name != data.name {
             record_member_changes(&mut tx, workspace, id, now).await?;
         }
-        self.commit(tx).await?;
         let after = Organization {
             id,
             created: current.created,
             updated: now,
             data,
         };
+        let events: Vec<NewEvent> = NewEvent::organization_updated(&current, &after)
+            .into_iter()
+            .collect();
+        record_events(&mut tx, workspace, &events, now).await?;
+        self.commit(tx).await?;
         Ok(Updated {
             before: current,
             after,
@@ -113,6 +145,8 @@ impl OrganizationStore for StoreImpl {
             .await
             .map_err(db_error)?;
         record_change(&mut tx, workspace, RecordKind::Organization, id.get(), now).await?;
+        let events = [NewEvent::organization_deleted(&deleted)];
+        record_events(&mut tx, workspace, &events, now).await?;
         self.commit(tx).await?;
         Ok(deleted)
     }
@@ -170,23 +204,7 @@ impl OrganizationStore for StoreImpl {
         workspace: WorkspaceId,
         ids: &[OrganizationId],
     ) -> Result<Vec<Organization>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query = QueryBuilder::<Db>::new(format!(
-            "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE workspace_id = "
-        ));
-        query.push_bind(workspace.get()).push(" AND id IN (");
-        let mut list = query.separated(", ");
-        for id in ids {
-            list.push_bind(id.get());
-        }
-        query.push(") ORDER BY id");
-        let rows: Vec<OrganizationRow> = query
-            .build_query_as()
-            .fetch_all(self.reader())
-            .await
-            .map_err(db_error)?;
-        Ok(rows.into_iter().map(Organization::from).collect())
+        let mut conn = self.reader().acquire().await.map_err(db_error)?;
+        fetch_organizations(&mut conn, workspace, ids).await
     }
 }

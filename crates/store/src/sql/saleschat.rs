@@ -147,6 +147,20 @@ async fn pick_assignee(
     }
 }
 
+async fn fetch_governance_levels(
+    conn: &mut <Db as Database>::Connection,
+    workspace: WorkspaceId,
+) -> Result<Vec<GovernanceLevel>> {
+    let rows: Vec<GovernanceLevelRow> = sqlx::query_as(
+        "SELECT id, name, retention_days, created_us FROM governance_levels WHERE workspace_id = $1 ORDER BY id",
+    )
+    .bind(workspace.get())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(rows.into_iter().map(GovernanceLevel::from).collect())
+}
+
 #[async_trait::async_trait]
 impl SalesChatStore for StoreImpl {
     async fn set_disposition(
@@ -168,7 +182,11 @@ impl SalesChatStore for StoreImpl {
         if let Some(fields) = &update.fields {
             data.disposition_fields = fields.clone();
         }
+        let before = current.clone();
         let updated = write_contact(&mut tx, workspace, current, data, now).await?;
+        let (changed, after) = (EventType::ContactStageChanged, updated.clone());
+        let events = row_write_events(&mut tx, workspace, changed, before, after, now).await?;
+        record_events(&mut tx, workspace, &events, now).await?;
         sqlx::query(
             "INSERT INTO stage_changes (workspace_id, contact_id, from_stage, to_stage, disposition, \
              changed_by_key_id, changed_us) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -234,7 +252,11 @@ impl SalesChatStore for StoreImpl {
             remote_phone_id: request.remote_phone_id.clone(),
             at: Some(now),
         };
+        let before = current.clone();
         let updated = write_contact(&mut tx, workspace, current, data, written).await?;
+        let (assigned, after) = (EventType::ContactAssigned, updated.clone());
+        let events = row_write_events(&mut tx, workspace, assigned, before, after, written).await?;
+        record_events(&mut tx, workspace, &events, written).await?;
         self.commit(tx).await?;
         Ok(updated)
     }
@@ -380,13 +402,7 @@ impl SalesChatStore for StoreImpl {
     }
 
     async fn governance_levels(&self, workspace: WorkspaceId) -> Result<Vec<GovernanceLevel>> {
-        let rows: Vec<GovernanceLevelRow> = sqlx::query_as(
-            "SELECT id, name, retention_days, created_us FROM governance_levels WHERE workspace_id = $1 ORDER BY id",
-        )
-        .bind(workspace.get())
-        .fetch_all(self.reader())
-        .await
-        .map_err(db_error)?;
-        Ok(rows.into_iter().map(GovernanceLevel::from).collect())
+        let mut conn = self.reader().acquire().await.map_err(db_error)?;
+        fetch_governance_levels(&mut conn, workspace).await
     }
 }

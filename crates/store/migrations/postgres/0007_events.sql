@@ -1,0 +1,65 @@
+-- Change events and webhooks. Names match the SQLite tree.
+
+-- The outbox: every change's events, written in the change's own transaction. `seq`
+-- orders a workspace's feed (its writes are serialised, so a workspace's events commit in
+-- seq order); `data` is the event's JSON `data`.
+CREATE TABLE events (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL,
+    workspace_id BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    record_id BIGINT NOT NULL,
+    occurred_us BIGINT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX events_workspace_idx ON events (workspace_id, seq);
+CREATE INDEX events_occurred_idx ON events (occurred_us);
+
+-- A workspace's webhook endpoints. `events` lists the subscribed types between commas
+-- (`,contact.created,contact.updated,`) or is `*`; `fields` (JSON array) narrows
+-- `contact.updated`; `secret` is sealed with the server's webhook key (never stored bare).
+CREATE TABLE webhooks (
+    id BIGSERIAL PRIMARY KEY,
+    workspace_id BIGINT NOT NULL,
+    url TEXT NOT NULL,
+    format TEXT NOT NULL,
+    events TEXT NOT NULL,
+    fields TEXT,
+    description TEXT,
+    secret BYTEA NOT NULL,
+    enabled BOOLEAN NOT NULL,
+    disabled_reason TEXT,
+    failing_since_us BIGINT,
+    created_us BIGINT NOT NULL,
+    updated_us BIGINT NOT NULL
+);
+CREATE INDEX webhooks_workspace_idx ON webhooks (workspace_id, id);
+
+-- What is still to be sent: one row per (webhook, event), written with the event. A node
+-- takes a row by leasing it (`lease_owner` until `lease_until_us`); a sent row is deleted.
+CREATE TABLE webhook_deliveries (
+    webhook_id BIGINT NOT NULL,
+    event_seq BIGINT NOT NULL,
+    record TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_us BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_until_us BIGINT,
+    PRIMARY KEY (webhook_id, event_seq)
+);
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_us);
+
+-- Every attempt, for an endpoint's delivery log.
+CREATE TABLE webhook_attempts (
+    seq BIGSERIAL PRIMARY KEY,
+    webhook_id BIGINT NOT NULL,
+    event_seq BIGINT NOT NULL,
+    attempt BIGINT NOT NULL,
+    at_us BIGINT NOT NULL,
+    status BIGINT,
+    error TEXT,
+    next_retry_us BIGINT
+);
+CREATE INDEX webhook_attempts_webhook_idx ON webhook_attempts (webhook_id, seq);
+CREATE INDEX webhook_attempts_at_idx ON webhook_attempts (at_us);
