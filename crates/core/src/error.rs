@@ -18,6 +18,8 @@ pub enum Resource {
     Group,
     GovernanceLevel,
     Inbox,
+    Webhook,
+    Event,
 }
 
 impl fmt::Display for Resource {
@@ -31,6 +33,8 @@ impl fmt::Display for Resource {
             Resource::Group => "group",
             Resource::GovernanceLevel => "governance level",
             Resource::Inbox => "inbox",
+            Resource::Webhook => "webhook",
+            Resource::Event => "event",
         })
     }
 }

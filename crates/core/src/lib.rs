@@ -26,6 +26,7 @@ pub mod search;
 pub mod service;
 pub mod store;
 pub mod view;
+pub mod webhooks;
 pub mod write;
 
 pub use error::{Error, Result};

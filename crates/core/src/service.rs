@@ -105,6 +105,10 @@ pub struct Roster {
     pub(crate) creates: Arc<crate::group_commit::CreateQueue>,
     /// Woken by every committed write: feed reads waiting for the next event.
     pub(crate) events_written: Arc<tokio::sync::Notify>,
+    /// Seals webhook secrets at rest; `None` until `with_webhooks`.
+    pub(crate) webhook_key: Option<Arc<crate::webhooks::WebhookKey>>,
+    /// Whether webhooks may call loopback and private addresses.
+    pub(crate) webhook_allow_private: bool,
 }
 
 impl Roster {
@@ -127,11 +131,26 @@ impl Roster {
             search: None,
             acknowledged: Arc::default(),
             events_written: Arc::default(),
+            webhook_key: None,
+            webhook_allow_private: false,
             creates: Arc::default(),
         })
     }
 
     /// Attaches the search engine the search endpoints use.
+    /// Webhook secrets are sealed with `key`; `allow_private` lets endpoints be
+    /// loopback or private addresses (setups and tests).
+    pub fn with_webhooks(mut self, key: crate::webhooks::WebhookKey, allow_private: bool) -> Self {
+        self.webhook_key = Some(Arc::new(key));
+        self.webhook_allow_private = allow_private;
+        self
+    }
+
+    /// Woken by every committed write (the webhook sender waits on it too).
+    pub fn events_written(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.events_written)
+    }
+
     pub fn with_search(mut self, search: Arc<dyn SearchEngine>) -> Self {
         self.search = Some(search);
         self

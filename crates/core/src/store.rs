@@ -65,6 +65,7 @@ pub trait Store:
     + ChangeLog
     + IdempotencyStore
     + EventStore
+    + WebhookStore
     + Send
     + Sync
     + 'static
@@ -81,6 +82,7 @@ impl<T> Store for T where
         + ChangeLog
         + IdempotencyStore
         + EventStore
+        + WebhookStore
         + Send
         + Sync
         + 'static
@@ -91,7 +93,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{
         BulkStore, ChangeLog, ChatwootStore, ContactStore, EventStore, IdempotencyStore,
-        OrganizationStore, SalesChatStore, Store, WorkspaceStore,
+        OrganizationStore, SalesChatStore, Store, WebhookStore, WorkspaceStore,
     };
 }
 
@@ -508,4 +510,80 @@ pub trait EventStore: Send + Sync {
     /// Forgets events (and what was left of their deliveries) older than `before`;
     /// returns how many events.
     async fn prune_events(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// Webhook endpoints and the queue of what is still to be sent to them.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// `NotFound(Workspace)` if there is no such workspace.
+    async fn create_webhook(
+        &self,
+        workspace: WorkspaceId,
+        webhook: &crate::webhooks::NewWebhook,
+    ) -> Result<crate::webhooks::Webhook>;
+    /// By id.
+    async fn webhooks(&self, workspace: WorkspaceId) -> Result<Vec<crate::webhooks::Webhook>>;
+    /// The endpoint and its sealed secret.
+    async fn webhook(
+        &self,
+        workspace: WorkspaceId,
+        id: i64,
+    ) -> Result<Option<(crate::webhooks::Webhook, Vec<u8>)>>;
+    /// `NotFound(Webhook)`.
+    async fn update_webhook(
+        &self,
+        workspace: WorkspaceId,
+        id: i64,
+        patch: &crate::webhooks::WebhookPatch,
+    ) -> Result<crate::webhooks::Webhook>;
+    /// Removes the endpoint and its queue; `NotFound(Webhook)`.
+    async fn delete_webhook(
+        &self,
+        workspace: WorkspaceId,
+        id: i64,
+    ) -> Result<crate::webhooks::Webhook>;
+    /// `NotFound(Webhook)`.
+    async fn set_webhook_secret(
+        &self,
+        workspace: WorkspaceId,
+        id: i64,
+        sealed: &[u8],
+    ) -> Result<crate::webhooks::Webhook>;
+    /// Leases up to `limit` due deliveries of enabled endpoints to `owner` until
+    /// `lease_until`: for each endpoint and record only the oldest undelivered event, so
+    /// one record's events are sent in order; an event leased by another node (whose lease
+    /// has not run out) holds back the later events of its record.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<crate::webhooks::Delivery>>;
+    /// Records attempts `owner` made (rows it no longer holds are left alone): a delivered
+    /// or given-up event leaves the queue, a failed one waits for its retry; endpoints'
+    /// failure runs and disabling follow.
+    async fn finish_deliveries(
+        &self,
+        owner: &str,
+        outcomes: &[crate::webhooks::DeliveryOutcome],
+    ) -> Result<()>;
+    /// The endpoint's latest attempts, newest first; `NotFound(Webhook)`.
+    async fn webhook_attempts(
+        &self,
+        workspace: WorkspaceId,
+        id: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::webhooks::Attempt>>;
+    /// Queues the event for the endpoint again, due `now`; `NotFound(Event)` if the
+    /// workspace has no such event.
+    async fn redeliver(
+        &self,
+        workspace: WorkspaceId,
+        id: i64,
+        event_id: &str,
+        now: Timestamp,
+    ) -> Result<()>;
+    /// How many deliveries are queued, and when the oldest queued event happened.
+    async fn delivery_queue(&self) -> Result<(u64, Option<Timestamp>)>;
 }

@@ -7,6 +7,41 @@ use crate::model::{Address, Channel, Organization};
 use crate::service::ContactRecord;
 use serde_json::{json, Value};
 
+/// The top-level fields of [`contact_record`], in its order.
+pub const CONTACT_FIELDS: [&str; 31] = [
+    "id",
+    "created",
+    "updated",
+    "name",
+    "display_name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "external_id",
+    "channels",
+    "language",
+    "avatar_url",
+    "address",
+    "custom_attributes",
+    "additional_attributes",
+    "blocked",
+    "last_activity_at",
+    "organizations",
+    "labels",
+    "inbox_links",
+    "opt_in_at",
+    "is_inbound",
+    "source",
+    "governance_level",
+    "expiry",
+    "is_expired",
+    "stage",
+    "disposition",
+    "disposition_fields",
+    "assignment",
+];
+
 fn time(at: Option<Timestamp>) -> Value {
     at.map_or(Value::Null, |at| Value::String(at.to_rfc3339()))
 }
@@ -107,4 +142,37 @@ pub fn organization(organization: &Organization) -> Value {
         "address": render_address(&data.address),
         "custom_attributes": data.custom_attributes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ContactId, Timestamp};
+    use crate::model::{Contact, ContactData};
+
+    #[test]
+    fn the_field_list_is_the_record_s() {
+        let contact = Contact {
+            id: ContactId::new(1).unwrap(),
+            created: Timestamp::from_micros(0),
+            updated: Timestamp::from_micros(0),
+            data: ContactData::default(),
+        };
+        let record = ContactRecord::assemble(
+            contact,
+            vec![],
+            vec![],
+            vec![],
+            &[],
+            Timestamp::from_micros(0),
+        );
+        let shown = contact_record(&record);
+        let keys: Vec<&str> = shown
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, CONTACT_FIELDS);
+    }
 }

@@ -41,6 +41,18 @@ pub struct StorageArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    /// The key webhook secrets are sealed with (any text; every node of a shared database
+    /// needs the same). Default: a key kept in `webhook.key` in the data directory.
+    #[arg(
+        long,
+        env = "ROSTER_WEBHOOK_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub webhook_key: Option<String>,
+    /// Let webhooks call loopback, private and link-local addresses (refused by default).
+    #[arg(long, env = "ROSTER_WEBHOOK_ALLOW_PRIVATE", global = true)]
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 pub const DEFAULT_PATH: &str = "roster.toml";
 
 /// Every setting: its key in the file, its environment variable and its default.
-pub const SETTINGS: [(&str, &str, Option<&str>); 7] = [
+pub const SETTINGS: [(&str, &str, Option<&str>); 9] = [
     ("listen", "ROSTER_LISTEN", Some("127.0.0.1:8080")),
     ("data_dir", "ROSTER_DATA_DIR", Some("./roster-data")),
     ("database_url", "ROSTER_DATABASE_URL", None),
@@ -21,6 +21,12 @@ pub const SETTINGS: [(&str, &str, Option<&str>); 7] = [
     ("log", "ROSTER_LOG", Some("info")),
     ("log_format", "ROSTER_LOG_FORMAT", Some("text")),
     ("rate_limit", "ROSTER_RATE_LIMIT", None),
+    ("webhook_key", "ROSTER_WEBHOOK_KEY", None),
+    (
+        "webhook_allow_private",
+        "ROSTER_WEBHOOK_ALLOW_PRIVATE",
+        Some("false"),
+    ),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,11 +39,16 @@ struct File {
     log: Option<String>,
     log_format: Option<String>,
     rate_limit: Option<String>,
+    webhook_key: Option<String>,
+    webhook_allow_private: Option<bool>,
 }
 
 impl File {
-    fn get(&self, key: &str) -> Option<&str> {
-        match key {
+    fn get(&self, key: &str) -> Option<String> {
+        if key == "webhook_allow_private" {
+            return self.webhook_allow_private.map(|allow| allow.to_string());
+        }
+        let value = match key {
             "listen" => self.listen.as_deref(),
             "data_dir" => self.data_dir.as_deref(),
             "database_url" => self.database_url.as_deref(),
@@ -45,8 +56,10 @@ impl File {
             "log" => self.log.as_deref(),
             "log_format" => self.log_format.as_deref(),
             "rate_limit" => self.rate_limit.as_deref(),
+            "webhook_key" => self.webhook_key.as_deref(),
             _ => None,
-        }
+        };
+        value.map(str::to_owned)
     }
 }
 
@@ -136,7 +149,7 @@ pub fn effective(loaded: &Loaded) -> Value {
             None => "unset",
         };
         let value = set.as_deref().or(default).map(|value| match key {
-            "admin_token" => "REDACTED".to_owned(),
+            "admin_token" | "webhook_key" => "REDACTED".to_owned(),
             "database_url" => redact_url(value),
             _ => value.to_owned(),
         });

@@ -11,6 +11,7 @@ use roster_core::domain::{KeyId, WorkspaceId};
 use roster_core::error::Resource;
 use roster_core::import::MatchKey;
 use roster_core::rate_limit::RateLimit;
+use roster_core::webhooks::WebhookKey;
 use roster_core::{Error, Roster};
 use roster_search::SearchIndex;
 use roster_transfer::export::{export_contacts, export_organizations, Format};
@@ -146,7 +147,53 @@ async fn healthcheck(listen: &str, timeout: u64) -> Result<(), Error> {
 
 async fn open(storage: &StorageArgs) -> Result<Roster, Error> {
     let store = roster_store::open(storage.database_url.as_deref(), &storage.data_dir).await?;
-    Roster::new(store).await
+    let key = match storage.webhook_key.as_deref().filter(|key| !key.is_empty()) {
+        Some(text) => WebhookKey::from_text(text),
+        None => webhook_key_file(&storage.data_dir)?,
+    };
+    Ok(Roster::new(store)
+        .await?
+        .with_webhooks(key, storage.webhook_allow_private))
+}
+
+/// The webhook key kept beside the database, made on first use: outside the database,
+/// so that a dump of it alone cannot forge webhook signatures.
+fn webhook_key_file(data_dir: &Path) -> Result<WebhookKey, Error> {
+    let path = data_dir.join("webhook.key");
+    let read = |path: &Path| -> Result<WebhookKey, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| Error::internal(format!("cannot read {}: {err}", path.display())))?;
+        Ok(WebhookKey::from_text(text.trim()))
+    };
+    if path.exists() {
+        return read(&path);
+    }
+    std::fs::create_dir_all(data_dir).map_err(Error::internal)?;
+    let key: String = WebhookKey::generate()?
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            use std::io::Write;
+            file.write_all(key.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|err| {
+                    Error::internal(format!("cannot write {}: {err}", path.display()))
+                })?;
+            Ok(WebhookKey::from_text(&key))
+        }
+        // Another process made it first: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+        Err(err) => Err(Error::internal(format!(
+            "cannot create {}: {err}",
+            path.display()
+        ))),
+    }
 }
 
 /// Where a node keeps its search index: always local, even when the store is shared.
@@ -190,6 +237,12 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
     };
     tracing::info!(%address, backend, admin_api = args.admin_token.is_some(), "roster is serving");
     let cleaner = tokio::spawn(clean_up(roster.clone(), until_stopped()));
+    let deliveries = Arc::new(roster_webhooks::DeliveryCounts::default());
+    let sender = tokio::spawn(roster_webhooks::run(
+        roster.clone(),
+        Arc::clone(&deliveries),
+        until_stopped(),
+    ));
     let state = AppState::new(
         roster,
         args.admin_token.filter(|t| !t.is_empty()).map(Arc::from),
@@ -208,6 +261,7 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
     tasks.wait().await;
     let _ = follower.await;
     let _ = cleaner.await;
+    let _ = sender.await;
     // Leave the index in step with every acknowledged write.
     search.catch_up().await?;
     tracing::info!("roster stopped");

@@ -253,4 +253,5 @@ mod queries {
     include!("sql/changes.rs");
     include!("sql/idempotency.rs");
     include!("sql/events.rs");
+    include!("sql/webhooks.rs");
 }

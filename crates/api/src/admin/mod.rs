@@ -22,8 +22,10 @@ use serde_json::{json, Value};
 
 mod contact;
 mod events;
+mod webhooks;
 
 pub use contact::render_contact_record;
+pub use webhooks::{render_attempt, render_webhook};
 
 use roster_core::rate_limit::RateLimit;
 
@@ -89,6 +91,28 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/v1/workspaces/{workspaceId}/events",
             get(events::list_events),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/webhooks/{webhookId}",
+            get(webhooks::show_webhook)
+                .patch(webhooks::update_webhook)
+                .delete(webhooks::delete_webhook),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/webhooks/{webhookId}/rotate-secret",
+            axum::routing::post(webhooks::rotate_secret),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/webhooks/{webhookId}/deliveries",
+            get(webhooks::list_deliveries),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/webhooks/{webhookId}/deliveries/{eventId}/redeliver",
+            axum::routing::post(webhooks::redeliver),
         )
 }
 

@@ -127,5 +127,7 @@ fn not_found(resource: Resource) -> &'static str {
         Resource::Group => "Group not found.",
         Resource::GovernanceLevel => "Governance level not found.",
         Resource::Inbox => "Inbox not found.",
+        Resource::Webhook => "Webhook not found.",
+        Resource::Event => "Event not found.",
     }
 }

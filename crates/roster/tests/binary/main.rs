@@ -8,6 +8,7 @@ mod consistency;
 mod events;
 mod first_hour;
 mod keepalive;
+mod webhooks;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

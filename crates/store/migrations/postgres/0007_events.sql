@@ -14,11 +14,13 @@ CREATE TABLE events (
     data TEXT NOT NULL
 );
 CREATE INDEX events_workspace_idx ON events (workspace_id, seq);
+CREATE INDEX events_id_idx ON events (id);
 CREATE INDEX events_occurred_idx ON events (occurred_us);
 
 -- A workspace's webhook endpoints. `events` lists the subscribed types between commas
 -- (`,contact.created,contact.updated,`) or is `*`; `fields` (JSON array) narrows
--- `contact.updated`; `secret` is sealed with the server's webhook key (never stored bare).
+-- `contact.updated`; `subscriptions` (JSON array) keeps a Chatwoot webhook's own event
+-- names as its client sent them; `secret` is sealed with the server's webhook key (never stored bare).
 CREATE TABLE webhooks (
     id BIGSERIAL PRIMARY KEY,
     workspace_id BIGINT NOT NULL,
@@ -26,6 +28,7 @@ CREATE TABLE webhooks (
     format TEXT NOT NULL,
     events TEXT NOT NULL,
     fields TEXT,
+    subscriptions TEXT,
     description TEXT,
     secret BYTEA NOT NULL,
     enabled BOOLEAN NOT NULL,

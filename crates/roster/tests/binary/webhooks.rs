@@ -1,0 +1,567 @@
+//! Webhooks through the real binary, with a real HTTP receiver on loopback: deliveries
+//! signed as Standard Webhooks say, filtered by type and field, retried after a 500 with
+//! one record's events kept in order, logged and redelivered; private addresses refused
+//! at creation and at delivery; a 410 disabling the endpoint; another workspace's
+//! webhooks out of reach; and undelivered events surviving `kill -9`.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::first_hour::{call, JSON};
+use super::{cli_tenant, Server, ADMIN_TOKEN};
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub(super) struct Received {
+    pub(super) path: String,
+    pub(super) headers: axum::http::HeaderMap,
+    pub(super) body: String,
+}
+
+/// An HTTP server on loopback that keeps what it is sent and answers each request with
+/// the next status of its script (then 200).
+pub(super) struct Receiver {
+    pub(super) url: String,
+    pub(super) received: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub(super) async fn start(script: Vec<u16>) -> Receiver {
+        Self::start_on("127.0.0.1:0", script).await
+    }
+
+    pub(super) async fn start_on(address: &str, script: Vec<u16>) -> Receiver {
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let script = Arc::new(Mutex::new(script.into_iter()));
+        let kept = Arc::clone(&received);
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let (kept, script) = (Arc::clone(&kept), Arc::clone(&script));
+                async move {
+                    kept.lock().unwrap().push(Received {
+                        path: uri.path().to_owned(),
+                        headers,
+                        body,
+                    });
+                    let status = script.lock().unwrap().next().unwrap_or(200);
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            },
+        );
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver {
+            url,
+            received,
+            task,
+        }
+    }
+
+    pub(super) fn on(&self, path: &str) -> Vec<Received> {
+        let received = self.received.lock().unwrap();
+        received
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (up to `within`) until `path` has been sent `count` requests.
+    pub(super) async fn wait_for(
+        &self,
+        path: &str,
+        count: usize,
+        within: Duration,
+    ) -> Vec<Received> {
+        let started = Instant::now();
+        loop {
+            let got = self.on(path);
+            if got.len() >= count || started.elapsed() > within {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub(super) fn admin() -> String {
+    format!("Bearer {ADMIN_TOKEN}")
+}
+
+pub(super) async fn admin_send(
+    method: Method,
+    url: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let auth = admin();
+    call(
+        method,
+        url,
+        &[("authorization", &auth), ("content-type", JSON)],
+        body.map(|body| body.to_string().into_bytes()),
+    )
+    .await
+}
+
+/// Checks a Standard Webhooks signature the way its libraries do: HMAC-SHA256 keyed by
+/// the secret's base64 bytes over `id.timestamp.body`, any of the listed `v1` signatures.
+fn verify_standard(secret: &str, received: &Received) -> bool {
+    let header = |name: &str| received.headers[name].to_str().unwrap().to_owned();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(
+        format!(
+            "{}.{}.{}",
+            header("webhook-id"),
+            header("webhook-timestamp"),
+            received.body
+        )
+        .as_bytes(),
+    );
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    header("webhook-signature")
+        .split(' ')
+        .any(|signature| signature == format!("v1,{expected}"))
+}
+
+async fn create_contact(base: &str, workspace: &str, key: &str, body: Value) -> i64 {
+    let (status, created) = call(
+        Method::POST,
+        &format!("{base}/api/v1/accounts/{workspace}/contacts"),
+        &[("api_access_token", key), ("content-type", JSON)],
+        Some(body.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    created["payload"]["contact"]["id"].as_i64().unwrap()
+}
+
+async fn update_contact(base: &str, workspace: &str, key: &str, id: i64, body: Value) {
+    let (status, updated) = call(
+        Method::PUT,
+        &format!("{base}/api/v1/accounts/{workspace}/contacts/{id}"),
+        &[("api_access_token", key), ("content-type", JSON)],
+        Some(body.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+}
+
+#[tokio::test]
+async fn deliveries_are_signed_filtered_retried_in_order_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), None, "Hooks");
+    let server = Server::start_with(
+        dir.path(),
+        None,
+        &[("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")],
+    );
+    let base = server.base.clone();
+    let hooks = format!("{base}/admin/v1/workspaces/{workspace}/webhooks");
+    // The first delivery to /all is refused with a 500: it and the events after it for
+    // the same contact wait for its retry.
+    let receiver = Receiver::start(vec![500]).await;
+    let (status, all) = admin_send(
+        Method::POST,
+        &hooks,
+        Some(json!({"url": format!("{}/all", receiver.url), "description": "everything"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{all}");
+    let secret = all["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{all}");
+    assert_eq!(all["enabled"], true);
+    assert_eq!(all["format"], "roster");
+    assert_eq!(all["events"].as_array().unwrap().len(), 11);
+    let (status, emails) = admin_send(
+        Method::POST,
+        &hooks,
+        Some(json!({"url": format!("{}/emails", receiver.url), "events": ["contact.updated"], "fields": ["email"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{emails}");
+    // The secret is shown only at creation.
+    let (_, shown) = admin_send(Method::GET, &format!("{hooks}/{}", all["id"]), None).await;
+    assert!(shown.get("secret").is_none(), "{shown}");
+
+    let id = create_contact(&base, &workspace, &key, json!({"name": "Ada"})).await;
+    update_contact(&base, &workspace, &key, id, json!({"name": "Ada L"})).await;
+    update_contact(
+        &base,
+        &workspace,
+        &key,
+        id,
+        json!({"email": "ada@example.com"}),
+    )
+    .await;
+    update_contact(
+        &base,
+        &workspace,
+        &key,
+        id,
+        json!({"email": "ada@example.com"}),
+    )
+    .await;
+
+    let got = receiver.wait_for("/all", 4, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 4, "{got:?}");
+    let events: Vec<Value> = got
+        .iter()
+        .map(|received| serde_json::from_str(&received.body).unwrap())
+        .collect();
+    // The refused first delivery came again (same webhook-id), then the rest in order.
+    assert_eq!(events[0], events[1]);
+    assert_eq!(got[0].headers["webhook-id"], got[1].headers["webhook-id"]);
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "contact.created",
+            "contact.created",
+            "contact.updated",
+            "contact.updated"
+        ]
+    );
+    assert_eq!(events[2]["data"]["changes"]["name"]["new"], "Ada L");
+    assert_eq!(
+        events[3]["data"]["changes"]["email"]["new"],
+        "ada@example.com"
+    );
+    for received in &got {
+        assert!(verify_standard(&secret, received), "{received:?}");
+        assert_eq!(received.headers["content-type"], JSON);
+        let id = received.headers["webhook-id"].to_str().unwrap();
+        assert!(id.starts_with("evt_"));
+        let body: Value = serde_json::from_str(&received.body).unwrap();
+        assert_eq!(body["id"], id);
+    }
+    // A signature made with another secret does not verify.
+    assert!(!verify_standard(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        &got[0]
+    ));
+    // The feed holds the same events.
+    let (_, feed) = admin_send(
+        Method::GET,
+        &format!("{base}/admin/v1/workspaces/{workspace}/events"),
+        None,
+    )
+    .await;
+    assert_eq!(feed["events"][0], events[0]);
+
+    // Only the email change reached the endpoint filtered on it.
+    let filtered = receiver
+        .wait_for("/emails", 1, Duration::from_secs(5))
+        .await;
+    assert_eq!(filtered.len(), 1);
+    let only: Value = serde_json::from_str(&filtered[0].body).unwrap();
+    assert_eq!(only["data"]["changes"]["email"]["new"], "ada@example.com");
+
+    // The delivery log: newest first, the refused attempt with its retry time.
+    let (status, log) = admin_send(
+        Method::GET,
+        &format!("{hooks}/{}/deliveries", all["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 4, "{log:?}");
+    let refused = log.last().unwrap();
+    assert_eq!(refused["status"], 500);
+    assert_eq!(refused["attempt"], 1);
+    assert_eq!(refused["event_type"], "contact.created");
+    assert!(refused["next_retry"].is_string(), "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("500"),
+        "{refused}"
+    );
+    let retried = &log[log.len() - 2];
+    assert_eq!(retried["status"], 200);
+    assert_eq!(retried["attempt"], 2);
+    assert_eq!(retried["next_retry"], Value::Null);
+
+    // Redelivery sends it once more, with the same id.
+    let event_id = refused["event_id"].as_str().unwrap();
+    let (status, _) = admin_send(
+        Method::POST,
+        &format!("{hooks}/{}/deliveries/{event_id}/redeliver", all["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let again = receiver.wait_for("/all", 5, Duration::from_secs(5)).await;
+    assert_eq!(again.len(), 5);
+    assert_eq!(again[4].headers["webhook-id"], event_id);
+    let (status, _) = admin_send(
+        Method::POST,
+        &format!("{hooks}/{}/deliveries/evt_nothing/redeliver", all["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A rotated secret signs from then on; the old one no longer verifies.
+    let (status, rotated) = admin_send(
+        Method::POST,
+        &format!("{hooks}/{}/rotate-secret", all["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    create_contact(&base, &workspace, &key, json!({"name": "Grace"})).await;
+    let after = receiver.wait_for("/all", 6, Duration::from_secs(5)).await;
+    assert!(verify_standard(&new_secret, &after[5]));
+    assert!(!verify_standard(&secret, &after[5]));
+
+    // Disabled, it is sent nothing (the feed keeps what it missed); enabled again, it is
+    // sent what happens from then on.
+    let (status, disabled) = admin_send(
+        Method::PATCH,
+        &format!("{hooks}/{}", all["id"]),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(disabled["enabled"], false);
+    create_contact(&base, &workspace, &key, json!({"name": "Hopper"})).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(receiver.on("/all").len(), 6);
+    admin_send(
+        Method::PATCH,
+        &format!("{hooks}/{}", all["id"]),
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    create_contact(&base, &workspace, &key, json!({"name": "Lamarr"})).await;
+    let resumed = receiver.wait_for("/all", 7, Duration::from_secs(5)).await;
+    assert_eq!(resumed.len(), 7);
+    let last: Value = serde_json::from_str(&resumed[6].body).unwrap();
+    assert_eq!(last["data"]["contact"]["name"], "Lamarr");
+
+    // Bad requests are named.
+    for (body, field) in [
+        (json!({}), "url"),
+        (json!({"url": "ftp://example.com/"}), "url"),
+        (
+            json!({"url": "http://example.com/", "events": ["contact.exploded"]}),
+            "events",
+        ),
+        (
+            json!({"url": "http://example.com/", "events": []}),
+            "events",
+        ),
+        (
+            json!({"url": "http://example.com/", "fields": ["shoe_size"]}),
+            "fields",
+        ),
+        (
+            json!({"url": "http://example.com/", "format": "xml"}),
+            "format",
+        ),
+        (
+            json!({"url": "http://example.com/", "colour": "red"}),
+            "colour",
+        ),
+    ] {
+        let (status, answer) = admin_send(Method::POST, &hooks, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().starts_with(field),
+            "{body}: {answer}"
+        );
+    }
+    // Deleted, it is gone.
+    let (status, _) = admin_send(Method::DELETE, &format!("{hooks}/{}", emails["id"]), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = admin_send(Method::GET, &format!("{hooks}/{}", emails["id"]), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    drop(server);
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_a_410_disables_and_other_workspaces_are_walled_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), None, "Walls");
+    let (other, _) = cli_tenant(dir.path(), None, "Other");
+    let receiver = Receiver::start(vec![410]).await;
+
+    // Allowed while the server allows private addresses...
+    let server = Server::start_with(
+        dir.path(),
+        None,
+        &[("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")],
+    );
+    let hooks = |base: &str, ws: &str| format!("{base}/admin/v1/workspaces/{ws}/webhooks");
+    let (status, gone) = admin_send(
+        Method::POST,
+        &hooks(&server.base, &workspace),
+        Some(json!({"url": format!("{}/gone", receiver.url)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, kept) = admin_send(
+        Method::POST,
+        &hooks(&server.base, &workspace),
+        Some(json!({"url": format!("{}/kept", receiver.url), "events": ["organization.created"]})),
+    )
+    .await;
+    // Another workspace reaches none of them, whatever id it names.
+    for id in [&gone["id"], &kept["id"]] {
+        let url = format!("{}/{id}", hooks(&server.base, &other));
+        for method in [Method::GET, Method::DELETE] {
+            let (status, _) = admin_send(method, &url, None).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+        let (status, _) = admin_send(Method::PATCH, &url, Some(json!({"enabled": false}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = admin_send(Method::GET, &format!("{url}/deliveries"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let (_, listed) = admin_send(Method::GET, &hooks(&server.base, &other), None).await;
+    assert_eq!(listed, json!([]));
+
+    // ...a 410 Gone disables the endpoint and says why.
+    create_contact(&server.base, &workspace, &key, json!({"name": "Ada"})).await;
+    receiver.wait_for("/gone", 1, Duration::from_secs(5)).await;
+    let url = format!("{}/{}", hooks(&server.base, &workspace), gone["id"]);
+    let started = Instant::now();
+    let disabled = loop {
+        let (_, shown) = admin_send(Method::GET, &url, None).await;
+        if shown["enabled"] == false || started.elapsed() > Duration::from_secs(5) {
+            break shown;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(disabled["enabled"], false, "{disabled}");
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("410"),
+        "{disabled}"
+    );
+    drop(server);
+
+    // Refused by default, at creation...
+    let server = Server::start(dir.path(), None);
+    for url in [
+        format!("{}/x", receiver.url),
+        "http://localhost/hook".to_owned(),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        "http://10.0.0.1/hook".to_owned(),
+        "http://[::1]/hook".to_owned(),
+    ] {
+        let (status, answer) = admin_send(
+            Method::POST,
+            &hooks(&server.base, &workspace),
+            Some(json!({"url": url})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().starts_with("url:"),
+            "{answer}"
+        );
+    }
+    // ...and at delivery, to the endpoint created while they were allowed.
+    let (status, _) = call(
+        Method::POST,
+        &format!("{}/v1/chatbots/{workspace}/organizations", server.base),
+        &[("x-chatcaptain-key", &key), ("content-type", JSON)],
+        Some(json!({"name": "Engines"}).to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let log_url = format!(
+        "{}/{}/deliveries",
+        hooks(&server.base, &workspace),
+        kept["id"]
+    );
+    let started = Instant::now();
+    let log = loop {
+        let (_, log) = admin_send(Method::GET, &log_url, None).await;
+        if !log.as_array().unwrap().is_empty() || started.elapsed() > Duration::from_secs(5) {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        log[0]["error"].as_str().unwrap().contains("may not call"),
+        "{log}"
+    );
+    assert_eq!(log[0]["status"], Value::Null);
+    assert!(receiver.on("/kept").is_empty());
+}
+
+/// Events not yet delivered when the server is killed are all delivered after it starts
+/// again, each once per endpoint unless it was in flight.
+#[tokio::test]
+async fn undelivered_events_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), None, "Crash");
+    let env = [("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let server = Server::start_with(dir.path(), None, &env);
+    // A port nothing listens on yet: every attempt is refused.
+    let address = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let (status, _) = admin_send(
+        Method::POST,
+        &format!("{}/admin/v1/workspaces/{workspace}/webhooks", server.base),
+        Some(json!({"url": format!("http://{address}/hook")})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(
+            create_contact(
+                &server.base,
+                &workspace,
+                &key,
+                json!({"name": format!("C{n}")}),
+            )
+            .await,
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill_hard();
+
+    let receiver = Receiver::start_on(&address.to_string(), vec![]).await;
+    let _server = Server::start_with(dir.path(), None, &env);
+    // Refused attempts are retried after about 5 s.
+    let got = receiver
+        .wait_for("/hook", 10, Duration::from_secs(20))
+        .await;
+    let mut delivered: Vec<i64> = got
+        .iter()
+        .map(|received| {
+            let event: Value = serde_json::from_str(&received.body).unwrap();
+            event["data"]["contact"]["id"].as_i64().unwrap()
+        })
+        .collect();
+    delivered.sort_unstable();
+    delivered.dedup();
+    assert_eq!(delivered, ids);
+}
