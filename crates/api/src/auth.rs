@@ -76,6 +76,7 @@ required!(
     EditOrganization => OrganizationsEdit,
     DeleteOrganization => OrganizationsDelete,
     ListOrganizationContacts => OrganizationContactsList,
+    ManageWebhooks => WebhooksManage,
 );
 
 /// A caller whose key belongs to the path's workspace and holds permission `P`.

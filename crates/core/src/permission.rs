@@ -19,10 +19,12 @@ pub enum Permission {
     OrganizationsEdit,
     OrganizationsDelete,
     OrganizationContactsList,
+    /// Registering webhooks (Chatwoot lets only administrators).
+    WebhooksManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ContactsList,
         Permission::ContactsGet,
         Permission::ContactsCreate,
@@ -36,6 +38,7 @@ impl Permission {
         Permission::OrganizationsEdit,
         Permission::OrganizationsDelete,
         Permission::OrganizationContactsList,
+        Permission::WebhooksManage,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -53,6 +56,7 @@ impl Permission {
             Permission::OrganizationsEdit => "chatbots.organizations.edit",
             Permission::OrganizationsDelete => "chatbots.organizations.delete",
             Permission::OrganizationContactsList => "chatbots.organizations.contacts.list",
+            Permission::WebhooksManage => "chatbots.webhooks.manage",
         }
     }
 

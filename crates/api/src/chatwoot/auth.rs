@@ -10,7 +10,7 @@ use roster_core::Error;
 use super::error::CwError;
 pub use crate::auth::{
     Authorized, CreateContact, DeleteContact, Dialect, EditContact, GetContact, ListContacts,
-    MergeContacts, Refusal,
+    ManageWebhooks, MergeContacts, Refusal,
 };
 
 pub const TOKEN_HEADER: &str = "api_access_token";

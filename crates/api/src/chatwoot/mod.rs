@@ -28,6 +28,7 @@ use crate::AppState;
 mod auth;
 mod error;
 mod filter;
+mod webhooks;
 mod wire;
 
 pub(crate) use auth::Chatwoot;
@@ -88,6 +89,16 @@ pub fn routes() -> Router<AppState> {
             post(destroy_custom_attributes),
         )
         .route(&format!("{base}/actions/contact_merge"), post(merge))
+        .route(
+            &format!("{base}/webhooks"),
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            &format!("{base}/webhooks/{{id}}"),
+            axum::routing::patch(webhooks::update_webhook)
+                .put(webhooks::update_webhook)
+                .delete(webhooks::delete_webhook),
+        )
 }
 
 /// A JSON body; an empty body reads as `{}` (Chatwoot takes fields from the parameters,

@@ -565,3 +565,229 @@ async fn undelivered_events_survive_kill_9() {
     delivered.dedup();
     assert_eq!(delivered, ids);
 }
+
+/// Chatwoot's signature: `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+fn verify_chatwoot(secret: &str, received: &Received) -> bool {
+    let timestamp = received.headers["x-chatwoot-timestamp"].to_str().unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{}", received.body).as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    received.headers["x-chatwoot-signature"] == format!("sha256={hex}").as_str()
+}
+
+#[tokio::test]
+async fn chatwoot_clients_register_webhooks_and_get_chatwoot_payloads_and_saleschat_its_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), None, "Chatwoot hooks");
+    let limited = super::cli(
+        dir.path(),
+        None,
+        &[
+            "key",
+            "create",
+            "--workspace",
+            &workspace,
+            "--name",
+            "agent",
+            "--permission",
+            "chatbots.contacts.*",
+        ],
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server = Server::start_with(
+        dir.path(),
+        None,
+        &[("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")],
+    );
+    let base = server.base.clone();
+    let receiver = Receiver::start(vec![]).await;
+    let hooks = format!("{base}/api/v1/accounts/{workspace}/webhooks");
+    let cw = |token: &str, method: Method, url: &str, body: Option<Value>| {
+        let token = token.to_owned();
+        let url = url.to_owned();
+        async move {
+            call(
+                method,
+                &url,
+                &[("api_access_token", &token), ("content-type", JSON)],
+                body.map(|body| body.to_string().into_bytes()),
+            )
+            .await
+        }
+    };
+
+    let (status, created) = cw(
+        &key,
+        Method::POST,
+        &hooks,
+        Some(json!({"webhook": {"url": format!("{}/cw", receiver.url), "subscriptions": ["contact_created", "contact_updated", "conversation_created"], "name": "CRM"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let webhook = &created["payload"]["webhook"];
+    assert_eq!(webhook["name"], "CRM");
+    assert_eq!(webhook["account_id"].to_string(), workspace);
+    assert_eq!(
+        webhook["subscriptions"],
+        json!(["contact_created", "contact_updated", "conversation_created"])
+    );
+    let secret = webhook["secret"].as_str().unwrap().to_owned();
+    let (status, listed) = cw(&key, Method::GET, &hooks, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["payload"]["webhooks"][0]["secret"], secret.as_str());
+
+    // Chatwoot's validation messages, and its refusal of a key without the right.
+    for (body, message, attribute) in [
+        (
+            json!({"url": "not a url", "subscriptions": ["contact_created"]}),
+            "Url is invalid",
+            "url",
+        ),
+        (
+            json!({"url": "http://example.com/x", "subscriptions": ["contact_exploded"]}),
+            "Subscriptions Invalid events",
+            "subscriptions",
+        ),
+        (
+            json!({"url": "http://example.com/x", "subscriptions": []}),
+            "Subscriptions Invalid events",
+            "subscriptions",
+        ),
+        (
+            json!({"url": format!("{}/cw", receiver.url), "subscriptions": ["contact_created"]}),
+            "Url has already been taken",
+            "url",
+        ),
+    ] {
+        let (status, answer) = cw(&key, Method::POST, &hooks, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert_eq!(
+            answer,
+            json!({"message": message, "attributes": [attribute]}),
+            "{body}"
+        );
+    }
+    let (status, answer) = cw(&limited, Method::GET, &hooks, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer,
+        json!({"error": "You are not authorized to do this action"})
+    );
+    let (status, _) = cw(&key, Method::DELETE, &format!("{hooks}/999"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let id = create_contact(
+        &base,
+        &workspace,
+        &key,
+        json!({"name": "Ada", "email": "ada@example.com"}),
+    )
+    .await;
+    let (status, _) = call(
+        Method::POST,
+        &format!("{base}/api/v1/accounts/{workspace}/contacts/{id}/labels"),
+        &[("api_access_token", &key), ("content-type", JSON)],
+        Some(json!({"labels": ["vip"]}).to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    update_contact(&base, &workspace, &key, id, json!({"name": "Ada Lovelace"})).await;
+    let got = receiver.wait_for("/cw", 2, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.on("/cw").len(),
+        2,
+        "labels are not a Chatwoot attribute: no update sent"
+    );
+    let created: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(created["event"], "contact_created");
+    assert_eq!(created["id"], id);
+    assert_eq!(created["name"], "Ada");
+    assert_eq!(created["email"], "ada@example.com");
+    assert_eq!(
+        created["account"],
+        json!({"id": workspace.parse::<i64>().unwrap(), "name": "Chatwoot hooks"})
+    );
+    let updated: Value = serde_json::from_str(&got[1].body).unwrap();
+    assert_eq!(updated["event"], "contact_updated");
+    assert_eq!(
+        updated["changed_attributes"],
+        json!([{"name": {"previous_value": "Ada", "current_value": "Ada Lovelace"}}])
+    );
+    for received in &got {
+        assert!(verify_chatwoot(&secret, received), "{received:?}");
+        let delivery = received.headers["x-chatwoot-delivery"].to_str().unwrap();
+        assert_eq!(delivery.len(), 36, "a UUID: {delivery}");
+    }
+
+    // Narrowed to creations, an update is no longer sent; deleted, nothing is.
+    let hook = format!("{hooks}/{}", webhook["id"]);
+    let (status, changed) = cw(
+        &key,
+        Method::PUT,
+        &hook,
+        Some(json!({"subscriptions": ["contact_created"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(
+        changed["payload"]["webhook"]["subscriptions"],
+        json!(["contact_created"])
+    );
+    update_contact(&base, &workspace, &key, id, json!({"name": "Countess"})).await;
+    let (status, _) = cw(&key, Method::DELETE, &hook, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = cw(&key, Method::GET, &hooks, None).await;
+    assert_eq!(listed["payload"]["webhooks"], json!([]));
+    create_contact(&base, &workspace, &key, json!({"name": "Babbage"})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.on("/cw").len(), 2);
+
+    // SalesChat's envelope: an assignment is CONTACT_ASSIGNED, signed as Standard Webhooks.
+    let (status, saleschat) = admin_send(
+        Method::POST,
+        &format!("{base}/admin/v1/workspaces/{workspace}/webhooks"),
+        Some(json!({"url": format!("{}/sc", receiver.url), "format": "saleschat"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    admin_send(
+        Method::POST,
+        &format!("{base}/admin/v1/workspaces/{workspace}/users"),
+        Some(json!({"id": "u1", "name": "Una"})),
+    )
+    .await;
+    let (status, _) = call(
+        Method::POST,
+        &format!("{base}/v3/orgs/{workspace}/contacts/{id}/assign"),
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("content-type", JSON),
+        ],
+        Some(
+            json!({"user_id": "u1", "assign_on_handover": true})
+                .to_string()
+                .into_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let got = receiver.wait_for("/sc", 1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "only the assignment has a SalesChat form");
+    let envelope: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(
+        envelope,
+        json!({"type": "CONTACT_ASSIGNED", "version": 1.1, "payload": {"contact_id": id.to_string(), "user_id": "u1", "is_handover": true, "is_assigned": true}})
+    );
+    assert!(verify_standard(
+        saleschat["secret"].as_str().unwrap(),
+        &got[0]
+    ));
+}
