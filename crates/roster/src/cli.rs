@@ -77,6 +77,9 @@ pub enum Command {
     /// Manage Chatwoot inboxes.
     #[command(subcommand)]
     Inbox(InboxCommand),
+    /// Manage webhook endpoints (Roster's and SalesChat's form).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// List the contact merges of a workspace (Chatwoot `contact_merge`), oldest first.
     Merges {
         #[arg(long)]
@@ -177,6 +180,84 @@ pub enum KeyCommand {
         workspace: String,
         #[arg(long)]
         key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Create an endpoint; its signing secret is printed once, here.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        url: String,
+        /// An event type to send (repeat or separate with commas); default: all.
+        #[arg(long = "event", value_delimiter = ',')]
+        events: Vec<String>,
+        /// Send `contact.updated` only when one of these contact fields changed.
+        #[arg(long = "field", value_delimiter = ',')]
+        fields: Vec<String>,
+        /// `roster` (the event as the feed shows it) or `saleschat` (its envelope).
+        #[arg(long, default_value = "roster")]
+        format: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List a workspace's endpoints (never their secrets).
+    List {
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Change an endpoint.
+    Update {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        webhook: i64,
+        #[arg(long)]
+        url: Option<String>,
+        /// The event types to send from now on (repeat or separate with commas).
+        #[arg(long = "event", value_delimiter = ',')]
+        events: Vec<String>,
+        /// The fields `contact.updated` is narrowed to from now on.
+        #[arg(long = "field", value_delimiter = ',')]
+        fields: Vec<String>,
+        #[arg(long)]
+        enabled: Option<bool>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete an endpoint and what was queued for it.
+    Delete {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        webhook: i64,
+    },
+    /// Give an endpoint a new secret (printed once); the old one stops signing at once.
+    RotateSecret {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        webhook: i64,
+    },
+    /// An endpoint's latest delivery attempts, newest first.
+    Deliveries {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        webhook: i64,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Send an event to an endpoint again (by a running server).
+    Redeliver {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        webhook: i64,
+        #[arg(long)]
+        event: String,
     },
 }
 

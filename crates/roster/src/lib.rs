@@ -25,7 +25,7 @@ pub mod config;
 
 use cli::{
     Cli, Command, GovernanceLevelCommand, GroupCommand, InboxCommand, KeyCommand, ServeArgs,
-    StorageArgs, UserCommand, WorkspaceCommand,
+    StorageArgs, UserCommand, WebhookCommand, WorkspaceCommand,
 };
 
 pub async fn run(cli: Cli, config: config::Loaded) -> ExitCode {
@@ -46,6 +46,7 @@ pub async fn run(cli: Cli, config: config::Loaded) -> ExitCode {
         Command::Group(command) => group(&cli.storage, command).await,
         Command::GovernanceLevel(command) => governance_level(&cli.storage, command).await,
         Command::Inbox(command) => inbox(&cli.storage, command).await,
+        Command::Webhook(command) => webhook(&cli.storage, command).await,
         Command::Merges { workspace } => merges(&cli.storage, &workspace).await,
         Command::Import {
             workspace,
@@ -489,6 +490,119 @@ async fn key(storage: &StorageArgs, command: KeyCommand) -> Result<(), Error> {
             let key: KeyId = key.parse().map_err(|_| Error::NotFound(Resource::ApiKey))?;
             let revoked = roster.revoke_key(workspace_id(&workspace)?, key).await?;
             print(&admin::render_key(&revoked));
+        }
+    }
+    Ok(())
+}
+
+/// `--event` and `--field` lists: empty means "not given".
+fn listed<T>(
+    names: &[String],
+    parse: impl Fn(&[String]) -> Result<T, Error>,
+    flag: &str,
+) -> Result<Option<T>, Error> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    parse(names).map(Some).map_err(|err| match err {
+        Error::Invalid { reason, .. } => Error::invalid(flag, reason),
+        other => other,
+    })
+}
+
+async fn webhook(storage: &StorageArgs, command: WebhookCommand) -> Result<(), Error> {
+    use roster_core::webhooks::{parse_event_types, parse_fields, WebhookFormat, WebhookPatch};
+    let with_secret = |webhook: &roster_core::webhooks::Webhook, secret: String| {
+        let mut shown = admin::render_webhook(webhook);
+        shown["secret"] = Value::String(secret);
+        shown
+    };
+    match command {
+        WebhookCommand::Create {
+            workspace,
+            url,
+            events,
+            fields,
+            format,
+            description,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let format = match format.as_str() {
+                "roster" => WebhookFormat::Roster,
+                "saleschat" => WebhookFormat::SalesChat,
+                _ => return Err(Error::invalid("--format", "must be roster or saleschat")),
+            };
+            let request = roster_core::webhooks::WebhookRequest {
+                url,
+                format,
+                events: listed(&events, parse_event_types, "--event")?,
+                fields: listed(&fields, parse_fields, "--field")?,
+                subscriptions: None,
+                description,
+            };
+            let (webhook, secret) = roster.create_webhook(workspace, request).await?;
+            print(&with_secret(&webhook, secret));
+        }
+        WebhookCommand::List { workspace } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let webhooks = roster.store().webhooks(workspace).await?;
+            print(&Value::Array(
+                webhooks.iter().map(admin::render_webhook).collect(),
+            ));
+        }
+        WebhookCommand::Update {
+            workspace,
+            webhook,
+            url,
+            events,
+            fields,
+            enabled,
+            description,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let patch = WebhookPatch {
+                url,
+                events: listed(&events, parse_event_types, "--event")?.map(Some),
+                fields: listed(&fields, parse_fields, "--field")?.map(Some),
+                subscriptions: None,
+                description: description.map(Some),
+                enabled,
+            };
+            let updated = roster.update_webhook(workspace, webhook, patch).await?;
+            print(&admin::render_webhook(&updated));
+        }
+        WebhookCommand::Delete { workspace, webhook } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let deleted = roster.store().delete_webhook(workspace, webhook).await?;
+            print(&admin::render_webhook(&deleted));
+        }
+        WebhookCommand::RotateSecret { workspace, webhook } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let (webhook, secret) = roster.rotate_webhook_secret(workspace, webhook).await?;
+            print(&with_secret(&webhook, secret));
+        }
+        WebhookCommand::Deliveries {
+            workspace,
+            webhook,
+            limit,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let attempts = roster
+                .store()
+                .webhook_attempts(workspace, webhook, limit.clamp(1, 1_000))
+                .await?;
+            print(&Value::Array(
+                attempts.iter().map(admin::render_attempt).collect(),
+            ));
+        }
+        WebhookCommand::Redeliver {
+            workspace,
+            webhook,
+            event,
+        } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            roster.redeliver(workspace, webhook, &event).await?;
+            print(&serde_json::json!({"event_id": event, "queued": true}));
         }
     }
     Ok(())

@@ -791,3 +791,96 @@ async fn chatwoot_clients_register_webhooks_and_get_chatwoot_payloads_and_salesc
         &got[0]
     ));
 }
+
+#[test]
+fn the_cli_manages_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, _) = cli_tenant(dir.path(), None, "CLI hooks");
+    let cli = |args: &[&str]| super::cli(dir.path(), None, args);
+    let created = cli(&[
+        "webhook",
+        "create",
+        "--workspace",
+        &workspace,
+        "--url",
+        "http://127.0.0.1:9/hook",
+        "--event",
+        "contact.updated,contact.deleted",
+        "--field",
+        "email",
+        "--webhook-allow-private",
+    ]);
+    assert!(
+        created["secret"].as_str().unwrap().starts_with("whsec_"),
+        "{created}"
+    );
+    assert_eq!(
+        created["events"],
+        json!(["contact.updated", "contact.deleted"])
+    );
+    assert_eq!(created["fields"], json!(["email"]));
+    let id = created["id"].to_string();
+    let listed = cli(&["webhook", "list", "--workspace", &workspace]);
+    assert_eq!(listed[0]["id"], created["id"]);
+    assert!(listed[0].get("secret").is_none());
+    let updated = cli(&[
+        "webhook",
+        "update",
+        "--workspace",
+        &workspace,
+        "--webhook",
+        &id,
+        "--enabled",
+        "false",
+    ]);
+    assert_eq!(updated["enabled"], false);
+    let rotated = cli(&[
+        "webhook",
+        "rotate-secret",
+        "--workspace",
+        &workspace,
+        "--webhook",
+        &id,
+    ]);
+    assert_ne!(rotated["secret"], created["secret"]);
+    assert_eq!(
+        cli(&[
+            "webhook",
+            "deliveries",
+            "--workspace",
+            &workspace,
+            "--webhook",
+            &id
+        ]),
+        json!([])
+    );
+    // Refused without the flag: the address is a loopback one.
+    let output = super::roster(dir.path())
+        .args([
+            "webhook",
+            "create",
+            "--workspace",
+            &workspace,
+            "--url",
+            "http://127.0.0.1:9/x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("url"),
+        "{output:?}"
+    );
+    cli(&[
+        "webhook",
+        "delete",
+        "--workspace",
+        &workspace,
+        "--webhook",
+        &id,
+    ]);
+    assert_eq!(
+        cli(&["webhook", "list", "--workspace", &workspace]),
+        json!([])
+    );
+}
