@@ -52,6 +52,15 @@ pub struct Metrics {
     search_latency: Histogram,
     index_lag: Gauge,
     connections: Family<PoolLabels, Gauge>,
+    events_written: Gauge,
+    deliveries: Family<OutcomeLabels, Gauge>,
+    queue_depth: Gauge,
+    oldest_queued: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 /// Latency buckets from 0.5 ms to about 8 s.
@@ -94,6 +103,30 @@ impl Default for Metrics {
             "Database connections held, by state (idle or in use)",
             connections.clone(),
         );
+        let events_written = Gauge::default();
+        registry.register(
+            "events_written",
+            "Change events written since the installation began",
+            events_written.clone(),
+        );
+        let deliveries = Family::<OutcomeLabels, Gauge>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts this node made since it started, by outcome (delivered or failed)",
+            deliveries.clone(),
+        );
+        let queue_depth = Gauge::default();
+        registry.register(
+            "webhook_queue_depth",
+            "Webhook deliveries waiting to be sent or retried",
+            queue_depth.clone(),
+        );
+        let oldest_queued = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "webhook_oldest_undelivered_seconds",
+            "Age of the oldest event still waiting for a webhook delivery (0 when none)",
+            oldest_queued.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -101,6 +134,10 @@ impl Default for Metrics {
             search_latency,
             index_lag,
             connections,
+            events_written,
+            deliveries,
+            queue_depth,
+            oldest_queued,
         }
     }
 }
@@ -171,6 +208,27 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let (Ok(search), Ok(last)) = (state.roster.search(), store.last_change_seq().await) {
         let applied = search.applied_change().await;
         state.metrics.index_lag.set((last - applied).max(0));
+    }
+    if let Ok(stats) = store.queue_stats().await {
+        let metrics = &state.metrics;
+        metrics.events_written.set(stats.events_written);
+        metrics
+            .queue_depth
+            .set(i64::try_from(stats.queued).unwrap_or(i64::MAX));
+        let now = state.roster.now().micros();
+        let age = stats
+            .oldest_queued
+            .map_or(0.0, |at| (now - at.micros()).max(0) as f64 / 1e6);
+        metrics.oldest_queued.set(age);
+    }
+    let counts = state.roster.delivery_counts();
+    for (outcome, count) in [("delivered", &counts.delivered), ("failed", &counts.failed)] {
+        let count = count.load(std::sync::atomic::Ordering::Relaxed);
+        state
+            .metrics
+            .deliveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
     let pool = store.pool_usage();
     let gauge = |state_name| {

@@ -109,6 +109,7 @@ pub struct Roster {
     pub(crate) webhook_key: Option<Arc<crate::webhooks::WebhookKey>>,
     /// Whether webhooks may call loopback and private addresses.
     pub(crate) webhook_allow_private: bool,
+    pub(crate) delivery_counts: Arc<crate::webhooks::DeliveryCounts>,
 }
 
 impl Roster {
@@ -133,6 +134,7 @@ impl Roster {
             events_written: Arc::default(),
             webhook_key: None,
             webhook_allow_private: false,
+            delivery_counts: Arc::default(),
             creates: Arc::default(),
         })
     }

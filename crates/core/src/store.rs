@@ -584,6 +584,6 @@ pub trait WebhookStore: Send + Sync {
         event_id: &str,
         now: Timestamp,
     ) -> Result<()>;
-    /// How many deliveries are queued, and when the oldest queued event happened.
-    async fn delivery_queue(&self) -> Result<(u64, Option<Timestamp>)>;
+    /// Events written, deliveries queued and the oldest of them.
+    async fn queue_stats(&self) -> Result<crate::webhooks::QueueStats>;
 }

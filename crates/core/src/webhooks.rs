@@ -47,6 +47,24 @@ impl WebhookFormat {
     }
 }
 
+/// Delivery attempts this node made since it started, for metrics.
+#[derive(Debug, Default)]
+pub struct DeliveryCounts {
+    pub delivered: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+}
+
+/// The outbox and the delivery queue, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Events written since the installation began (the highest event seq).
+    pub events_written: i64,
+    /// Deliveries waiting to be sent (or retried).
+    pub queued: u64,
+    /// When the oldest of them happened.
+    pub oldest_queued: Option<Timestamp>,
+}
+
 /// A webhook endpoint as its workspace sees it (never its secret).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
@@ -412,6 +430,11 @@ impl Roster {
         self.webhook_key
             .as_deref()
             .ok_or_else(|| Error::internal("no webhook key is configured on this server"))
+    }
+
+    /// This node's delivery counts (the sender adds to them, metrics read them).
+    pub fn delivery_counts(&self) -> &DeliveryCounts {
+        &self.delivery_counts
     }
 
     /// Whether webhooks may call loopback and private addresses.

@@ -238,12 +238,7 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
     };
     tracing::info!(%address, backend, admin_api = args.admin_token.is_some(), "roster is serving");
     let cleaner = tokio::spawn(clean_up(roster.clone(), until_stopped()));
-    let deliveries = Arc::new(roster_webhooks::DeliveryCounts::default());
-    let sender = tokio::spawn(roster_webhooks::run(
-        roster.clone(),
-        Arc::clone(&deliveries),
-        until_stopped(),
-    ));
+    let sender = tokio::spawn(roster_webhooks::run(roster.clone(), until_stopped()));
     let state = AppState::new(
         roster,
         args.admin_token.filter(|t| !t.is_empty()).map(Arc::from),

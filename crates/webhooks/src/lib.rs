@@ -27,19 +27,8 @@ const LEASE: Duration = Duration::from_secs(60);
 /// coming due and other nodes' events.
 const POLL: Duration = Duration::from_millis(250);
 
-/// Counts for metrics.
-#[derive(Debug, Default)]
-pub struct DeliveryCounts {
-    pub delivered: std::sync::atomic::AtomicU64,
-    pub failed: std::sync::atomic::AtomicU64,
-}
-
 /// Sends what the queue holds until `stopped` resolves.
-pub async fn run(
-    roster: Roster,
-    counts: Arc<DeliveryCounts>,
-    stopped: impl std::future::Future<Output = ()>,
-) {
+pub async fn run(roster: Roster, stopped: impl std::future::Future<Output = ()>) {
     let allow_private = roster.webhooks_allow_private();
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -81,17 +70,13 @@ pub async fn run(
         };
         let full = deliveries.len() == BATCH as usize;
         if !deliveries.is_empty() {
-            let (roster, client, owner, counts) = (
-                roster.clone(),
-                client.clone(),
-                owner.clone(),
-                Arc::clone(&counts),
-            );
+            let (roster, client, owner) = (roster.clone(), client.clone(), owner.clone());
             tokio::spawn(async move {
                 let sends = deliveries
                     .into_iter()
                     .map(|delivery| attempt(&roster, &client, allow_private, delivery));
                 let outcomes = futures_util::future::join_all(sends).await;
+                let counts = roster.delivery_counts();
                 for outcome in &outcomes {
                     let counter = match outcome.delivered {
                         true => &counts.delivered,

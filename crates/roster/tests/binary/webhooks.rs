@@ -395,6 +395,37 @@ async fn deliveries_are_signed_filtered_retried_in_order_and_logged() {
     assert_eq!(status, StatusCode::OK);
     let (status, _) = admin_send(Method::GET, &format!("{hooks}/{}", emails["id"]), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The metrics count the outbox, the queue and this node's attempts.
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        let line = metrics
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("roster_events_written "), 6.0, "{metrics}");
+    assert!(
+        value("roster_webhook_deliveries{outcome=\"delivered\"}") >= 7.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        value("roster_webhook_deliveries{outcome=\"failed\"}"),
+        1.0,
+        "{metrics}"
+    );
+    assert_eq!(value("roster_webhook_queue_depth "), 0.0, "{metrics}");
+    assert_eq!(
+        value("roster_webhook_oldest_undelivered_seconds "),
+        0.0,
+        "{metrics}"
+    );
     drop(server);
 }
 

@@ -548,17 +548,19 @@ impl WebhookStore for StoreImpl {
         self.commit(tx).await
     }
 
-    async fn delivery_queue(&self) -> Result<(u64, Option<Timestamp>)> {
-        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(e.occurred_us) FROM webhook_deliveries d \
-             JOIN events e ON e.seq = d.event_seq",
+    async fn queue_stats(&self) -> Result<roster_core::webhooks::QueueStats> {
+        let (queued, oldest, written): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM webhook_deliveries), \
+             (SELECT MIN(e.occurred_us) FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq), \
+             (SELECT MAX(seq) FROM events)",
         )
         .fetch_one(self.reader())
         .await
         .map_err(db_error)?;
-        Ok((
-            u64::try_from(count).unwrap_or(0),
-            oldest.map(Timestamp::from_micros),
-        ))
+        Ok(roster_core::webhooks::QueueStats {
+            events_written: written.unwrap_or(0),
+            queued: u64::try_from(queued).unwrap_or(0),
+            oldest_queued: oldest.map(Timestamp::from_micros),
+        })
     }
 }
