@@ -20,6 +20,7 @@ use roster_core::Roster;
 use roster_search::SearchIndex;
 
 mod data;
+mod webhooks;
 mod writes;
 
 use data::{company_name, contact_data, person, with_typo, workspace_sizes, Person, Rng};
@@ -77,6 +78,15 @@ struct Args {
     /// clients are spread over them.
     #[arg(long, default_value_t = 1)]
     nodes: usize,
+    /// Only measure webhooks: write-to-delivery latency at `--webhook-rate` creates/s for
+    /// `--webhook-seconds`, then events/s to one endpoint for `--writes` creates (default
+    /// 20,000) by `--clients` clients.
+    #[arg(long)]
+    webhooks: bool,
+    #[arg(long, default_value_t = 200)]
+    webhook_rate: u32,
+    #[arg(long, default_value_t = 10)]
+    webhook_seconds: u32,
 }
 
 /// What a query looks for, and so how it is scored.
@@ -122,6 +132,10 @@ async fn main() {
     let args = Args::parse();
     if let Some(path) = &args.write_csv {
         write_csv(path, args.contacts, args.seed);
+        return;
+    }
+    if args.webhooks {
+        webhook_benchmark(&args).await;
         return;
     }
     if let Some(writes) = args.writes {
@@ -646,6 +660,49 @@ async fn write_benchmark(args: &Args, count: usize) {
     let _ = std::fs::remove_dir_all(&temp);
 }
 
+/// `--webhooks`: one SQLite node, one workspace, one endpoint on loopback.
+async fn webhook_benchmark(args: &Args) {
+    let temp = tempdir_path();
+    let store = roster_store::open(None, &temp).await.expect("store opens");
+    let roster = Roster::new(store.clone()).await.expect("roster");
+    let (workspace, key) = tenant(&roster, "Webhooks").await;
+    let receiver = webhooks::subscribe(&roster, workspace).await;
+    drop(roster);
+    drop(store);
+    let mut server = Server::start(&temp, None);
+    let target = writes::Target {
+        base: server.base.clone(),
+        workspace: workspace.get(),
+        key,
+    };
+    // Warm up the connections, the statements and the sender.
+    webhooks::latency(&target, &receiver, 100, 1).await;
+    let latencies =
+        webhooks::latency(&target, &receiver, args.webhook_rate, args.webhook_seconds).await;
+    let (p50, p99) = percentiles(&latencies);
+    println!(
+        "write to webhook received, {} creates/s for {} s: {} events, p50 {p50:.2} ms, p99 {p99:.2} ms",
+        args.webhook_rate,
+        args.webhook_seconds,
+        latencies.len()
+    );
+    let count = args.writes.unwrap_or(20_000);
+    let targets = vec![target; args.clients.max(1)];
+    let serial = Arc::new(AtomicUsize::new(0));
+    let (writing, delivered) =
+        webhooks::throughput(&targets, &receiver, args.clients.max(1), count, serial).await;
+    println!(
+        "{count} creates by {} clients: written in {:.1} s ({:.0}/s), all delivered {:.1} s after the first ({:.0} events/s)",
+        args.clients,
+        writing.as_secs_f64(),
+        count as f64 / writing.as_secs_f64(),
+        delivered.as_secs_f64(),
+        count as f64 / delivered.as_secs_f64(),
+    );
+    server.stop();
+    let _ = std::fs::remove_dir_all(&temp);
+}
+
 /// Drops and creates database `name` on the server of `url`; answers its URL.
 async fn fresh_postgres_database(url: &str, name: &str) -> String {
     use sqlx::{Connection, PgConnection};
@@ -857,6 +914,8 @@ impl Server {
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("ROSTER_DATA_DIR", data_dir)
+            .env("ROSTER_WEBHOOK_KEY", webhooks::BENCH_WEBHOOK_KEY)
+            .env("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")
             .env_remove("ROSTER_DATABASE_URL");
         if let Some(url) = database_url {
             command.env("ROSTER_DATABASE_URL", url);

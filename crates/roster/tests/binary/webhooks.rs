@@ -915,3 +915,75 @@ fn the_cli_manages_webhooks() {
         json!([])
     );
 }
+
+/// Two nodes on one PostgreSQL database share the queue: every event is delivered, each
+/// exactly once, whichever node wrote it, and one contact's events in order.
+#[tokio::test]
+async fn two_nodes_on_postgresql_deliver_each_event_once() {
+    let database = roster_store::testing::postgres().await;
+    let url = database.database_url.as_str();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (workspace, key) = cli_tenant(dir_a.path(), Some(url), "Two nodes");
+    let env = [
+        ("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("ROSTER_WEBHOOK_KEY", "shared by both nodes"),
+    ];
+    let node_a = Server::start_with(dir_a.path(), Some(url), &env);
+    let node_b = Server::start_with(dir_b.path(), Some(url), &env);
+    let receiver = Receiver::start(vec![]).await;
+    let (status, _) = admin_send(
+        Method::POST,
+        &format!("{}/admin/v1/workspaces/{workspace}/webhooks", node_a.base),
+        Some(json!({"url": format!("{}/hook", receiver.url)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut writes = Vec::new();
+    for n in 0..20 {
+        let base = if n % 2 == 0 {
+            &node_a.base
+        } else {
+            &node_b.base
+        };
+        let id = create_contact(base, &workspace, &key, json!({"name": format!("N{n}")})).await;
+        let other = if n % 2 == 0 {
+            &node_b.base
+        } else {
+            &node_a.base
+        };
+        update_contact(
+            other,
+            &workspace,
+            &key,
+            id,
+            json!({"name": format!("N{n} renamed")}),
+        )
+        .await;
+        writes.push(id);
+    }
+    receiver
+        .wait_for("/hook", 40, Duration::from_secs(20))
+        .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let got = receiver.on("/hook");
+    let ids: Vec<String> = got
+        .iter()
+        .map(|received| received.headers["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(got.len(), 40, "{ids:?}");
+    assert_eq!(unique.len(), 40, "each event once");
+    for id in writes {
+        let types: Vec<String> = got
+            .iter()
+            .map(|received| serde_json::from_str::<Value>(&received.body).unwrap())
+            .filter(|event| event["data"]["contact"]["id"] == id)
+            .map(|event| event["type"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            types,
+            ["contact.created", "contact.updated"],
+            "contact {id}"
+        );
+    }
+}
