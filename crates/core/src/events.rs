@@ -161,9 +161,8 @@ impl NewEvent {
         )
     }
 
-    /// `contact.updated`, `contact.stage_changed`, `contact.assigned` or
-    /// `contact.expired`: the record after the change and what changed; `None` when nothing
-    /// did.
+    /// `contact.updated`, `contact.stage_changed` or `contact.assigned`: the record after
+    /// the change and what changed; `None` when nothing did.
     pub fn contact_changed(
         event_type: EventType,
         before: &ContactRecord,
@@ -184,6 +183,18 @@ impl NewEvent {
             });
         }
         Some(contact_event(event_type, after.contact.id, data))
+    }
+
+    /// `contact.expired`: the record (now expired) as its SalesChat expiry passed.
+    pub fn contact_expired(record: &ContactRecord) -> NewEvent {
+        contact_event(
+            EventType::ContactExpired,
+            record.contact.id,
+            json!({
+                "contact": view::contact_record(record),
+                "changes": {"is_expired": {"old": false, "new": true}},
+            }),
+        )
     }
 
     pub fn contact_deleted(record: &ContactRecord) -> NewEvent {

@@ -10,6 +10,7 @@ pub mod coalesce;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod expiry;
 pub mod feed;
 mod group_commit;
 pub mod idempotency;

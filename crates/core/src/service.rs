@@ -105,6 +105,8 @@ pub struct Roster {
     pub(crate) creates: Arc<crate::group_commit::CreateQueue>,
     /// Woken by every committed write: feed reads waiting for the next event.
     pub(crate) events_written: Arc<tokio::sync::Notify>,
+    /// Woken when a retention change may have made contacts expired (see `expiry`).
+    pub(crate) expiries_due: Arc<tokio::sync::Notify>,
     /// Seals webhook secrets at rest; `None` until `with_webhooks`.
     pub(crate) webhook_key: Option<Arc<crate::webhooks::WebhookKey>>,
     /// Whether webhooks may call loopback and private addresses.
@@ -132,6 +134,7 @@ impl Roster {
             search: None,
             acknowledged: Arc::default(),
             events_written: Arc::default(),
+            expiries_due: Arc::default(),
             webhook_key: None,
             webhook_allow_private: false,
             delivery_counts: Arc::default(),
@@ -139,7 +142,6 @@ impl Roster {
         })
     }
 
-    /// Attaches the search engine the search endpoints use.
     /// Webhook secrets are sealed with `key`; `allow_private` lets endpoints be
     /// loopback or private addresses (setups and tests).
     pub fn with_webhooks(mut self, key: crate::webhooks::WebhookKey, allow_private: bool) -> Self {
@@ -153,6 +155,7 @@ impl Roster {
         Arc::clone(&self.events_written)
     }
 
+    /// Attaches the search engine the search endpoints use.
     pub fn with_search(mut self, search: Arc<dyn SearchEngine>) -> Self {
         self.search = Some(search);
         self
@@ -389,9 +392,15 @@ impl Roster {
         if let Some(days) = retention_days {
             retention(days)?;
         }
-        self.store
+        let level = self
+            .store
             .update_governance_level(workspace, id, name.as_deref(), retention_days)
-            .await
+            .await?;
+        if retention_days.is_some() {
+            // Contacts a shorter retention expires are told now, not at the next round.
+            self.expiries_due.notify_one();
+        }
+        Ok(level)
     }
 }
 

@@ -325,6 +325,10 @@ pub trait SalesChatStore: Send + Sync {
         retention_days: Option<i64>,
     ) -> Result<GovernanceLevel>;
     async fn governance_levels(&self, workspace: WorkspaceId) -> Result<Vec<GovernanceLevel>>;
+    /// Writes `contact.expired` for up to `limit` contacts whose expiry has passed and
+    /// has not fired since, each once however many nodes ask at the same time; answers
+    /// the workspaces that had some.
+    async fn fire_expiries(&self, limit: u32) -> Result<Vec<WorkspaceId>>;
 }
 
 /// Chatwoot's records: inboxes and a contact's links to them, labels, merges.

@@ -134,6 +134,8 @@ pub enum Write<'a> {
     OrganizationDeleted(&'a Organization),
     /// One import batch, row by row.
     Imported(&'a [ImportOutcome]),
+    /// SalesChat expiries passed: `contact.expired` for some of the workspace's contacts.
+    ContactsExpired,
 }
 
 impl Roster {
@@ -158,7 +160,7 @@ impl Roster {
     }
 
     /// Hears of every committed write, in the order they committed on this node.
-    async fn committed(&self, workspace: WorkspaceId, _write: Write<'_>) {
+    pub(crate) async fn committed(&self, workspace: WorkspaceId, _write: Write<'_>) {
         // Its events committed with it: feed reads waiting on this node see them now.
         self.events_written.notify_waiters();
         let Some(search) = &self.search else {

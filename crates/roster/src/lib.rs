@@ -239,6 +239,11 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
     tracing::info!(%address, backend, admin_api = args.admin_token.is_some(), "roster is serving");
     let cleaner = tokio::spawn(clean_up(roster.clone(), until_stopped()));
     let sender = tokio::spawn(roster_webhooks::run(roster.clone(), until_stopped()));
+    let expiries = tokio::spawn({
+        let roster = roster.clone();
+        let stopped = until_stopped();
+        async move { roster.run_expiries(stopped).await }
+    });
     let state = AppState::new(
         roster,
         args.admin_token.filter(|t| !t.is_empty()).map(Arc::from),
@@ -258,15 +263,16 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Error> {
     let _ = follower.await;
     let _ = cleaner.await;
     let _ = sender.await;
+    let _ = expiries.await;
     // Leave the index in step with every acknowledged write.
     search.catch_up().await?;
     tracing::info!("roster stopped");
     Ok(())
 }
 
-/// Forgets expired `Idempotency-Key` answers once a minute, a bounded batch at a time by
-/// the expiry index (several nodes may do it at once: each batch is its own statement).
-/// Every minute: forgets expired Idempotency-Keys and events past their retention.
+/// Once a minute, forgets expired `Idempotency-Key` answers (a bounded batch at a time by
+/// the expiry index; several nodes may do it at once, each batch is its own statement) and
+/// events past their retention.
 async fn clean_up(roster: Roster, stopped: impl std::future::Future<Output = ()>) {
     const BATCH: u32 = 1000;
     let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));

@@ -46,6 +46,11 @@ const MIGRATIONS: &[Embedded] = &[
         "events",
         include_str!("../migrations/postgres/0007_events.sql"),
     ),
+    (
+        8,
+        "expiries",
+        include_str!("../migrations/postgres/0008_expiries.sql"),
+    ),
 ];
 
 const MAX_CONNECTIONS: u32 = 16;

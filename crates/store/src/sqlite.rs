@@ -51,6 +51,11 @@ const MIGRATIONS: &[Embedded] = &[
         "events",
         include_str!("../migrations/sqlite/0007_events.sql"),
     ),
+    (
+        8,
+        "expiries",
+        include_str!("../migrations/sqlite/0008_expiries.sql"),
+    ),
 ];
 
 /// Readers: enough for the request concurrency of a small machine.

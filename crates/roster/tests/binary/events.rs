@@ -378,3 +378,176 @@ async fn a_waiting_feed_read_answers_at_the_next_event_and_bad_parameters_are_re
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_saleschat_contact_expires_once_when_its_retention_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    contacts_expire_once(dir.path(), None, 1).await;
+}
+
+#[tokio::test]
+async fn two_nodes_on_postgresql_fire_each_expiry_once() {
+    let database = roster_store::testing::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    contacts_expire_once(dir.path(), Some(database.database_url.as_str()), 2).await;
+}
+
+/// The contacts the feed says expired, in the order it says so.
+async fn expired(base: &str, workspace: &str) -> Vec<Value> {
+    let (events, _) = feed(base, workspace, "0").await;
+    events
+        .into_iter()
+        .filter(|event| event["type"] == "contact.expired")
+        .collect()
+}
+
+/// Polls the feed until `count` contacts expired (or `within` passed).
+async fn wait_for_expired(
+    base: &str,
+    workspace: &str,
+    count: usize,
+    within: Duration,
+) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let got = expired(base, workspace).await;
+        if got.len() >= count || started.elapsed() > within {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// SalesChat contacts under governance levels of 1 and 30 days: one already expired at
+/// creation, one expiring 4 s later, one the 30-day level covers until its retention is cut
+/// to 5 days. Each fires `contact.expired` once (through restarts and, with `nodes` 2,
+/// however many nodes run the scheduler), and a SalesChat webhook gets `CONTACT_EXPIRED`.
+async fn contacts_expire_once(dir: &std::path::Path, database_url: Option<&str>, nodes: usize) {
+    let (workspace, key) = cli_tenant(dir, database_url, "Expiry");
+    let env = [
+        ("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("ROSTER_WEBHOOK_KEY", "expiry test"),
+    ];
+    let dirs: Vec<tempfile::TempDir> = (0..nodes).map(|_| tempfile::tempdir().unwrap()).collect();
+    let start = |n: usize| match n {
+        0 => Server::start_with(dir, database_url, &env),
+        n => Server::start_with(dirs[n].path(), database_url, &env),
+    };
+    let mut servers: Vec<Server> = (0..nodes).map(start).collect();
+    let base = servers[0].base.clone();
+    let auth = admin_auth();
+    let admin = ("authorization", auth.as_str());
+    let admin_ws = format!("{base}/admin/v1/workspaces/{workspace}");
+    let receiver = super::webhooks::Receiver::start(vec![]).await;
+    let webhook = send(
+        Method::POST,
+        &format!("{admin_ws}/webhooks"),
+        admin,
+        Some(json!({"url": format!("{}/sc", receiver.url), "format": "saleschat"})),
+    )
+    .await;
+    for (id, days) in [("short", 1), ("long", 30)] {
+        send(
+            Method::POST,
+            &format!("{admin_ws}/governance-levels"),
+            admin,
+            Some(json!({"id": id, "name": id, "retention_days": days})),
+        )
+        .await;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let bearer = format!("Bearer {key}");
+    let create = |crm: &'static str, national: u64, opt_in: u64, level: &'static str| {
+        let (url, bearer) = (format!("{base}/v2/org/{workspace}/contact"), bearer.clone());
+        async move {
+            let body = json!({"crm_id": crm, "phone_number": {"countryCode": 44, "nationalNumber": national}, "opt_in_date": opt_in, "governance_level_id": level});
+            let created = send(Method::POST, &url, ("authorization", &bearer), Some(body)).await;
+            created["id"].as_str().unwrap().parse::<i64>().unwrap()
+        }
+    };
+    let day = 86_400;
+    let long_gone = create("EXP-1", 7911123001, now - 2 * day, "short").await;
+    let covered = create("EXP-2", 7911123002, now - 10 * day, "long").await;
+    let created_soon = Instant::now();
+    let soon = create("EXP-3", 7911123003, now - day + 4, "short").await;
+
+    // Already expired at creation: fired by the next round, and only that one.
+    let fired = wait_for_expired(&base, &workspace, 1, Duration::from_secs(3)).await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let event = &fired[0]["data"];
+    assert_eq!(event["contact"]["id"], long_gone);
+    assert_eq!(event["contact"]["is_expired"], true);
+    assert_eq!(
+        event["changes"]["is_expired"],
+        json!({"old": false, "new": true})
+    );
+    if created_soon.elapsed() < Duration::from_secs(3) {
+        assert_eq!(expired(&base, &workspace).await.len(), 1, "expired early");
+    }
+    // The next one fires when its expiry passes.
+    let fired = wait_for_expired(&base, &workspace, 2, Duration::from_secs(10)).await;
+    assert_eq!(fired.len(), 2, "{fired:?}");
+    assert_eq!(fired[1]["data"]["contact"]["id"], soon);
+    assert!(
+        fired[1]["timestamp"].as_str().unwrap()
+            >= fired[1]["data"]["contact"]["expiry"].as_str().unwrap()
+    );
+
+    // A restart (or a node killed) fires nothing again.
+    match nodes {
+        1 => {
+            drop(servers.pop());
+            servers.push(start(0));
+        }
+        _ => servers.pop().unwrap().kill_hard(),
+    }
+    let base = servers[0].base.clone();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(expired(&base, &workspace).await.len(), 2);
+
+    // A shorter retention expires the covered contact at once, not at the next round.
+    let (_, cursor) = feed(&base, &workspace, "0").await;
+    let admin_ws = format!("{base}/admin/v1/workspaces/{workspace}");
+    send(
+        Method::PATCH,
+        &format!("{admin_ws}/governance-levels/long"),
+        admin,
+        Some(json!({"retention_days": 5})),
+    )
+    .await;
+    let asked = Instant::now();
+    let url = format!("{admin_ws}/events?after={cursor}&wait=5");
+    let page = send(Method::GET, &url, admin, None).await;
+    assert!(
+        asked.elapsed() < Duration::from_millis(900),
+        "took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(page["events"][0]["type"], "contact.expired");
+    assert_eq!(page["events"][0]["data"]["contact"]["id"], covered);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let fired = expired(&base, &workspace).await;
+    let ids: Vec<&Value> = fired
+        .iter()
+        .map(|event| &event["data"]["contact"]["id"])
+        .collect();
+    assert_eq!(ids, [&json!(long_gone), &json!(soon), &json!(covered)]);
+
+    // SalesChat's webhook: CONTACT_EXPIRED for each, once.
+    receiver.wait_for("/sc", 3, Duration::from_secs(10)).await;
+    // Time for a duplicate to show.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = receiver.on("/sc");
+    assert_eq!(got.len(), 3, "{got:?}");
+    for (received, id) in got.iter().zip([long_gone, soon, covered]) {
+        let body: Value = serde_json::from_str(&received.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"type": "CONTACT_EXPIRED", "version": 1.1, "payload": {"contact_id": id.to_string()}})
+        );
+    }
+    assert!(webhook["secret"].as_str().unwrap().starts_with("whsec_"));
+}

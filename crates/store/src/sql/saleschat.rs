@@ -147,6 +147,14 @@ async fn pick_assignee(
     }
 }
 
+/// The contacts whose SalesChat expiry (opt-in plus retention) is at or before `$1` and
+/// whose `contact.expired` has not fired since: it fires again only for a later expiry.
+const DUE_EXPIRIES: &str = "FROM contacts c JOIN governance_levels g \
+     ON g.workspace_id = c.workspace_id AND g.id = c.governance_level_id \
+     WHERE c.governance_level_id IS NOT NULL AND c.opt_in_us IS NOT NULL \
+     AND c.opt_in_us <= $1 - g.retention_days * 86400000000 \
+     AND (c.expiry_fired_us IS NULL OR c.expiry_fired_us < c.opt_in_us + g.retention_days * 86400000000)";
+
 async fn fetch_governance_levels(
     conn: &mut <Db as Database>::Connection,
     workspace: WorkspaceId,
@@ -404,5 +412,51 @@ impl SalesChatStore for StoreImpl {
     async fn governance_levels(&self, workspace: WorkspaceId) -> Result<Vec<GovernanceLevel>> {
         let mut conn = self.reader().acquire().await.map_err(db_error)?;
         fetch_governance_levels(&mut conn, workspace).await
+    }
+
+    async fn fire_expiries(&self, limit: u32) -> Result<Vec<WorkspaceId>> {
+        let due: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT c.workspace_id {DUE_EXPIRIES} ORDER BY c.workspace_id LIMIT $2"
+        ))
+        .bind(self.now().micros())
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        let mut fired = Vec::new();
+        let mut left = i64::from(limit);
+        for workspace in due.into_iter().map(WorkspaceId::from_stored) {
+            if left <= 0 {
+                break;
+            }
+            let mut tx = begin(self.writer()).await?;
+            let now = tick(&mut tx, workspace, self.now()).await?;
+            // The claim: `tick` serialised this with the workspace's other writes, so a
+            // contact another node fired meanwhile no longer matches here.
+            let ids: Vec<i64> = sqlx::query_scalar(&format!(
+                "UPDATE contacts SET expiry_fired_us = $1 WHERE workspace_id = $2 AND id IN \
+                 (SELECT c.id {DUE_EXPIRIES} AND c.workspace_id = $2 LIMIT $3) RETURNING id"
+            ))
+            .bind(now.micros())
+            .bind(workspace.get())
+            .bind(left)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if ids.is_empty() {
+                continue;
+            }
+            left -= ids.len() as i64;
+            let mut contacts = Vec::with_capacity(ids.len());
+            for id in ids {
+                contacts.extend(fetch_contact(&mut tx, workspace, ContactId::from_stored(id)).await?);
+            }
+            let records = contact_records(&mut tx, workspace, contacts, false, now).await?;
+            let events: Vec<NewEvent> = records.iter().map(NewEvent::contact_expired).collect();
+            record_events(&mut tx, workspace, &events, now).await?;
+            self.commit(tx).await?;
+            fired.push(workspace);
+        }
+        Ok(fired)
     }
 }
