@@ -72,24 +72,21 @@ pub async fn run(roster: Roster, stopped: impl std::future::Future<Output = ()>)
         if !deliveries.is_empty() {
             let (roster, client, owner) = (roster.clone(), client.clone(), owner.clone());
             tokio::spawn(async move {
-                let sends = deliveries
-                    .into_iter()
-                    .map(|delivery| attempt(&roster, &client, allow_private, delivery));
-                let outcomes = futures_util::future::join_all(sends).await;
-                let counts = roster.delivery_counts();
-                for outcome in &outcomes {
-                    let counter = match outcome.delivered {
-                        true => &counts.delivered,
-                        false => &counts.failed,
-                    };
-                    if !outcome.skipped {
-                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Each endpoint's outcomes are recorded as soon as its own attempts end:
+                // a slow endpoint delays no other's log or retry.
+                let mut by_webhook: Vec<Vec<Delivery>> = Vec::new();
+                for delivery in deliveries {
+                    let same =
+                        |group: &&mut Vec<Delivery>| group[0].webhook.id == delivery.webhook.id;
+                    match by_webhook.iter_mut().find(same) {
+                        Some(group) => group.push(delivery),
+                        None => by_webhook.push(vec![delivery]),
                     }
                 }
-                if let Err(err) = roster.store().finish_deliveries(&owner, &outcomes).await {
-                    // The leases run out and the deliveries are tried again.
-                    tracing::warn!(%err, "could not record webhook deliveries");
-                }
+                let endpoints = by_webhook
+                    .into_iter()
+                    .map(|group| send_and_record(&roster, &client, allow_private, &owner, group));
+                futures_util::future::join_all(endpoints).await;
                 drop(permit);
             });
         } else {
@@ -103,6 +100,32 @@ pub async fn run(roster: Roster, stopped: impl std::future::Future<Output = ()>)
             _ = &mut woken => {}
             _ = tokio::time::sleep(POLL) => {}
         }
+    }
+}
+
+/// One endpoint's share of a batch: its attempts, then their outcomes recorded.
+async fn send_and_record(
+    roster: &Roster,
+    client: &reqwest::Client,
+    allow_private: bool,
+    owner: &str,
+    deliveries: Vec<Delivery>,
+) {
+    let sends = deliveries
+        .into_iter()
+        .map(|delivery| attempt(roster, client, allow_private, delivery));
+    let outcomes = futures_util::future::join_all(sends).await;
+    let counts = roster.delivery_counts();
+    for outcome in outcomes.iter().filter(|outcome| !outcome.skipped) {
+        let counter = match outcome.delivered {
+            true => &counts.delivered,
+            false => &counts.failed,
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Err(err) = roster.store().finish_deliveries(owner, &outcomes).await {
+        // The leases run out and the deliveries are tried again.
+        tracing::warn!(%err, "could not record webhook deliveries");
     }
 }
 

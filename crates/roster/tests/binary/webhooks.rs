@@ -7,7 +7,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -22,6 +21,9 @@ pub(super) struct Received {
     pub(super) headers: axum::http::HeaderMap,
     pub(super) body: String,
 }
+
+/// In a receiver's script: answer only after 15 s, past Roster's 10 s timeout.
+pub(super) const HANG: u16 = 0;
 
 /// An HTTP server on loopback that keeps what it is sent and answers each request with
 /// the next status of its script (then 200).
@@ -52,6 +54,10 @@ impl Receiver {
                         body,
                     });
                     let status = script.lock().unwrap().next().unwrap_or(200);
+                    if status == HANG {
+                        tokio::time::sleep(Duration::from_secs(15)).await;
+                        return axum::http::StatusCode::OK;
+                    }
                     axum::http::StatusCode::from_u16(status).unwrap()
                 }
             },
@@ -118,27 +124,76 @@ pub(super) async fn admin_send(
     .await
 }
 
-/// Checks a Standard Webhooks signature the way its libraries do: HMAC-SHA256 keyed by
-/// the secret's base64 bytes over `id.timestamp.body`, any of the listed `v1` signatures.
+/// Checks a Standard Webhooks signature with the reference library (npm
+/// `standardwebhooks`, run by `tests/standardwebhooks/verify.mjs` under Node.js), as a
+/// receiver would.
 fn verify_standard(secret: &str, received: &Received) -> bool {
+    let dir = standardwebhooks_installed();
     let header = |name: &str| received.headers[name].to_str().unwrap().to_owned();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap())
+    let input = json!({
+        "secret": secret,
+        "headers": {
+            "webhook-id": header("webhook-id"),
+            "webhook-timestamp": header("webhook-timestamp"),
+            "webhook-signature": header("webhook-signature"),
+        },
+        "body": received.body,
+    });
+    let mut node = std::process::Command::new("node")
+        .arg(dir.join("verify.mjs"))
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("Node.js runs (the README lists it)");
+    use std::io::Write as _;
+    node.stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
         .unwrap();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
-    mac.update(
-        format!(
-            "{}.{}.{}",
-            header("webhook-id"),
-            header("webhook-timestamp"),
-            received.body
-        )
-        .as_bytes(),
+    let output = node.wait_with_output().unwrap();
+    if output.status.success() {
+        // The library answers the payload it verified: the body as sent.
+        let verified: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            verified,
+            serde_json::from_str::<Value>(&received.body).unwrap()
+        );
+    }
+    output.status.success()
+}
+
+/// The directory of the verifier, with its locked npm packages installed (from the npm
+/// registry, the first time: into a directory of its own, then moved into place, so tests
+/// running at once never share a half-done install).
+fn standardwebhooks_installed() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standardwebhooks");
+    if dir
+        .join("node_modules/standardwebhooks/package.json")
+        .exists()
+    {
+        return dir;
+    }
+    let scratch = tempfile::tempdir_in(&dir).unwrap();
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(dir.join(file), scratch.path().join(file)).unwrap();
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--silent"])
+        .current_dir(scratch.path())
+        .status()
+        .expect("npm runs (it comes with Node.js)");
+    assert!(
+        status.success(),
+        "npm ci of the standardwebhooks verifier failed"
     );
-    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    header("webhook-signature")
-        .split(' ')
-        .any(|signature| signature == format!("v1,{expected}"))
+    // Another test may have moved its own install in first: either will do.
+    let _ = std::fs::rename(
+        scratch.path().join("node_modules"),
+        dir.join("node_modules"),
+    );
+    dir
 }
 
 async fn create_contact(base: &str, workspace: &str, key: &str, body: Value) -> i64 {
@@ -427,6 +482,75 @@ async fn deliveries_are_signed_filtered_retried_in_order_and_logged() {
         "{metrics}"
     );
     drop(server);
+}
+
+#[tokio::test]
+async fn a_receiver_that_times_out_or_refuses_the_connection_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), None, "Slow receivers");
+    let server = Server::start_with(
+        dir.path(),
+        None,
+        &[
+            ("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("ROSTER_WEBHOOK_KEY", "test"),
+        ],
+    );
+    let base = server.base.clone();
+    let hooks = format!("{base}/admin/v1/workspaces/{workspace}/webhooks");
+    let slow = Receiver::start(vec![HANG]).await;
+    // Nothing listens here until the first attempt was refused.
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut ids = Vec::new();
+    for url in [
+        format!("{}/slow", slow.url),
+        format!("http://{address}/late"),
+    ] {
+        let (status, webhook) = admin_send(Method::POST, &hooks, Some(json!({"url": url}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{webhook}");
+        ids.push(webhook["id"].clone());
+    }
+    let log = |webhook: &Value| {
+        let url = format!("{hooks}/{webhook}/deliveries");
+        async move {
+            let (status, log) = admin_send(Method::GET, &url, None).await;
+            assert_eq!(status, StatusCode::OK, "{log}");
+            log.as_array().unwrap().clone()
+        }
+    };
+    create_contact(&base, &workspace, &key, json!({"name": "Patience"})).await;
+
+    let started = Instant::now();
+    let refused = loop {
+        let attempts = log(&ids[1]).await;
+        if !attempts.is_empty() || started.elapsed() > Duration::from_secs(5) {
+            break attempts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(refused.len(), 1, "{refused:?} {:?}", log(&ids[0]).await);
+    assert_eq!(refused[0]["status"], Value::Null);
+    let error = refused[0]["error"].as_str().unwrap();
+    assert!(error.contains("onnect"), "{error}");
+    assert!(refused[0]["next_retry"].is_string());
+    let late = Receiver::start_on(&address.to_string(), vec![]).await;
+    let got = late.wait_for("/late", 1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "the refused delivery is retried");
+
+    // The first attempt gets no answer within 10 s: logged as such and sent again.
+    let got = slow.wait_for("/slow", 2, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 2, "the timed-out delivery is retried");
+    assert_eq!(got[0].headers["webhook-id"], got[1].headers["webhook-id"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let attempts = log(&ids[0]).await;
+    let first = attempts.iter().find(|a| a["attempt"] == 1).unwrap();
+    assert_eq!(first["error"], "no answer within 10 s", "{first}");
+    assert_eq!(first["status"], Value::Null);
+    let second = attempts.iter().find(|a| a["attempt"] == 2).unwrap();
+    assert_eq!(second["status"], 200, "{second}");
 }
 
 #[tokio::test]

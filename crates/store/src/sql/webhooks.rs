@@ -355,8 +355,9 @@ impl WebhookStore for StoreImpl {
         let mut webhooks: HashMap<i64, (Webhook, Vec<u8>)> = HashMap::new();
         let mut deliveries = Vec::with_capacity(claimed.len());
         for (webhook_id, seq, attempt) in claimed {
-            // A pruned event leaves its row to the next prune.
-            let Some(event) = events.remove(&seq) else {
+            // One event may go to several endpoints. A pruned one leaves its row to the
+            // next prune.
+            let Some(event) = events.get(&seq).cloned() else {
                 continue;
             };
             let (webhook, sealed_secret) = match webhooks.get(&webhook_id) {
