@@ -87,6 +87,11 @@ struct Args {
     webhook_rate: u32,
     #[arg(long, default_value_t = 10)]
     webhook_seconds: u32,
+    /// Only measure an import of this many contacts (`roster import` beside a running
+    /// server) into a workspace without a webhook, then into one whose `contact.created`
+    /// goes to an endpoint on loopback, until every event was delivered.
+    #[arg(long)]
+    webhook_import: Option<u64>,
 }
 
 /// What a query looks for, and so how it is scored.
@@ -132,6 +137,10 @@ async fn main() {
     let args = Args::parse();
     if let Some(path) = &args.write_csv {
         write_csv(path, args.contacts, args.seed);
+        return;
+    }
+    if let Some(contacts) = args.webhook_import {
+        import_with_webhook(contacts, args.seed).await;
         return;
     }
     if args.webhooks {
@@ -703,6 +712,104 @@ async fn webhook_benchmark(args: &Args) {
     let _ = std::fs::remove_dir_all(&temp);
 }
 
+/// How `--webhook-import` runs an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImportRun {
+    /// Beside a running server, no webhook.
+    Plain,
+    /// Beside a running server that delivers to one webhook as the import writes.
+    Delivered,
+    /// With no server running (the events wait in the outbox); then a server starts and
+    /// sends the backlog: what one endpoint is sent per second.
+    Backlog,
+}
+
+/// `--webhook-import`: the same CSV imported without and with one webhook subscribed,
+/// then as a backlog the server drains.
+async fn import_with_webhook(contacts: u64, seed: u64) {
+    let temp = tempdir_path();
+    std::fs::create_dir_all(&temp).expect("temporary directory");
+    let csv = temp.join("contacts.csv");
+    write_csv(&csv, contacts, seed);
+    for run in [ImportRun::Plain, ImportRun::Delivered, ImportRun::Backlog] {
+        let data = temp.join(format!("data-{run:?}"));
+        let store = roster_store::open(None, &data).await.expect("store opens");
+        let roster = Roster::new(store.clone()).await.expect("roster");
+        let (workspace, _) = tenant(&roster, "Import").await;
+        let receiver = match run {
+            ImportRun::Plain => None,
+            _ => Some(webhooks::subscribe(&roster, workspace).await),
+        };
+        drop(roster);
+        drop(store);
+        let mut server = (run != ImportRun::Backlog).then(|| Server::start(&data, None));
+        let started = Instant::now();
+        let created = roster_import(&data, workspace, &csv);
+        let imported = started.elapsed();
+        let count = usize::try_from(created).expect("a count");
+        match receiver {
+            None => println!(
+                "import of {contacts} contacts, no webhook: {:.1} s",
+                imported.as_secs_f64()
+            ),
+            Some(receiver) if run == ImportRun::Delivered => {
+                let last = receiver.wait_for(count, Duration::from_secs(1800)).await;
+                println!(
+                    "import of {contacts} contacts, one webhook: {:.1} s; {} of {created} contact.created events delivered {:.1} s after the import started",
+                    imported.as_secs_f64(),
+                    receiver.received(),
+                    last.duration_since(started).as_secs_f64(),
+                );
+            }
+            Some(receiver) => {
+                let starting = Instant::now();
+                server = Some(Server::start(&data, None));
+                let serving = Instant::now();
+                let last = receiver.wait_for(count, Duration::from_secs(1800)).await;
+                let sending = last.duration_since(serving).as_secs_f64();
+                println!(
+                    "backlog of {created} events sent to one endpoint by a server started after the import: {} delivered in {sending:.1} s after it served ({:.0} events/s; start {:.1} s)",
+                    receiver.received(),
+                    created as f64 / sending,
+                    serving.duration_since(starting).as_secs_f64(),
+                );
+            }
+        }
+        if let Some(server) = server.as_mut() {
+            server.stop();
+        }
+    }
+    let _ = std::fs::remove_dir_all(&temp);
+}
+
+/// `roster import` of `csv` into the workspace; answers how many contacts it created
+/// (only those yield `contact.created`).
+fn roster_import(data: &Path, workspace: WorkspaceId, csv: &Path) -> u64 {
+    let import = Command::new(
+        std::env::current_exe()
+            .expect("own path")
+            .with_file_name("roster"),
+    )
+    .args(["import", "--workspace", &workspace.get().to_string()])
+    .arg(csv)
+    .env("ROSTER_DATA_DIR", data)
+    .env_remove("ROSTER_DATABASE_URL")
+    .stderr(Stdio::null())
+    .output()
+    .expect("roster import runs");
+    assert!(import.status.success(), "roster import failed");
+    // The summary comes last.
+    let report = String::from_utf8_lossy(&import.stdout);
+    let summary: serde_json::Value = report
+        .lines()
+        .last()
+        .and_then(|line| serde_json::from_str(line).ok())
+        .expect("the import's summary");
+    summary["summary"]["created"]
+        .as_u64()
+        .expect("a created count")
+}
+
 /// Drops and creates database `name` on the server of `url`; answers its URL.
 async fn fresh_postgres_database(url: &str, name: &str) -> String {
     use sqlx::{Connection, PgConnection};
@@ -969,11 +1076,15 @@ impl Server {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
+    /// Asks the server to stop (SIGTERM) and waits; once stopped, stopping again (as the
+    /// drop does) does nothing.
     fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+        }
         let _ = self.child.wait();
     }
 }

@@ -74,8 +74,13 @@ pub struct ReceiverHandle {
 }
 
 impl ReceiverHandle {
+    /// Events received so far.
+    pub fn received(&self) -> usize {
+        self.arrivals.count.load(Ordering::Relaxed)
+    }
+
     /// Waits until `count` events arrived (at most `within`); answers when the last did.
-    async fn wait_for(&self, count: usize, within: Duration) -> Instant {
+    pub async fn wait_for(&self, count: usize, within: Duration) -> Instant {
         let started = Instant::now();
         while self.arrivals.count.load(Ordering::Relaxed) < count && started.elapsed() < within {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -83,6 +88,9 @@ impl ReceiverHandle {
         Instant::now()
     }
 }
+
+/// Numbers the latency runs' contacts, so that no two runs' emails collide.
+static LATENCY_SERIAL: AtomicUsize = AtomicUsize::new(0);
 
 /// Creates at `rate` per second for `seconds`; each one's latency to the receiver.
 pub async fn latency(
@@ -108,7 +116,7 @@ pub async fn latency(
             Arc::clone(&sent),
         );
         requests.push(tokio::spawn(async move {
-            let email = format!("latency{n}@bench.example");
+            let email = format!("latency{}@bench.example", LATENCY_SERIAL.fetch_add(1, Ordering::Relaxed));
             sent.lock().unwrap().insert(email.clone(), Instant::now());
             let body = serde_json::json!({"name": format!("Latency {n}"), "language": "en", "email": email});
             let response = client

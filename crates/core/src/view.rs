@@ -42,7 +42,8 @@ pub const CONTACT_FIELDS: [&str; 31] = [
     "assignment",
 ];
 
-fn time(at: Option<Timestamp>) -> Value {
+/// An optional time as JSON: RFC 3339, or `null`.
+pub fn time(at: Option<Timestamp>) -> Value {
     at.map_or(Value::Null, |at| Value::String(at.to_rfc3339()))
 }
 

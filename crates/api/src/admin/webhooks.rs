@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use roster_core::domain::Timestamp;
 use roster_core::error::Resource;
 use roster_core::events::EventType;
+use roster_core::view::time;
 use roster_core::webhooks::{
     parse_event_types, parse_fields, parse_url, Attempt, Webhook, WebhookFormat, WebhookPatch,
     WebhookRequest, MAX_DESCRIPTION_LEN,
@@ -19,10 +19,6 @@ use super::{workspace_id, Admin, AdminError, AdminPath, AdminResult};
 use crate::body::JsonBody;
 use crate::params::{PathParams, QueryPairs};
 use crate::AppState;
-
-fn time(at: Option<Timestamp>) -> Value {
-    at.map_or(Value::Null, |at| Value::String(at.to_rfc3339()))
-}
 
 pub fn render_webhook(webhook: &Webhook) -> Value {
     let events: Vec<&str> = match &webhook.events {
@@ -63,7 +59,7 @@ fn webhook_id(raw: &str) -> AdminResult<i64> {
         .ok_or(AdminError(Error::NotFound(Resource::Webhook)))
 }
 
-/// A list of strings, or `null` (when `nullable`).
+/// A list of strings, or `null`.
 fn strings(body: &Map<String, Value>, field: &str) -> AdminResult<Option<Vec<String>>> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),

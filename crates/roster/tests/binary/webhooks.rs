@@ -554,6 +554,113 @@ async fn a_receiver_that_times_out_or_refuses_the_connection_is_retried() {
 }
 
 #[tokio::test]
+async fn bad_webhook_requests_are_refused_by_field_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), None, "Bad hooks");
+    let server = Server::start_with(
+        dir.path(),
+        None,
+        &[
+            ("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("ROSTER_WEBHOOK_KEY", "test"),
+        ],
+    );
+    let base = server.base.clone();
+    let hooks = format!("{base}/admin/v1/workspaces/{workspace}/webhooks");
+    let (status, created) = admin_send(
+        Method::POST,
+        &hooks,
+        Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["contact.created"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let one = format!("{hooks}/{}", created["id"]);
+    let (_, before) = admin_send(Method::GET, &one, None).await;
+    let auth = admin();
+    for (body, field) in [
+        (&b"{\"enabled\": tru"[..], "body"),
+        (b"[]", "body"),
+        (b"{\"enabled\": \"yes\"}", "enabled"),
+        (b"{\"events\": \"contact.created\"}", "events"),
+        (b"{\"events\": [\"contact.exploded\"]}", "events"),
+        (b"{\"fields\": [1]}", "fields"),
+        (b"{\"fields\": [\"favourite_colour\"]}", "fields"),
+        (b"{\"url\": \"ftp://127.0.0.1/hook\"}", "url"),
+        (b"{\"url\": 7}", "url"),
+        (b"{\"description\": []}", "description"),
+        (b"{\"colour\": \"red\"}", "colour"),
+    ] {
+        let (status, answer) = call(
+            Method::PATCH,
+            &one,
+            &[("authorization", &auth), ("content-type", JSON)],
+            Some(body.to_vec()),
+        )
+        .await;
+        let sent = String::from_utf8_lossy(body);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{sent}: {answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.starts_with(field), "{sent}: {error}");
+    }
+    for (method, url) in [
+        (Method::PATCH, format!("{hooks}/abc")),
+        (Method::PATCH, format!("{hooks}/999")),
+        (Method::GET, format!("{hooks}/0")),
+        (Method::DELETE, format!("{hooks}/-1")),
+    ] {
+        let (status, answer) = admin_send(method, &url, Some(json!({"enabled": false}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}: {answer}");
+    }
+    let (_, after) = admin_send(Method::GET, &one, None).await;
+    assert_eq!(after, before, "a refused request changes nothing");
+
+    // Chatwoot's routes: a webhook id that is not a number is not found, bad bodies are
+    // refused in Chatwoot's words, and nothing changes.
+    let cw = format!("{base}/api/v1/accounts/{workspace}/webhooks");
+    let token = [("api_access_token", key.as_str()), ("content-type", JSON)];
+    let (status, cw_created) = call(
+        Method::POST,
+        &cw,
+        &token,
+        Some(br#"{"url": "http://127.0.0.1:9/cw", "subscriptions": ["contact_created"]}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{cw_created}");
+    let cw_one = format!("{cw}/{}", cw_created["payload"]["webhook"]["id"]);
+    let (_, cw_before) = call(Method::GET, &cw, &token, None).await;
+    let (status, answer) = call(
+        Method::PUT,
+        &format!("{cw}/abc"),
+        &token,
+        Some(br#"{"url": "http://127.0.0.1:9/x"}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (status, answer) = call(
+        Method::PUT,
+        &cw_one,
+        &token,
+        Some(br#"{"url": "http://127.0.0.1:9/x""#.to_vec()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["attributes"], json!(["body"]));
+    let (status, answer) = call(
+        Method::PATCH,
+        &cw_one,
+        &token,
+        Some(br#"{"url": "not a url", "subscriptions": ["contact_created"]}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["message"], "Url is invalid", "{answer}");
+    let (_, cw_after) = call(Method::GET, &cw, &token, None).await;
+    assert_eq!(cw_after, cw_before);
+    let (_, after) = admin_send(Method::GET, &one, None).await;
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
 async fn private_addresses_are_refused_a_410_disables_and_other_workspaces_are_walled_off() {
     let dir = tempfile::tempdir().unwrap();
     let (workspace, key) = cli_tenant(dir.path(), None, "Walls");

@@ -35,6 +35,18 @@ async fn insert_contacts<'a>(
     Ok(())
 }
 
+/// The contacts of rows just inserted (each created and updated at its own time).
+fn new_contacts(rows: &[(ContactId, Timestamp, &ContactData)]) -> Vec<Contact> {
+    rows.iter()
+        .map(|&(id, at, data)| Contact {
+            id,
+            created: at,
+            updated: at,
+            data: data.clone(),
+        })
+        .collect()
+}
+
 /// Memberships and change-log entries of newly inserted contacts, many rows a statement.
 async fn insert_contact_extras(
     tx: &mut Transaction<'_, Db>,
@@ -222,15 +234,7 @@ impl BulkStore for StoreImpl {
         check_organizations_exist(&mut tx, workspace, &organizations).await?;
         insert_contacts(&mut tx, workspace, &rows).await?;
         insert_contact_extras(&mut tx, workspace, &rows).await?;
-        let contacts: Vec<Contact> = rows
-            .iter()
-            .map(|&(id, at, data)| Contact {
-                id,
-                created: at,
-                updated: at,
-                data: data.clone(),
-            })
-            .collect();
+        let contacts = new_contacts(&rows);
         let now = Timestamp::from_micros(first_clock + count - 1);
         let events = created_events(&mut tx, workspace, contacts.clone(), &rows, now).await?;
         record_events(&mut tx, workspace, &events, now).await?;
@@ -286,16 +290,8 @@ impl BulkStore for StoreImpl {
         insert_contact_extras(&mut tx, workspace, &inserts).await?;
         let created = plan.created.len();
         let now = Timestamp::from_micros(first_clock + count.max(1) - 1);
-        let new_contacts: Vec<Contact> = inserts
-            .iter()
-            .map(|&(id, at, data)| Contact {
-                id,
-                created: at,
-                updated: at,
-                data: data.clone(),
-            })
-            .collect();
-        let mut events = created_events(&mut tx, workspace, new_contacts, &inserts, now).await?;
+        let mut events =
+            created_events(&mut tx, workspace, new_contacts(&inserts), &inserts, now).await?;
         let originals = plan
             .changed
             .iter()

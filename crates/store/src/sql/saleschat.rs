@@ -449,7 +449,8 @@ impl SalesChatStore for StoreImpl {
             left -= ids.len() as i64;
             let mut contacts = Vec::with_capacity(ids.len());
             for id in ids {
-                contacts.extend(fetch_contact(&mut tx, workspace, ContactId::from_stored(id)).await?);
+                contacts
+                    .extend(fetch_contact(&mut tx, workspace, ContactId::from_stored(id)).await?);
             }
             let records = contact_records(&mut tx, workspace, contacts, false, now).await?;
             let events: Vec<NewEvent> = records.iter().map(NewEvent::contact_expired).collect();

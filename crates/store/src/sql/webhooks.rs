@@ -111,6 +111,15 @@ async fn locked_webhook(
     id: i64,
 ) -> Result<Webhook> {
     tick(tx, workspace, Timestamp::from_micros(0)).await?;
+    webhook_in(tx, workspace, id).await
+}
+
+/// The endpoint as the transaction sees it (without its secret); `NotFound(Webhook)` if none.
+async fn webhook_in(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    id: i64,
+) -> Result<Webhook> {
     fetch_webhook(tx, workspace, id)
         .await?
         .map(|(webhook, _)| webhook)
@@ -207,9 +216,7 @@ impl WebhookStore for StoreImpl {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        let (webhook, _) = fetch_webhook(&mut tx, workspace, id)
-            .await?
-            .ok_or(Error::NotFound(Resource::Webhook))?;
+        let webhook = webhook_in(&mut tx, workspace, id).await?;
         self.commit(tx).await?;
         Ok(webhook)
     }
@@ -252,9 +259,7 @@ impl WebhookStore for StoreImpl {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        let (webhook, _) = fetch_webhook(&mut tx, workspace, id)
-            .await?
-            .ok_or(Error::NotFound(Resource::Webhook))?;
+        let webhook = webhook_in(&mut tx, workspace, id).await?;
         self.commit(tx).await?;
         Ok(webhook)
     }
