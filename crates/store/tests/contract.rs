@@ -81,6 +81,7 @@ contract!(
     imports_keep_merged_attributes_under_the_size_cap,
     idempotency_keys_run_once_replay_and_expire,
     every_write_bumps_the_version_and_a_stale_precondition_fails,
+    an_endpoint_failing_for_three_days_is_disabled_and_a_success_clears_it,
 );
 
 async fn workspace(store: &dyn Store) -> WorkspaceId {
@@ -2014,4 +2015,109 @@ async fn every_write_bumps_the_version_and_a_stale_precondition_fails(store: &dy
         Ok(None)
     );
     assert!(o1 >= 1);
+}
+
+/// The outcome of a failed attempt at `delivery`, `at`, retried 5 s later.
+fn failed_at(
+    delivery: &roster_core::webhooks::Delivery,
+    at: Timestamp,
+) -> roster_core::webhooks::DeliveryOutcome {
+    roster_core::webhooks::DeliveryOutcome {
+        webhook_id: delivery.webhook.id,
+        event_seq: delivery.event.seq,
+        attempt: delivery.attempt,
+        at,
+        status: Some(500),
+        error: Some("the endpoint answered 500".into()),
+        delivered: false,
+        next_retry: Some(Timestamp::from_micros(at.micros() + 5_000_000)),
+        disable: None,
+        skipped: false,
+    }
+}
+
+async fn an_endpoint_failing_for_three_days_is_disabled_and_a_success_clears_it(store: &dyn Store) {
+    use roster_core::webhooks::{NewWebhook, WebhookFormat};
+    let ws = workspace(store).await;
+    let webhook = store
+        .create_webhook(
+            ws,
+            &NewWebhook {
+                url: "https://hooks.example.com/roster".into(),
+                format: WebhookFormat::Roster,
+                events: None,
+                fields: None,
+                subscriptions: None,
+                description: None,
+                sealed_secret: vec![1, 2, 3],
+            },
+        )
+        .await
+        .unwrap();
+    store.create_contact(ws, &contact("Ada")).await.unwrap();
+    let hour = 3_600_000_000;
+    let t0 = Timestamp::from_micros(Timestamp::now().micros() + 1_000_000);
+    let at = |hours: i64| Timestamp::from_micros(t0.micros() + hours * hour);
+    let state = || async {
+        let (webhook, _) = store.webhook(ws, webhook.id).await.unwrap().unwrap();
+        (
+            webhook.enabled,
+            webhook.failing_since,
+            webhook.disabled_reason,
+        )
+    };
+    // Fails at t0, then again just short of 3 days later: still enabled.
+    for hours in [0, 71] {
+        let lease = at(hours + 1);
+        let taken = store
+            .claim_deliveries("node", at(hours), lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1, "due at {hours} h");
+        store
+            .finish_deliveries("node", &[failed_at(&taken[0], at(hours))])
+            .await
+            .unwrap();
+        assert_eq!(state().await, (true, Some(t0), None), "after {hours} h");
+    }
+    // A delivery that goes through clears the failing streak.
+    store.create_contact(ws, &contact("Grace")).await.unwrap();
+    let taken = store
+        .claim_deliveries("node", at(72), at(73), 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    let mut outcomes: Vec<_> = taken.iter().map(|d| failed_at(d, at(72))).collect();
+    outcomes[1].delivered = true;
+    outcomes[1].next_retry = None;
+    outcomes[1].status = Some(200);
+    outcomes[1].error = None;
+    store
+        .finish_deliveries("node", &outcomes[1..])
+        .await
+        .unwrap();
+    store
+        .finish_deliveries("node", &outcomes[..1])
+        .await
+        .unwrap();
+    assert_eq!(state().await, (true, Some(at(72)), None));
+    // Failing for 3 days from then disables the endpoint, saying why.
+    let taken = store
+        .claim_deliveries("node", at(145), at(146), 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    store
+        .finish_deliveries("node", &[failed_at(&taken[0], at(145))])
+        .await
+        .unwrap();
+    let (enabled, _, reason) = state().await;
+    assert!(!enabled);
+    assert_eq!(reason.as_deref(), Some("every delivery failed for 3 days"));
+    // A disabled endpoint is sent nothing.
+    let later = store
+        .claim_deliveries("node", at(200), at(201), 10)
+        .await
+        .unwrap();
+    assert!(later.is_empty());
 }
