@@ -18,6 +18,7 @@ mod auth;
 pub mod body;
 pub mod chatcaptain;
 pub mod chatwoot;
+mod console;
 pub mod docs;
 mod etag;
 mod guard;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(guarded::<saleschat::SalesChat>(saleschat::routes(), &state))
         .merge(guarded::<guard::AdminGate>(admin::routes(), &state))
         .merge(docs::routes())
+        .merge(console::routes())
         // Stated explicitly (it is axum's default): the README and the 413s name it.
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .fallback(unknown_route)

@@ -5,6 +5,7 @@
 //! `consistency` concurrent writes, retries, preconditions, limits and crashes.
 
 mod consistency;
+mod console;
 mod events;
 mod first_hour;
 mod keepalive;
@@ -839,4 +840,32 @@ fn the_cli_imports_a_csv_and_exports_it_again() {
         exported.contains(",Ann,") && exported.contains(",Acme,"),
         "{exported}"
     );
+}
+
+/// `tests/<name>`, a Node.js helper, with its locked npm packages installed (from the npm
+/// registry, the first time: into a directory of its own, then moved into place, so tests
+/// running at once never share a half-done install).
+fn npm_installed(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(name);
+    if dir.join("node_modules/.package-lock.json").exists() {
+        return dir;
+    }
+    let scratch = tempfile::tempdir_in(&dir).unwrap();
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(dir.join(file), scratch.path().join(file)).unwrap();
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--silent"])
+        .current_dir(scratch.path())
+        .status()
+        .expect("npm runs (it comes with Node.js)");
+    assert!(status.success(), "npm ci in tests/{name} failed");
+    // Another test may have moved its own install in first: either will do.
+    let _ = std::fs::rename(
+        scratch.path().join("node_modules"),
+        dir.join("node_modules"),
+    );
+    dir
 }

@@ -128,7 +128,7 @@ pub(super) async fn admin_send(
 /// `standardwebhooks`, run by `tests/standardwebhooks/verify.mjs` under Node.js), as a
 /// receiver would.
 fn verify_standard(secret: &str, received: &Received) -> bool {
-    let dir = standardwebhooks_installed();
+    let dir = super::npm_installed("standardwebhooks");
     let header = |name: &str| received.headers[name].to_str().unwrap().to_owned();
     let input = json!({
         "secret": secret,
@@ -162,38 +162,6 @@ fn verify_standard(secret: &str, received: &Received) -> bool {
         );
     }
     output.status.success()
-}
-
-/// The directory of the verifier, with its locked npm packages installed (from the npm
-/// registry, the first time: into a directory of its own, then moved into place, so tests
-/// running at once never share a half-done install).
-fn standardwebhooks_installed() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standardwebhooks");
-    if dir
-        .join("node_modules/standardwebhooks/package.json")
-        .exists()
-    {
-        return dir;
-    }
-    let scratch = tempfile::tempdir_in(&dir).unwrap();
-    for file in ["package.json", "package-lock.json"] {
-        std::fs::copy(dir.join(file), scratch.path().join(file)).unwrap();
-    }
-    let status = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--silent"])
-        .current_dir(scratch.path())
-        .status()
-        .expect("npm runs (it comes with Node.js)");
-    assert!(
-        status.success(),
-        "npm ci of the standardwebhooks verifier failed"
-    );
-    // Another test may have moved its own install in first: either will do.
-    let _ = std::fs::rename(
-        scratch.path().join("node_modules"),
-        dir.join("node_modules"),
-    );
-    dir
 }
 
 async fn create_contact(base: &str, workspace: &str, key: &str, body: Value) -> i64 {

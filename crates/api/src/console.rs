@@ -1,0 +1,152 @@
+//! The web console at `/console`: a page and its script and styles, embedded in the
+//! binary (nothing is fetched from elsewhere), and the two reads it needs beside the
+//! dialects it calls: who the credential is, and a contact's whole record.
+//!
+//! The credential (a workspace's API key) lives in the tab's `sessionStorage` and travels
+//! only in request headers, never in a URL or a cookie: the server logs no header, and a
+//! page elsewhere cannot make the browser send it (no CSRF). The page is served with a
+//! content security policy that allows only its own script and styles.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use roster_core::domain::ContactId;
+use roster_core::error::Resource;
+use roster_core::permission::Permission;
+use roster_core::service::Caller;
+use roster_core::Error;
+use serde_json::{json, Value};
+
+use crate::params::PathParams;
+use crate::AppState;
+
+const PAGE: &str = include_str!("../console/index.html");
+const SCRIPT: &str = include_str!("../console/console.js");
+const STYLES: &str = include_str!("../console/console.css");
+
+/// Only the page's own files, no framing, no referrer.
+const SECURITY: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .route(
+            "/console",
+            get(|| async { asset("text/html; charset=utf-8", PAGE) }),
+        )
+        .route(
+            "/console/console.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/console/console.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLES) }),
+        )
+        .route("/console/api/session", get(session))
+        .route("/console/api/contacts/{contactId}", get(contact))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    // The files change with the binary: revalidate rather than keep a stale script.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A console refusal: `{"error": …}` with the status the core's error maps to.
+struct ConsoleError(Error);
+
+impl From<Error> for ConsoleError {
+    fn from(err: Error) -> Self {
+        ConsoleError(err)
+    }
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self.0 {
+            Error::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "This key is unknown or revoked: sign in again.".to_owned(),
+            ),
+            Error::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "This key may not do that.".to_owned(),
+            ),
+            Error::NotFound(resource) => (StatusCode::NOT_FOUND, format!("No such {resource}.")),
+            other => {
+                tracing::error!(err = %other, "console request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Roster could not answer; try again.".to_owned(),
+                )
+            }
+        };
+        (status, Json(json!({"error": message}))).into_response()
+    }
+}
+
+/// The key the request carries (`Authorization: Bearer rk_…`).
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ConsoleError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    Ok(state.roster.authenticate(presented).await?)
+}
+
+/// `GET /console/api/session`: the key's workspace, name and what it may do, so the
+/// page shows only the controls that would work (the server refuses the rest anyway).
+async fn session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    let workspace = state.roster.existing_workspace(caller.workspace()).await?;
+    let allowed: Vec<String> = Permission::ALL
+        .iter()
+        .filter(|permission| permission.is_granted_by_any(&caller.key.permissions))
+        .map(|permission| permission.to_string())
+        .collect();
+    Ok(Json(json!({
+        "workspace": {"id": workspace.id.get(), "name": workspace.name},
+        "key": {"id": caller.key.id.get(), "name": caller.key.name},
+        "permissions": allowed,
+    })))
+}
+
+/// `GET /console/api/contacts/{contactId}`: the contact's whole record, as the admin API
+/// shows it, for a key that may read contacts of its own workspace.
+async fn contact(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PathParams(id, _): PathParams<String, ConsoleError>,
+) -> Result<Json<Value>, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    if !Permission::ContactsGet.is_granted_by_any(&caller.key.permissions) {
+        return Err(Error::Forbidden.into());
+    }
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(ContactId::from_stored)
+        .ok_or(Error::NotFound(Resource::Contact))?;
+    let record = state.roster.contact_record(caller.workspace(), id).await?;
+    Ok(Json(roster_core::view::contact_record(&record)))
+}

@@ -1,0 +1,95 @@
+//! The web console through the real binary, in real headless Chromium (Debian's
+//! `chromium`, driven by `playwright-core`): `tests/console/console.test.mjs` signs in with
+//! a key, finds a contact by a typo, corrects its email at the field, deletes it, and
+//! checks a read-only key, another workspace's id and a wrong key.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::first_hour::{call, JSON};
+use super::{cli, cli_tenant, Server};
+
+async fn create(base: &str, workspace: &str, key: &str, body: Value) -> String {
+    let (status, created) = call(
+        Method::POST,
+        &format!("{base}/v1/chatbots/{workspace}/contacts"),
+        &[("x-chatcaptain-key", key), ("content-type", JSON)],
+        Some(body.to_string().into_bytes()),
+    )
+    .await;
+    assert!(status.is_success(), "{created}");
+    created["contact"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_console_finds_fixes_and_deletes_contacts() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "the browser tests need Chromium at {chromium} (Debian: apt-get install chromium)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (workspace, key) = cli_tenant(dir.path(), None, "Console");
+    let read_only = cli(
+        dir.path(),
+        None,
+        &[
+            "key",
+            "create",
+            "--workspace",
+            &workspace,
+            "--name",
+            "reader",
+            "--permission",
+            "chatbots.contacts.list",
+            "--permission",
+            "chatbots.contacts.get",
+        ],
+    );
+    let (other_ws, other_key) = cli_tenant(dir.path(), None, "Elsewhere");
+    let server = Server::start(dir.path(), None);
+    let base = server.base.clone();
+    for (name, email) in [
+        ("Ada Lovelace", "ada@example.com"),
+        ("Grace Hopper", "grace@example.com"),
+        ("Alan Turing", "alan@example.com"),
+    ] {
+        create(
+            &base,
+            &workspace,
+            &key,
+            json!({"name": name, "email": email, "language": "en"}),
+        )
+        .await;
+    }
+    let elsewhere = create(
+        &base,
+        &other_ws,
+        &other_key,
+        json!({"name": "Hidden", "language": "en"}),
+    )
+    .await;
+
+    let tests = super::npm_installed("console");
+    let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-contacts.png");
+    let output = std::process::Command::new("node")
+        .arg(tests.join("console.test.mjs"))
+        .env("ROSTER_BASE", &base)
+        .env("ROSTER_WORKSPACE", &workspace)
+        .env("ROSTER_KEY", &key)
+        .env("ROSTER_READ_KEY", read_only["key"].as_str().unwrap())
+        .env("ROSTER_OTHER_CONTACT", &elsewhere)
+        .env("ROSTER_SCREENSHOT", &screenshot)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("Node.js runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(screenshot.exists());
+    // The key never reached the server's log.
+    assert!(server.logged(&key).is_empty());
+}

@@ -1,0 +1,133 @@
+// The web console in real headless Chromium, as a support agent uses it. Run by the
+// binary test `console::the_console_finds_fixes_and_deletes_contacts`, which starts the
+// server and passes (in the environment) ROSTER_BASE, ROSTER_WORKSPACE, ROSTER_KEY (all
+// permissions), ROSTER_READ_KEY (read only), ROSTER_OTHER_CONTACT (a contact of another
+// workspace) and ROSTER_SCREENSHOT (where to save the contacts page). Exits non-zero with
+// the failed step on stderr.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const base = env("ROSTER_BASE");
+const workspace = env("ROSTER_WORKSPACE");
+const key = env("ROSTER_KEY");
+const readKey = env("ROSTER_READ_KEY");
+const otherContact = env("ROSTER_OTHER_CONTACT");
+
+/** ChatCaptain's API, to see what the console changed. */
+async function chatcaptain(path) {
+  const response = await fetch(`${base}/v1/chatbots/${workspace}${path}`, { headers: { "x-chatcaptain-key": key } });
+  return { status: response.status, body: await response.json() };
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+let step = "starting";
+try {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  const seen = [];
+  page.on("request", (request) => seen.push(request.url()));
+
+  step = "sign in with a key";
+  await page.goto(base + "/");
+  assert.equal(new URL(page.url()).pathname, "/console");
+  await page.getByLabel("Token").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const search = page.getByLabel("Search contacts");
+  await search.waitFor();
+  // An empty box lists the newest first.
+  await page.getByText(/\d+ contacts found/).waitFor();
+
+  step = "search with a typo and see the highlighted contact";
+  await search.fill("Lovelase");
+  const ada = page.getByRole("link", { name: "Ada Lovelace" });
+  await ada.waitFor();
+  assert.equal(await ada.locator("mark").first().textContent(), "Lovelace");
+  await page.getByText("1 contact found").waitFor();
+  await page.screenshot({ path: env("ROSTER_SCREENSHOT") });
+
+  step = "open it with the keyboard";
+  await ada.focus();
+  await page.keyboard.press("Enter");
+  const email = page.getByLabel("Email");
+  await email.waitFor();
+  assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Ada Lovelace");
+
+  step = "an invalid email is refused at the field";
+  await email.fill("not an address");
+  await page.getByRole("button", { name: "Save" }).click();
+  const error = page.locator("#field-email-error");
+  await page.waitForFunction(() => document.querySelector("#field-email-error")?.textContent.length > 0);
+  assert.match(await error.textContent(), /address/);
+  assert.equal(await email.getAttribute("aria-invalid"), "true");
+  const id = new URL(page.url()).hash.split("/").pop();
+  assert.equal((await chatcaptain(`/contacts/${id}`)).body.contact.email, "ada@example.com");
+
+  step = "fixed, the change is seen through the ChatCaptain API";
+  await email.fill("ada@lovelace.example");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved.").waitFor();
+  assert.equal(await error.textContent(), "");
+  assert.equal((await chatcaptain(`/contacts/${id}`)).body.contact.email, "ada@lovelace.example");
+
+  step = "delete asks first, Escape keeps the contact";
+  await page.getByRole("button", { name: "Delete" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.waitFor();
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "hidden" });
+  assert.equal((await chatcaptain(`/contacts/${id}`)).status, 200);
+
+  step = "delete with the dialog's Delete";
+  await page.getByRole("button", { name: "Delete" }).click();
+  await dialog.getByRole("button", { name: "Delete" }).click();
+  await search.waitFor();
+  assert.equal((await chatcaptain(`/contacts/${id}`)).status, 404);
+
+  step = "another workspace's contact id shows not found";
+  await page.goto(`${base}/console#/contacts/${otherContact}`);
+  await page.getByRole("heading", { name: "Contact not found" }).waitFor();
+
+  step = "the key never goes into a URL";
+  assert.ok(seen.every((url) => !url.includes(key)), "a request URL held the key");
+
+  step = "sign out forgets the key";
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Token").waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+
+  step = "a read-only key sees no edit controls";
+  await page.getByLabel("Token").fill(readKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Search contacts").fill("Grace");
+  await page.getByRole("link", { name: "Grace Hopper" }).click();
+  await page.getByLabel("Email").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Save" }).count(), 0);
+  assert.equal(await page.getByRole("button", { name: "Delete" }).count(), 0);
+  assert.equal(await page.getByLabel("Email").getAttribute("readonly"), "");
+
+  step = "a wrong key is refused with what to do";
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Token").fill("rk_999_" + "0".repeat(64));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText(/does not know this key/).waitFor();
+
+  step = "at 375 px nothing is wider than the screen";
+  await page.setViewportSize({ width: 375, height: 700 });
+  await page.getByLabel("Token").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Search contacts").waitFor();
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375));
+  console.log("console: every step passed");
+} catch (err) {
+  console.error(`console test failed at "${step}": ${err.stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
