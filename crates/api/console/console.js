@@ -157,11 +157,13 @@ function signInPage() {
   token.focus();
 }
 
-// --- contacts -----------------------------------------------------------------------
+// --- searching a kind of record -----------------------------------------------------
 
 let searchTurn = 0;
 
-function contactsPage() {
+/** A search page: `kind` is "contacts" or "organizations" (the ChatCaptain path and the
+ * console route), `hitItem` renders one hit. */
+function searchPage(kind, title, noun, hitItem) {
   const params = new URLSearchParams(location.hash.split("?")[1] ?? "");
   const box = el("input", { id: "search", type: "search", value: params.get("q") ?? "", autocomplete: "off" });
   const summary = el("p", { class: "summary", "aria-live": "polite" });
@@ -174,12 +176,12 @@ function contactsPage() {
     const query = box.value.trim() || "*";
     const answer = await chatcaptain(
       "GET",
-      `/contacts/search?query=${encodeURIComponent(query)}&page=${page}&pageSize=${PAGE_SIZE}`,
+      `/${kind}/search?query=${encodeURIComponent(query)}&page=${page}&pageSize=${PAGE_SIZE}`,
     ).catch((err) => { if (turn === searchTurn) trouble(err); return null; });
     // Only the newest search's answer is shown.
     if (!answer || turn !== searchTurn) return;
     const found = answer.results.found;
-    summary.textContent = `${found} ${found === 1 ? "contact" : "contacts"} found`;
+    summary.textContent = `${found} ${found === 1 ? noun : `${noun}s`} found`;
     results.replaceChildren(...answer.results.hits.map(hitItem));
     const pages = Math.max(1, Math.ceil(Math.min(found, 10000) / PAGE_SIZE));
     pager.replaceChildren(
@@ -191,93 +193,74 @@ function contactsPage() {
 
   box.addEventListener("input", () => { page = 1; search(); });
   show(
-    el("h1", {}, "Contacts"),
-    el("div", { class: "search" }, el("label", { for: "search" }, "Search contacts"), box),
+    el("h1", {}, title),
+    el("div", { class: "search" }, el("label", { for: "search" }, `Search ${kind}`), box),
     summary, results, pager,
   );
   box.focus();
   search();
 }
 
-function hitItem(hit) {
-  const contact = hit.contact;
-  const byName = hit.highlights.find((highlight) => highlight.field === "name");
-  const others = hit.highlights.filter((highlight) => highlight.field !== "name");
+/** A hit: a link named by the record's name (its matched words marked), then the other
+ * fields that matched, or `fallback` when none did. */
+function hitLink(href, name, highlights, fallback) {
+  const byName = highlights.find((highlight) => highlight.field === "name");
+  const others = highlights.filter((highlight) => highlight.field !== "name");
   return el("li", {},
-    el("a", { href: `#/contacts/${contact.id}` }, byName ? snippet(byName.snippet) : contact.name),
+    el("a", { href }, byName ? snippet(byName.snippet) : name),
     others.map((highlight) => el("span", { class: "snippet" }, `${highlight.field}: `, snippet(highlight.snippet))),
-    !others.length && contact.email ? el("span", { class: "snippet" }, contact.email) : null,
+    !others.length && fallback ? el("span", { class: "snippet" }, fallback) : null,
   );
 }
 
-// --- one contact --------------------------------------------------------------------
+const contactHit = (hit) => hitLink(`#/contacts/${hit.contact.id}`, hit.contact.name, hit.highlights, hit.contact.email);
+const organizationHit = (hit) =>
+  hitLink(`#/organizations/${hit.organization.id}`, hit.organization.name, hit.highlights, hit.organization.industry);
 
-/** The ChatCaptain fields the form edits: its label, input type and wire name. */
-const EDITABLE = [
-  ["Name", "text", "name"],
-  ["Email", "email", "email"],
-  ["Phone", "tel", "phoneNumber"],
-];
+// --- one record: its form, save and delete ------------------------------------------
 
-async function contactPage(id) {
-  let record;
-  let contact;
-  try {
-    [record, { contact }] = await Promise.all([consoleApi(`/contacts/${id}`), chatcaptain("GET", `/contacts/${id}`)]);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) {
-      show(el("h1", {}, "Contact not found"), el("p", {}, "No contact with this id in this workspace. ", el("a", { href: "#/contacts" }, "Back to contacts")));
-      return;
-    }
-    trouble(err);
-    return;
-  }
-  const editable = may("chatbots.contacts.edit");
-  const heading = el("h1", {}, contact.name);
+/**
+ * The form of one record. `fields` are [label, input type, ChatCaptain field]; `save`
+ * sends a patch of what changed and answers the record as stored; `remove` deletes it.
+ * A 400 that names a field ("contact.email: …") is shown at that field.
+ */
+function recordForm({ record, fields, editable, deletable, noun, save, remove, saved: onSaved }) {
   const inputs = {};
   const errors = {};
-  const fields = EDITABLE.map(([label, type, name]) => {
+  const rows = fields.map(([label, type, name]) => {
     const id = `field-${name}`;
     errors[name] = el("p", { id: `${id}-error`, class: "error" });
-    inputs[name] = el("input", { id, type, value: contact[name] ?? "", readonly: !editable, "aria-describedby": `${id}-error` });
+    inputs[name] = el("input", { id, type, value: record[name] ?? "", readonly: !editable, "aria-describedby": `${id}-error` });
     return el("div", { class: "field" }, el("label", { for: id }, label), inputs[name], errors[name]);
   });
-  const saved = el("p", { class: "muted", "aria-live": "polite" });
-  const details = el("dl", { class: "record", "aria-label": "Every field" });
-  const renderDetails = (view) => details.replaceChildren(...Object.entries(view).flatMap(([name, value]) => [
-    el("dt", {}, name),
-    el("dd", {}, value === null ? "—" : typeof value === "object" ? JSON.stringify(value, null, 1) : String(value)),
-  ]));
-  renderDetails(record);
+  const status = el("p", { class: "muted", "aria-live": "polite" });
 
-  async function save(event) {
+  async function submit(event) {
     event.preventDefault();
-    saved.textContent = "";
+    status.textContent = "";
     for (const name of Object.keys(inputs)) {
       errors[name].textContent = "";
       inputs[name].removeAttribute("aria-invalid");
     }
     const patch = {};
-    for (const [, , name] of EDITABLE) {
+    for (const [, , name] of fields) {
       const value = inputs[name].value.trim();
-      if (value !== (contact[name] ?? "")) patch[name] = value === "" ? null : value;
+      if (value !== String(record[name] ?? "")) patch[name] = value === "" ? null : value;
     }
-    if (!Object.keys(patch).length) { saved.textContent = "Nothing changed."; return; }
+    if (!Object.keys(patch).length) { status.textContent = "Nothing changed."; return; }
     try {
-      ({ contact } = await chatcaptain("PATCH", `/contacts/${id}`, { contact: patch }));
-      heading.textContent = contact.name;
-      renderDetails(await consoleApi(`/contacts/${id}`));
-      saved.textContent = "Saved.";
+      record = await save(patch);
+      await onSaved(record);
+      status.textContent = "Saved.";
     } catch (err) {
-      // ChatCaptain names the field first: "contact.email: must be an email address…"
       const named = err instanceof ApiError && err.status === 400 ? err.message.split(":")[0] : "";
-      const field = named.replace(/^contact\./, "");
+      const field = named.replace(/^(contact|organization)\./, "");
       if (inputs[field]) {
         errors[field].textContent = err.message.slice(named.length + 1).trim();
         inputs[field].setAttribute("aria-invalid", "true");
         inputs[field].focus();
       } else if (err instanceof ApiError && err.status === 409) {
-        saved.textContent = err.message;
+        status.textContent = err.message;
       } else {
         trouble(err);
       }
@@ -285,15 +268,14 @@ async function contactPage(id) {
   }
 
   const dialog = el("dialog", { "aria-labelledby": "confirm-title" },
-    el("h2", { id: "confirm-title" }, `Delete ${contact.name}?`),
-    el("p", {}, "The contact is deleted in every dialect. This cannot be undone."),
+    el("h2", { id: "confirm-title" }, `Delete ${record.name}?`),
+    el("p", {}, `The ${noun} is deleted in every dialect. This cannot be undone.`),
     el("div", { class: "actions" },
       el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
       el("button", { type: "button", class: "danger", onclick: async () => {
         try {
-          await chatcaptain("DELETE", `/contacts/${id}`);
+          await remove();
           dialog.close();
-          location.hash = "#/contacts";
         } catch (err) {
           dialog.close();
           trouble(err);
@@ -301,23 +283,125 @@ async function contactPage(id) {
       } }, "Delete"),
     ),
   );
-
-  show(
-    el("p", {}, el("a", { href: "#/contacts" }, "← Contacts")),
-    heading,
-    // The server validates (and says why, at the field): no browser-side refusal first.
-    el("form", { onsubmit: save, "aria-label": "Contact", novalidate: true },
-      fields,
-      editable ? el("div", { class: "actions" },
-        el("button", { type: "submit" }, "Save"),
-        may("chatbots.contacts.delete") ? el("button", { type: "button", class: "danger", onclick: () => dialog.showModal() }, "Delete") : null,
-      ) : el("p", { class: "muted" }, "This key may only read contacts."),
-      saved,
-    ),
-    details,
-    dialog,
+  // The server validates (and says why, at the field): no browser-side refusal first.
+  const form = el("form", { onsubmit: submit, "aria-label": noun, novalidate: true },
+    rows,
+    editable || deletable ? el("div", { class: "actions" },
+      editable ? el("button", { type: "submit" }, "Save") : null,
+      deletable ? el("button", { type: "button", class: "danger", onclick: () => dialog.showModal() }, "Delete") : null,
+    ) : el("p", { class: "muted" }, `This key may only read ${noun}s.`),
+    status,
   );
-  heading.focus?.();
+  return [form, dialog];
+}
+
+function notFound(noun, back) {
+  const title = `${noun[0].toUpperCase()}${noun.slice(1)} not found`;
+  show(el("h1", {}, title), el("p", {}, `No ${noun} with this id in this workspace. `, el("a", { href: back }, "Back")));
+}
+
+/** Every field of a record, as a definition list. */
+function fieldList(label) {
+  const list = el("dl", { class: "record", "aria-label": label });
+  list.render = (view) => list.replaceChildren(...Object.entries(view).flatMap(([name, value]) => [
+    el("dt", {}, name),
+    el("dd", {}, value === null ? "—" : typeof value === "object" ? JSON.stringify(value, null, 1) : String(value)),
+  ]));
+  return list;
+}
+
+// --- one contact --------------------------------------------------------------------
+
+async function contactPage(id) {
+  let record;
+  let contact;
+  try {
+    [record, { contact }] = await Promise.all([consoleApi(`/contacts/${id}`), chatcaptain("GET", `/contacts/${id}`)]);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return notFound("contact", "#/contacts");
+    return trouble(err);
+  }
+  const heading = el("h1", {}, contact.name);
+  const details = fieldList("Every field");
+  details.render(record);
+  const [form, dialog] = recordForm({
+    record: contact,
+    noun: "contact",
+    fields: [["Name", "text", "name"], ["Email", "email", "email"], ["Phone", "tel", "phoneNumber"]],
+    editable: may("chatbots.contacts.edit"),
+    deletable: may("chatbots.contacts.delete"),
+    save: async (patch) => (await chatcaptain("PATCH", `/contacts/${id}`, { contact: patch })).contact,
+    saved: async (saved) => {
+      heading.textContent = saved.name;
+      details.render(await consoleApi(`/contacts/${id}`));
+    },
+    remove: async () => {
+      await chatcaptain("DELETE", `/contacts/${id}`);
+      location.hash = "#/contacts";
+    },
+  });
+  show(el("p", {}, el("a", { href: "#/contacts" }, "← Contacts")), heading, form, details, dialog);
+}
+
+// --- one organization ---------------------------------------------------------------
+
+async function organizationPage(id) {
+  let organization;
+  let count = null;
+  try {
+    ({ organization } = await chatcaptain("GET", `/organizations/${id}`));
+    if (may("chatbots.organizations.contacts.list")) {
+      ({ count } = await chatcaptain("GET", `/organizations/${id}/contacts/count`));
+    }
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return notFound("organization", "#/organizations");
+    return trouble(err);
+  }
+  const heading = el("h1", {}, organization.name);
+  const details = fieldList("Every field");
+  details.render(organization);
+  const [form, dialog] = recordForm({
+    record: organization,
+    noun: "organization",
+    fields: [
+      ["Name", "text", "name"], ["Email", "email", "email"], ["Website", "url", "website"],
+      ["Industry", "text", "industry"], ["Phone", "tel", "phoneNumber"],
+    ],
+    editable: may("chatbots.organizations.edit"),
+    deletable: may("chatbots.organizations.delete"),
+    save: async (patch) => (await chatcaptain("PATCH", `/organizations/${id}`, { organization: patch })).organization,
+    saved: async (saved) => {
+      heading.textContent = saved.name;
+      details.render(saved);
+    },
+    remove: async () => {
+      await chatcaptain("DELETE", `/organizations/${id}`);
+      location.hash = "#/organizations";
+    },
+  });
+  const members = el("ul", { class: "results", "aria-label": "Members" });
+  const more = el("button", { type: "button", class: "secondary", hidden: true }, "More members");
+  let after = null;
+  async function nextMembers() {
+    const token = after ? `&pageToken=${encodeURIComponent(after)}` : "";
+    try {
+      const { contacts } = await chatcaptain("GET", `/organizations/${id}/contacts?limit=${PAGE_SIZE}${token}`);
+      members.append(...contacts.map((contact) =>
+        el("li", {}, el("a", { href: `#/contacts/${contact.id}` }, contact.name))));
+      after = contacts.length ? contacts[contacts.length - 1].created : after;
+      more.hidden = contacts.length < PAGE_SIZE;
+    } catch (err) {
+      trouble(err);
+    }
+  }
+  more.addEventListener("click", nextMembers);
+  const memberSection = count === null ? [] : [
+    el("h2", {}, `Members (${count})`),
+    members,
+    more,
+  ];
+  show(el("p", {}, el("a", { href: "#/organizations" }, "← Organizations")), heading, form, ...memberSection, details, dialog);
+  if (count !== null) nextMembers();
 }
 
 // --- routing ------------------------------------------------------------------------
@@ -332,9 +416,12 @@ async function route() {
     }
   }
   const path = location.hash.replace(/^#/, "").split("?")[0];
-  const contact = path.match(/^\/contacts\/([^/]+)$/);
-  if (contact) return contactPage(encodeURIComponent(decodeURIComponent(contact[1])));
-  return contactsPage();
+  const [, kind, id] = path.match(/^\/(contacts|organizations)(?:\/([^/]+))?$/) ?? [];
+  const safeId = id && encodeURIComponent(decodeURIComponent(id));
+  if (kind === "organizations") {
+    return safeId ? organizationPage(safeId) : searchPage("organizations", "Organizations", "organization", organizationHit);
+  }
+  return safeId ? contactPage(safeId) : searchPage("contacts", "Contacts", "contact", contactHit);
 }
 
 document.getElementById("sign-out").addEventListener("click", () => signOut());

@@ -1,7 +1,8 @@
 //! The web console through the real binary, in real headless Chromium (Debian's
 //! `chromium`, driven by `playwright-core`): `tests/console/console.test.mjs` signs in with
-//! a key, finds a contact by a typo, corrects its email at the field, deletes it, and
-//! checks a read-only key, another workspace's id and a wrong key.
+//! a key, finds a contact by a typo, corrects its email at the field, deletes it, does the
+//! same with an organization and its members, and checks a read-only key, another
+//! workspace's id and a wrong key.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -49,18 +50,26 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
     let (other_ws, other_key) = cli_tenant(dir.path(), None, "Elsewhere");
     let server = Server::start(dir.path(), None);
     let base = server.base.clone();
-    for (name, email) in [
-        ("Ada Lovelace", "ada@example.com"),
-        ("Grace Hopper", "grace@example.com"),
-        ("Alan Turing", "alan@example.com"),
+    let (status, org) = call(
+        Method::POST,
+        &format!("{base}/v1/chatbots/{workspace}/organizations"),
+        &[("x-chatcaptain-key", &key), ("content-type", JSON)],
+        Some(
+            json!({"name": "Analytical Engines", "industry": "Computing"})
+                .to_string()
+                .into_bytes(),
+        ),
+    )
+    .await;
+    assert!(status.is_success(), "{org}");
+    let org = org["organization"]["id"].as_str().unwrap().to_owned();
+    for (name, email, member) in [
+        ("Ada Lovelace", "ada@example.com", true),
+        ("Grace Hopper", "grace@example.com", true),
+        ("Alan Turing", "alan@example.com", false),
     ] {
-        create(
-            &base,
-            &workspace,
-            &key,
-            json!({"name": name, "email": email, "language": "en"}),
-        )
-        .await;
+        let organizations = if member { vec![org.clone()] } else { vec![] };
+        create(&base, &workspace, &key, json!({"name": name, "email": email, "language": "en", "organizationIds": organizations})).await;
     }
     let elsewhere = create(
         &base,
@@ -79,6 +88,7 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         .env("ROSTER_KEY", &key)
         .env("ROSTER_READ_KEY", read_only["key"].as_str().unwrap())
         .env("ROSTER_OTHER_CONTACT", &elsewhere)
+        .env("ROSTER_ORGANIZATION", &org)
         .env("ROSTER_SCREENSHOT", &screenshot)
         .env("CHROMIUM", &chromium)
         .output()

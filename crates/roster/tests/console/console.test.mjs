@@ -2,7 +2,7 @@
 // binary test `console::the_console_finds_fixes_and_deletes_contacts`, which starts the
 // server and passes (in the environment) ROSTER_BASE, ROSTER_WORKSPACE, ROSTER_KEY (all
 // permissions), ROSTER_READ_KEY (read only), ROSTER_OTHER_CONTACT (a contact of another
-// workspace) and ROSTER_SCREENSHOT (where to save the contacts page). Exits non-zero with
+// workspace), ROSTER_ORGANIZATION (one with two members) and ROSTER_SCREENSHOT (where to save the contacts page). Exits non-zero with
 // the failed step on stderr.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
@@ -17,6 +17,7 @@ const workspace = env("ROSTER_WORKSPACE");
 const key = env("ROSTER_KEY");
 const readKey = env("ROSTER_READ_KEY");
 const otherContact = env("ROSTER_OTHER_CONTACT");
+const organization = env("ROSTER_ORGANIZATION");
 
 /** ChatCaptain's API, to see what the console changed. */
 async function chatcaptain(path) {
@@ -89,6 +90,32 @@ try {
   await dialog.getByRole("button", { name: "Delete" }).click();
   await search.waitFor();
   assert.equal((await chatcaptain(`/contacts/${id}`)).status, 404);
+
+  step = "organizations: search with a typo, open, see the members";
+  await page.getByRole("link", { name: "Organizations" }).click();
+  await page.getByLabel("Search organizations").fill("Analitical");
+  await page.getByRole("link", { name: "Analytical Engines" }).click();
+  await page.getByRole("heading", { name: "Members (1)" }).waitFor();
+  // Ada was deleted above: Grace is the one member left.
+  await page.getByRole("list", { name: "Members" }).getByRole("link", { name: "Grace Hopper" }).waitFor();
+
+  step = "an organization's invalid website is refused at the field, then fixed";
+  const website = page.getByLabel("Website");
+  await website.fill("not a url");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForFunction(() => document.querySelector("#field-website-error")?.textContent.length > 0);
+  assert.equal(await website.getAttribute("aria-invalid"), "true");
+  await website.fill("https://engines.example");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved.").waitFor();
+  assert.equal((await chatcaptain(`/organizations/${organization}`)).body.organization.website, "https://engines.example");
+
+  step = "deleting the organization keeps its members";
+  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await page.getByLabel("Search organizations").waitFor();
+  assert.equal((await chatcaptain(`/organizations/${organization}`)).status, 404);
+  assert.equal((await chatcaptain("/contacts/search?query=Grace&page=1&pageSize=10")).body.results.found, 1);
 
   step = "another workspace's contact id shows not found";
   await page.goto(`${base}/console#/contacts/${otherContact}`);
