@@ -115,6 +115,7 @@ async function signIn(key) {
     throw err;
   }
   document.getElementById("nav").hidden = false;
+  document.getElementById("nav-keys").hidden = !may("chatbots.keys.manage");
   document.getElementById("sign-out").hidden = false;
   document.getElementById("who").textContent = `${session.workspace.name} · ${session.key.name}`;
 }
@@ -404,6 +405,95 @@ async function organizationPage(id) {
   if (count !== null) nextMembers();
 }
 
+// --- keys ---------------------------------------------------------------------------
+
+function consoleSend(method, path, body) {
+  return call(method, `/console/api${path}`, body, { authorization: `Bearer ${sessionStorage.getItem(KEY)}` });
+}
+
+async function keysPage() {
+  if (!may("chatbots.keys.manage")) {
+    return show(el("h1", {}, "Keys"), el("p", {}, "This key may not manage keys."));
+  }
+  const list = el("table", { class: "keys" });
+  const secretBox = el("div", { class: "secret", "aria-live": "polite" });
+  async function refresh() {
+    let keys;
+    try { keys = await consoleSend("GET", "/keys"); } catch (err) { return trouble(err); }
+    list.replaceChildren(
+      el("caption", {}, "The workspace's keys"),
+      el("thead", {}, el("tr", {}, ["Name", "Permissions", "Created", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, keys.map((key) => el("tr", {},
+        el("td", {}, key.name),
+        el("td", {}, key.permissions.join(", ")),
+        el("td", {}, new Date(key.created).toLocaleString()),
+        el("td", {}, key.revoked
+          ? `revoked ${new Date(key.revoked).toLocaleString()}`
+          : el("button", { type: "button", class: "danger", "aria-label": `Revoke ${key.name}`, onclick: () => confirmRevoke(key) }, "Revoke")),
+      ))),
+    );
+  }
+  const dialog = el("dialog", { "aria-labelledby": "revoke-title" });
+  function confirmRevoke(key) {
+    dialog.replaceChildren(
+      el("h2", { id: "revoke-title" }, `Revoke ${key.name}?`),
+      el("p", {}, "Every request with this key is refused from now on. This cannot be undone."),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
+        el("button", { type: "button", class: "danger", onclick: async () => {
+          dialog.close();
+          try { await consoleSend("DELETE", `/keys/${key.id}`); } catch (err) { return trouble(err); }
+          if (key.id === session.key.id) return signOut("This key was revoked: sign in with another.");
+          refresh();
+        } }, "Revoke"),
+      ),
+    );
+    dialog.showModal();
+  }
+  const name = el("input", { id: "key-name", type: "text", autocomplete: "off", "aria-describedby": "key-name-error" });
+  const nameError = el("p", { id: "key-name-error", class: "error" });
+  const boxes = session.permissions
+    .filter((permission) => permission !== "chatbots.keys.manage")
+    .map((permission) => el("label", { class: "check" }, el("input", { type: "checkbox", value: permission, checked: true }), ` ${permission}`));
+  const permissionsError = el("p", { class: "error" });
+  const form = el("form", { "aria-label": "New key", novalidate: true, onsubmit: async (event) => {
+    event.preventDefault();
+    nameError.textContent = permissionsError.textContent = "";
+    secretBox.replaceChildren();
+    const permissions = boxes.map((box) => box.firstChild).filter((box) => box.checked).map((box) => box.value);
+    try {
+      const issued = await consoleSend("POST", "/keys", { name: name.value.trim(), permissions });
+      const secret = el("input", { id: "new-secret", type: "text", readonly: true, value: issued.key });
+      const copied = el("span", { class: "muted", "aria-live": "polite" });
+      secretBox.replaceChildren(
+        el("label", { for: "new-secret" }, `The secret of ${issued.name}, shown only now`),
+        secret,
+        el("div", { class: "actions" },
+          el("button", { type: "button", onclick: async () => {
+            try { await navigator.clipboard.writeText(issued.key); copied.textContent = "Copied."; }
+            catch { secret.select(); copied.textContent = "Select and copy it (Ctrl+C)."; }
+          } }, "Copy"),
+          copied,
+        ),
+      );
+      name.value = "";
+      refresh();
+    } catch (err) {
+      const field = err instanceof ApiError && err.status === 400 ? err.message.split(":")[0] : "";
+      if (field === "name") nameError.textContent = err.message.slice(5).trim();
+      else if (field === "permissions") permissionsError.textContent = err.message.slice(12).trim();
+      else trouble(err);
+    }
+  } },
+    el("h2", {}, "New key"),
+    el("div", { class: "field" }, el("label", { for: "key-name" }, "Key name"), name, nameError),
+    el("fieldset", {}, el("legend", {}, "Permissions"), boxes, permissionsError),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, "Create key")),
+  );
+  show(el("h1", {}, "Keys"), form, secretBox, list, dialog);
+  refresh();
+}
+
 // --- routing ------------------------------------------------------------------------
 
 async function route() {
@@ -416,6 +506,7 @@ async function route() {
     }
   }
   const path = location.hash.replace(/^#/, "").split("?")[0];
+  if (path === "/keys") return keysPage();
   const [, kind, id] = path.match(/^\/(contacts|organizations)(?:\/([^/]+))?$/) ?? [];
   const safeId = id && encodeURIComponent(decodeURIComponent(id));
   if (kind === "organizations") {

@@ -55,6 +55,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/api/session", get(session))
         .route("/console/api/contacts/{contactId}", get(contact))
+        .route("/console/api/keys", get(list_keys).post(create_key))
+        .route(
+            "/console/api/keys/{keyId}",
+            axum::routing::delete(revoke_key),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -79,23 +84,14 @@ impl From<Error> for ConsoleError {
 
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
-        let (status, message) = match &self.0 {
+        let (status, message) = match self.0 {
             Error::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
-                "This key is unknown or revoked: sign in again.".to_owned(),
+                "This key is unknown or revoked: sign in again.",
             ),
-            Error::Forbidden => (
-                StatusCode::FORBIDDEN,
-                "This key may not do that.".to_owned(),
-            ),
-            Error::NotFound(resource) => (StatusCode::NOT_FOUND, format!("No such {resource}.")),
-            other => {
-                tracing::error!(err = %other, "console request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Roster could not answer; try again.".to_owned(),
-                )
-            }
+            Error::Forbidden => (StatusCode::FORBIDDEN, "This key may not do that."),
+            // Everything else reads as the admin API words it: `{"error": "field: why."}`.
+            other => return crate::admin::AdminError(other).into_response(),
         };
         (status, Json(json!({"error": message}))).into_response()
     }
@@ -149,4 +145,64 @@ async fn contact(
         .ok_or(Error::NotFound(Resource::Contact))?;
     let record = state.roster.contact_record(caller.workspace(), id).await?;
     Ok(Json(roster_core::view::contact_record(&record)))
+}
+
+/// The key's permission to manage keys, or `Forbidden`.
+fn managing_keys(caller: &Caller) -> Result<(), ConsoleError> {
+    match Permission::KeysManage.is_granted_by_any(&caller.key.permissions) {
+        true => Ok(()),
+        false => Err(Error::Forbidden.into()),
+    }
+}
+
+/// `GET /console/api/keys`: the workspace's keys, revoked ones too (never a secret).
+async fn list_keys(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    managing_keys(&caller)?;
+    let keys = state.roster.store().api_keys(caller.workspace()).await?;
+    Ok(Json(Value::Array(
+        keys.iter().map(crate::admin::render_key).collect(),
+    )))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKey {
+    name: String,
+    permissions: Vec<String>,
+}
+
+/// `POST /console/api/keys` `{"name", "permissions"}`: 201 with the secret, shown only here.
+async fn create_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::body::JsonBody(body, _): crate::body::JsonBody<CreateKey, ConsoleError>,
+) -> Result<(StatusCode, Json<Value>), ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    let issued = state
+        .roster
+        .issue_key_as(&caller, &body.name, body.permissions)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::admin::render_issued_key(&issued)),
+    ))
+}
+
+/// `DELETE /console/api/keys/{keyId}`: revokes a key of the workspace; answers it.
+async fn revoke_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PathParams(id, _): PathParams<String, ConsoleError>,
+) -> Result<Json<Value>, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    managing_keys(&caller)?;
+    let id = id
+        .parse::<roster_core::domain::KeyId>()
+        .map_err(|_| Error::NotFound(Resource::ApiKey))?;
+    let revoked = state.roster.revoke_key(caller.workspace(), id).await?;
+    Ok(Json(crate::admin::render_key(&revoked)))
 }

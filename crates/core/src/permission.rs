@@ -21,10 +21,13 @@ pub enum Permission {
     OrganizationContactsList,
     /// Registering webhooks (Chatwoot lets only administrators).
     WebhooksManage,
+    /// Listing, creating and revoking the workspace's keys (the console), never with more
+    /// than the key itself holds.
+    KeysManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ContactsList,
         Permission::ContactsGet,
         Permission::ContactsCreate,
@@ -39,6 +42,7 @@ impl Permission {
         Permission::OrganizationsDelete,
         Permission::OrganizationContactsList,
         Permission::WebhooksManage,
+        Permission::KeysManage,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -57,6 +61,7 @@ impl Permission {
             Permission::OrganizationsDelete => "chatbots.organizations.delete",
             Permission::OrganizationContactsList => "chatbots.organizations.contacts.list",
             Permission::WebhooksManage => "chatbots.webhooks.manage",
+            Permission::KeysManage => "chatbots.keys.manage",
         }
     }
 
@@ -75,6 +80,20 @@ impl Permission {
     pub fn is_granted_by_any(self, grants: &[String]) -> bool {
         grants.iter().any(|grant| self.is_granted_by(grant))
     }
+}
+
+/// The grants of `wanted` that `held` does not cover: a key may hand out only what it
+/// holds itself (every permission a wanted grant covers must be granted to it).
+pub fn beyond<'a>(wanted: &'a [String], held: &[String]) -> Vec<&'a str> {
+    wanted
+        .iter()
+        .filter(|grant| {
+            Permission::ALL.iter().any(|permission| {
+                permission.is_granted_by(grant) && !permission.is_granted_by_any(held)
+            })
+        })
+        .map(String::as_str)
+        .collect()
 }
 
 impl fmt::Display for Permission {
@@ -112,6 +131,29 @@ mod tests {
         assert!(Permission::OrganizationContactsList.is_granted_by("chatbots.organizations.*"));
         assert!(!Permission::ContactsEdit.is_granted_by("chatbots.contacts.list"));
         assert!(!Permission::ContactsEdit.is_granted_by("chatbots.cont*"));
+    }
+
+    #[test]
+    fn a_key_hands_out_only_what_it_holds() {
+        let held = vec![
+            "chatbots.contacts.*".to_owned(),
+            "chatbots.keys.manage".to_owned(),
+        ];
+        let wanted = |grants: &[&str]| grants.iter().map(|g| g.to_string()).collect::<Vec<_>>();
+        assert!(beyond(
+            &wanted(&["chatbots.contacts.list", "chatbots.contacts.*"]),
+            &held
+        )
+        .is_empty());
+        assert_eq!(beyond(&wanted(&["*"]), &held), ["*"]);
+        assert_eq!(
+            beyond(
+                &wanted(&["chatbots.contacts.get", "chatbots.organizations.list"]),
+                &held
+            ),
+            ["chatbots.organizations.list"]
+        );
+        assert!(beyond(&wanted(&["*"]), &["*".to_owned()]).is_empty());
     }
 
     #[test]

@@ -299,6 +299,35 @@ impl Roster {
         Ok(IssuedKey { key, secret })
     }
 
+    /// A key issued by another key of the workspace (the console): `Forbidden` unless the
+    /// issuer may manage keys, and the new key holds nothing the issuer does not.
+    pub async fn issue_key_as(
+        &self,
+        issuer: &Caller,
+        name: &str,
+        permissions: Vec<String>,
+    ) -> Result<IssuedKey> {
+        let held = &issuer.key.permissions;
+        if !crate::permission::Permission::KeysManage.is_granted_by_any(held) {
+            return Err(Error::Forbidden);
+        }
+        for grant in &permissions {
+            validate_grant(grant).map_err(|reason| Error::invalid("permissions", reason))?;
+        }
+        let beyond = crate::permission::beyond(&permissions, held);
+        if !beyond.is_empty() {
+            return Err(Error::invalid(
+                "permissions",
+                format!(
+                    "this key may not hand out {}: it does not hold them",
+                    beyond.join(", ")
+                ),
+            ));
+        }
+        self.issue_key(issuer.workspace(), name, permissions, None)
+            .await
+    }
+
     pub async fn revoke_key(&self, workspace: WorkspaceId, id: KeyId) -> Result<ApiKey> {
         self.store.revoke_api_key(workspace, id).await
     }

@@ -100,6 +100,75 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(screenshot.exists());
+    // The console's key API: a key hands out only what it holds, and only if it may.
+    let keys = format!("{base}/console/api/keys");
+    let reader_auth = format!("Bearer {}", read_only["key"].as_str().unwrap());
+    let (status, _) = call(Method::GET, &keys, &[("authorization", &reader_auth)], None).await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    let manager = cli(
+        dir.path(),
+        None,
+        &[
+            "key",
+            "create",
+            "--workspace",
+            &workspace,
+            "--name",
+            "manager",
+            "--permission",
+            "chatbots.contacts.*",
+            "--permission",
+            "chatbots.keys.manage",
+        ],
+    );
+    let manager_auth = format!("Bearer {}", manager["key"].as_str().unwrap());
+    let headers = [
+        ("authorization", manager_auth.as_str()),
+        ("content-type", JSON),
+    ];
+    let (status, refused) = call(
+        Method::POST,
+        &keys,
+        &headers,
+        Some(br#"{"name": "wider", "permissions": ["*"]}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("permissions: this key may not hand out *"));
+    let (status, narrower) = call(
+        Method::POST,
+        &keys,
+        &headers,
+        Some(br#"{"name": "narrower", "permissions": ["chatbots.contacts.list"]}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{narrower}");
+    let (status, _) = call(
+        Method::DELETE,
+        &format!("{keys}/{}", read_only["id"]),
+        &[("authorization", &format!("Bearer {other_key}"))],
+        None,
+    )
+    .await;
+    // Another workspace's key may manage keys, but only its own workspace's.
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+    let session = format!("{base}/console/api/session");
+    let (status, _) = call(
+        Method::GET,
+        &session,
+        &[("authorization", &reader_auth)],
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::OK,
+        "the read-only key still works"
+    );
+
     // The key never reached the server's log.
     assert!(server.logged(&key).is_empty());
 }

@@ -117,6 +117,22 @@ try {
   assert.equal((await chatcaptain(`/organizations/${organization}`)).status, 404);
   assert.equal((await chatcaptain("/contacts/search?query=Grace&page=1&pageSize=10")).body.results.found, 1);
 
+  step = "create a key: its secret shown once, and it works";
+  await page.getByRole("link", { name: "Keys" }).click();
+  await page.getByLabel("Key name").fill("Temporary");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const secret = await page.locator("#new-secret").inputValue();
+  assert.match(secret, /^rk_\d+_[0-9a-f]{64}$/);
+  await page.getByRole("button", { name: "Copy" }).waitFor();
+  const withSecret = (k) => fetch(`${base}/v1/chatbots/${workspace}/contacts?limit=1`, { headers: { "x-chatcaptain-key": k } });
+  assert.equal((await withSecret(secret)).status, 200);
+
+  step = "revoke it: the API refuses it from then on";
+  await page.getByRole("button", { name: "Revoke Temporary" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
+  await page.getByText(/^revoked /).waitFor();
+  assert.equal((await withSecret(secret)).status, 401);
+
   step = "another workspace's contact id shows not found";
   await page.goto(`${base}/console#/contacts/${otherContact}`);
   await page.getByRole("heading", { name: "Contact not found" }).waitFor();
