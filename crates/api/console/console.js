@@ -494,6 +494,138 @@ async function keysPage() {
   refresh();
 }
 
+// --- import and export --------------------------------------------------------------
+
+/** Rows shown on the page; the downloadable report holds every one. */
+const ROWS_SHOWN = 500;
+
+function csvCell(value) {
+  const text = String(value ?? "");
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function download(name, blob) {
+  const link = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+function importPage() {
+  const canImport = may("chatbots.contacts.create") && may("chatbots.contacts.edit");
+  const file = el("input", { id: "csv-file", type: "file", accept: ".csv,text/csv", "aria-describedby": "csv-error" });
+  const fileError = el("p", { id: "csv-error", class: "error" });
+  const progress = el("progress", { hidden: true, "aria-label": "Import progress" });
+  const status = el("p", { class: "summary", "aria-live": "polite" });
+  const table = el("table", { class: "keys", hidden: true });
+  const downloads = el("div", { class: "actions" });
+
+  async function run(event) {
+    event.preventDefault();
+    fileError.textContent = "";
+    const chosen = file.files[0];
+    if (!chosen) { fileError.textContent = "Choose a CSV file first."; file.focus(); return; }
+    const reports = [];
+    let summary = null;
+    let stopped = null;
+    progress.hidden = false;
+    progress.removeAttribute("value");
+    status.textContent = "Importing…";
+    downloads.replaceChildren();
+    table.hidden = true;
+    try {
+      const response = await fetch("/console/api/imports", {
+        method: "POST",
+        headers: { authorization: `Bearer ${sessionStorage.getItem(KEY)}`, "content-type": "text/csv" },
+        body: chosen,
+        credentials: "omit",
+      });
+      if (!response.ok) {
+        const body = await response.json().catch(() => null);
+        throw new ApiError(response.status, body, response.headers.get("retry-after"));
+      }
+      // The report streams: a JSON line per row as each batch commits, then the summary.
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let pending = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        pending += value ?? "";
+        const lines = pending.split("\n");
+        pending = done ? "" : lines.pop();
+        for (const line of lines.filter(Boolean)) {
+          const report = JSON.parse(line);
+          if (report.summary) summary = report.summary;
+          else if (report.error) stopped = report.error;
+          else reports.push(report);
+        }
+        status.textContent = `${reports.length} rows done…`;
+        if (done) break;
+      }
+    } catch (err) {
+      progress.hidden = true;
+      status.textContent = "";
+      if (err instanceof ApiError && err.status === 400) { fileError.textContent = err.message; return; }
+      return trouble(err);
+    }
+    progress.hidden = true;
+    status.textContent = summary
+      ? `${summary.rows} rows: ${summary.created} created, ${summary.updated} updated, ${summary.unchanged} unchanged, ${summary.rejected} rejected.`
+      : `Stopped after ${reports.length} rows: ${stopped}`;
+    const shown = [...reports.filter((r) => r.outcome === "rejected"), ...reports.filter((r) => r.outcome !== "rejected")]
+      .slice(0, ROWS_SHOWN);
+    table.replaceChildren(
+      el("caption", {}, reports.length > ROWS_SHOWN ? `The first ${ROWS_SHOWN} rows (rejected first); the report has all` : "Every row (rejected first)"),
+      el("thead", {}, el("tr", {}, ["Line", "Outcome", "Contact or reason"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, shown.map((r) => el("tr", {},
+        el("td", {}, String(r.line)),
+        el("td", {}, r.outcome),
+        el("td", {}, r.outcome === "rejected" ? r.reason : el("a", { href: `#/contacts/${r.id}` }, `contact ${r.id}`)),
+      ))),
+    );
+    table.hidden = false;
+    const asCsv = (rows) => new Blob(
+      [["line,outcome,contact_id,reason", ...rows.map((r) => [r.line, r.outcome, r.id, r.reason].map(csvCell).join(","))].join("\n") + "\n"],
+      { type: "text/csv" },
+    );
+    const rejected = reports.filter((r) => r.outcome === "rejected");
+    downloads.replaceChildren(
+      el("button", { type: "button", class: "secondary", onclick: () => download("import-report.csv", asCsv(reports)) }, "Download the report (CSV)"),
+      rejected.length ? el("button", { type: "button", class: "secondary", onclick: () => download("rejected-rows.csv", asCsv(rejected)) }, "Download rejected rows (CSV)") : null,
+    );
+  }
+
+  async function exportAll(kind) {
+    try {
+      const response = await fetch(`/console/api/exports/${kind}`, {
+        headers: { authorization: `Bearer ${sessionStorage.getItem(KEY)}` },
+        credentials: "omit",
+      });
+      if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null), response.headers.get("retry-after"));
+      download(`${kind}-${session.workspace.id}.csv`, await response.blob());
+    } catch (err) {
+      trouble(err);
+    }
+  }
+
+  show(
+    el("h1", {}, "Import"),
+    canImport
+      ? el("form", { onsubmit: run, "aria-label": "Import" },
+        el("div", { class: "field" }, el("label", { for: "csv-file" }, "CSV file"), file, fileError),
+        el("p", { class: "muted" }, "Rows update the contact they match (by external id, then email, then phone) or create one; a bad row is rejected with its reason and the others go on."),
+        el("button", { type: "submit" }, "Import"),
+      )
+      : el("p", { class: "muted" }, "This key may not import contacts."),
+    progress, status, table, downloads,
+    el("h2", {}, "Export"),
+    el("div", { class: "actions" },
+      may("chatbots.contacts.list") ? el("button", { type: "button", class: "secondary", onclick: () => exportAll("contacts") }, "Export contacts (CSV)") : null,
+      may("chatbots.organizations.list") ? el("button", { type: "button", class: "secondary", onclick: () => exportAll("organizations") }, "Export organizations (CSV)") : null,
+    ),
+  );
+}
+
 // --- routing ------------------------------------------------------------------------
 
 async function route() {
@@ -507,6 +639,7 @@ async function route() {
   }
   const path = location.hash.replace(/^#/, "").split("?")[0];
   if (path === "/keys") return keysPage();
+  if (path === "/import") return importPage();
   const [, kind, id] = path.match(/^\/(contacts|organizations)(?:\/([^/]+))?$/) ?? [];
   const safeId = id && encodeURIComponent(decodeURIComponent(id));
   if (kind === "organizations") {

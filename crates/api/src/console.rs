@@ -56,6 +56,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/session", get(session))
         .route("/console/api/contacts/{contactId}", get(contact))
         .route("/console/api/keys", get(list_keys).post(create_key))
+        .route("/console/api/imports", axum::routing::post(import))
+        .route("/console/api/exports/{kind}", get(export))
         .route(
             "/console/api/keys/{keyId}",
             axum::routing::delete(revoke_key),
@@ -134,9 +136,7 @@ async fn contact(
     PathParams(id, _): PathParams<String, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
     let caller = caller(&state, &headers).await?;
-    if !Permission::ContactsGet.is_granted_by_any(&caller.key.permissions) {
-        return Err(Error::Forbidden.into());
-    }
+    holding(&caller, &[Permission::ContactsGet])?;
     let id = id
         .parse::<i64>()
         .ok()
@@ -147,12 +147,19 @@ async fn contact(
     Ok(Json(roster_core::view::contact_record(&record)))
 }
 
-/// The key's permission to manage keys, or `Forbidden`.
-fn managing_keys(caller: &Caller) -> Result<(), ConsoleError> {
-    match Permission::KeysManage.is_granted_by_any(&caller.key.permissions) {
+/// `Forbidden` unless the key holds every one of `permissions`.
+fn holding(caller: &Caller, permissions: &[Permission]) -> Result<(), ConsoleError> {
+    match permissions
+        .iter()
+        .all(|permission| permission.is_granted_by_any(&caller.key.permissions))
+    {
         true => Ok(()),
         false => Err(Error::Forbidden.into()),
     }
+}
+
+fn managing_keys(caller: &Caller) -> Result<(), ConsoleError> {
+    holding(caller, &[Permission::KeysManage])
 }
 
 /// `GET /console/api/keys`: the workspace's keys, revoked ones too (never a secret).
@@ -205,4 +212,42 @@ async fn revoke_key(
         .map_err(|_| Error::NotFound(Resource::ApiKey))?;
     let revoked = state.roster.revoke_key(caller.workspace(), id).await?;
     Ok(Json(crate::admin::render_key(&revoked)))
+}
+
+/// `POST /console/api/imports?match=…`: a CSV upload imported into the key's workspace,
+/// its report streamed back as the admin API's import does (rows create and update
+/// contacts, so the key needs both).
+async fn import(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: crate::params::QueryPairs<ConsoleError>,
+    body: axum::body::Body,
+) -> Result<Response, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    holding(
+        &caller,
+        &[Permission::ContactsCreate, Permission::ContactsEdit],
+    )?;
+    Ok(crate::transfer::stream_import(&state, caller.workspace(), query.get("match"), body).await?)
+}
+
+/// `GET /console/api/exports/contacts` (or `organizations`): the workspace's records as
+/// a CSV download.
+async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PathParams(kind, _): PathParams<String, ConsoleError>,
+) -> Result<Response, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    let organizations = match kind.as_str() {
+        "contacts" => false,
+        "organizations" => true,
+        _ => return Err(Error::invalid("export", "is contacts or organizations").into()),
+    };
+    let needed = match organizations {
+        true => Permission::OrganizationsList,
+        false => Permission::ContactsList,
+    };
+    holding(&caller, &[needed])?;
+    Ok(crate::transfer::export_csv(&state, caller.workspace(), organizations).await?)
 }

@@ -26,6 +26,7 @@ mod keepalive;
 pub mod limits;
 mod params;
 mod retry;
+mod transfer;
 pub mod saleschat;
 pub mod telemetry;
 

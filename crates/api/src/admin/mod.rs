@@ -598,10 +598,8 @@ async fn list_inboxes(
     Ok(Json(inboxes.iter().map(render_inbox).collect()))
 }
 
-/// Imports a CSV upload (the body, streamed) into a workspace. The answer streams too:
-/// one JSON line per row as batches commit, then `{"summary": …}` — or, if the file
-/// turns out unreadable part-way, `{"error": …}` (rows before it are kept). A file that
-/// is unreadable from the start (no usable header) is a plain 400.
+/// `POST …/imports?match=…`: the CSV body imported into the workspace (see
+/// `transfer::stream_import`).
 async fn import_contacts(
     _: Admin,
     State(state): State<AppState>,
@@ -609,71 +607,8 @@ async fn import_contacts(
     query: QueryPairs<AdminError>,
     body: axum::body::Body,
 ) -> AdminResult<Response> {
-    use futures_util::{StreamExt, TryStreamExt};
-    use roster_core::import::MatchKey;
-    use roster_transfer::import::{import_csv, summary_json, ImportError};
-
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
-    let keys = match query.get("match") {
-        None => MatchKey::DEFAULT_ORDER.to_vec(),
-        Some(keys) => keys
-            .split(',')
-            .map(|key| MatchKey::parse(key).map_err(|reason| Error::invalid("match", reason)))
-            .collect::<Result<Vec<_>, _>>()?,
-    };
-    let upload =
-        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-    let input = tokio_util::io::SyncIoBridge::new(upload);
-    let (lines, mut receiver) = tokio::sync::mpsc::channel::<Result<String, String>>(8);
-    let roster = state.roster.clone();
-    // Tracked, so a shutdown waits for the import even after its client hung up.
-    state.tasks.spawn(async move {
-        let sender = lines.clone();
-        let result = import_csv(roster, workspace.id, keys, input, move |reports, _| {
-            let batch: String = reports
-                .iter()
-                .map(|r| format!("{}\n", r.to_json()))
-                .collect();
-            let sender = sender.clone();
-            async move {
-                // A client that hung up stops hearing; the import itself goes on.
-                let _ = sender.send(Ok(batch)).await;
-            }
-        })
-        .await;
-        let last = match result {
-            Ok(summary) => Ok(format!("{}\n", summary_json(&summary))),
-            Err(ImportError::File(reason)) => Err(reason),
-            // The details are for the server's log, not the client.
-            Err(ImportError::Store(Error::Internal(detail))) => {
-                tracing::error!(%detail, "import stopped");
-                Err("the import stopped on an internal error (see the server log); the batches reported before this line are kept".to_owned())
-            }
-            Err(ImportError::Store(err)) => Err(err.to_string()),
-        };
-        let _ = lines.send(last).await;
-    });
-    let first = receiver
-        .recv()
-        .await
-        .unwrap_or_else(|| Err("the import stopped".into()));
-    let first = match first {
-        Ok(line) => line,
-        Err(reason) => return Err(Error::invalid("body", reason).into()),
-    };
-    let rest = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        let line = match receiver.recv().await? {
-            Ok(line) => line,
-            Err(reason) => format!("{}\n", json!({ "error": reason })),
-        };
-        Some((Ok::<_, std::convert::Infallible>(line), receiver))
-    });
-    let stream = futures_util::stream::once(async move { Ok(first) }).chain(rest);
-    Ok((
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
-        axum::body::Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(crate::transfer::stream_import(&state, workspace.id, query.get("match"), body).await?)
 }
 
 /// Which contact was merged into which, oldest first (Chatwoot's merges leave these).

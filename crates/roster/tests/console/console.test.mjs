@@ -117,6 +117,31 @@ try {
   assert.equal((await chatcaptain(`/organizations/${organization}`)).status, 404);
   assert.equal((await chatcaptain("/contacts/search?query=Grace&page=1&pageSize=10")).body.results.found, 1);
 
+  step = "import a CSV with a bad row and see its reason";
+  await page.getByRole("link", { name: "Import" }).click();
+  const csv = "name,email\nKatherine Johnson,katherine@example.com\nBad Row,not-an-email\nDorothy Vaughan,dorothy@example.com\n";
+  await page.getByLabel("CSV file", { exact: true }).setInputFiles({ name: "people.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.getByText("3 rows: 2 created, 0 updated, 0 unchanged, 1 rejected.").waitFor();
+  const reason = page.getByRole("row").filter({ hasText: "rejected" }).getByRole("cell").nth(2);
+  assert.match(await reason.textContent(), /email/);
+  const rejectedDownload = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Download rejected rows (CSV)" }).click();
+  const rejectedFile = await (await rejectedDownload).createReadStream();
+  let rejectedText = "";
+  for await (const chunk of rejectedFile) rejectedText += chunk;
+  assert.match(rejectedText, /^line,outcome,contact_id,reason\n3,rejected,,.*email/);
+  assert.equal((await chatcaptain("/contacts/search?query=Katherine&page=1&pageSize=10")).body.results.found, 1);
+
+  step = "export the workspace's contacts";
+  const exported = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Export contacts (CSV)" }).click();
+  let exportText = "";
+  for await (const chunk of await (await exported).createReadStream()) exportText += chunk;
+  assert.match(exportText, /Katherine Johnson/);
+  assert.match(exportText, /Dorothy Vaughan/);
+  assert.doesNotMatch(exportText, /Hidden/, "another workspace's contact in the export");
+
   step = "create a key: its secret shown once, and it works";
   await page.getByRole("link", { name: "Keys" }).click();
   await page.getByLabel("Key name").fill("Temporary");
