@@ -162,6 +162,9 @@ function signInPage() {
 
 let searchTurn = 0;
 
+/** The facets each kind's results can be narrowed by (the search's query parameters). */
+const FILTERS = { contacts: ["organization", "language", "country", "channel"], organizations: ["industry", "country"] };
+
 /** A search page: `kind` is "contacts" or "organizations" (the ChatCaptain path and the
  * console route), `hitItem` renders one hit. */
 function searchPage(kind, title, noun, hitItem) {
@@ -170,20 +173,43 @@ function searchPage(kind, title, noun, hitItem) {
   const summary = el("p", { class: "summary", "aria-live": "polite" });
   const results = el("ul", { class: "results" });
   const pager = el("div", { class: "pager" });
+  const chips = el("div", { class: "chips", role: "group", "aria-label": "Filters" });
+  const chosen = new Map();
   let page = Number(params.get("page") ?? 1) || 1;
+
+  function renderChips(facetCounts) {
+    chips.replaceChildren(...FILTERS[kind].flatMap((field) => {
+      const facet = facetCounts.find((f) => f.fieldName === field);
+      const values = facet ? facet.counts : [];
+      if (!values.length && !chosen.has(field)) return [];
+      return [el("span", { class: "chip-group" },
+        el("span", { class: "muted" }, `${field}:`),
+        values.map(({ value, count }) => {
+          const on = chosen.get(field) === value;
+          return el("button", { type: "button", class: "chip", "aria-pressed": on ? "true" : "false", onclick: () => {
+            if (on) chosen.delete(field); else chosen.set(field, value);
+            page = 1;
+            search();
+          } }, `${value} (${count})`);
+        }),
+      )];
+    }));
+  }
 
   async function search() {
     const turn = ++searchTurn;
     const query = box.value.trim() || "*";
+    const narrowed = [...chosen].map(([field, value]) => `&${field}=${encodeURIComponent(value)}`).join("");
     const answer = await chatcaptain(
       "GET",
-      `/${kind}/search?query=${encodeURIComponent(query)}&page=${page}&pageSize=${PAGE_SIZE}`,
+      `/${kind}/search?query=${encodeURIComponent(query)}&page=${page}&pageSize=${PAGE_SIZE}${narrowed}`,
     ).catch((err) => { if (turn === searchTurn) trouble(err); return null; });
     // Only the newest search's answer is shown.
     if (!answer || turn !== searchTurn) return;
     const found = answer.results.found;
     summary.textContent = `${found} ${found === 1 ? noun : `${noun}s`} found`;
     results.replaceChildren(...answer.results.hits.map(hitItem));
+    renderChips(answer.results.facetCounts ?? []);
     const pages = Math.max(1, Math.ceil(Math.min(found, 10000) / PAGE_SIZE));
     pager.replaceChildren(
       el("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: () => { page -= 1; search(); } }, "Previous"),
@@ -196,7 +222,7 @@ function searchPage(kind, title, noun, hitItem) {
   show(
     el("h1", {}, title),
     el("div", { class: "search" }, el("label", { for: "search" }, `Search ${kind}`), box),
-    summary, results, pager,
+    chips, summary, results, pager,
   );
   box.focus();
   search();

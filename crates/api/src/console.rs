@@ -228,7 +228,10 @@ async fn import(
         &caller,
         &[Permission::ContactsCreate, Permission::ContactsEdit],
     )?;
-    Ok(crate::transfer::stream_import(&state, caller.workspace(), query.get("match"), body).await?)
+    Ok(
+        crate::transfer::stream_import(&state, caller.workspace(), query.get("match"), body)
+            .await?,
+    )
 }
 
 /// `GET /console/api/exports/contacts` (or `organizations`): the workspace's records as

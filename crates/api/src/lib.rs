@@ -26,9 +26,9 @@ mod keepalive;
 pub mod limits;
 mod params;
 mod retry;
-mod transfer;
 pub mod saleschat;
 pub mod telemetry;
+mod transfer;
 
 /// What every handler can reach.
 #[derive(Clone)]

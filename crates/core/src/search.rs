@@ -20,6 +20,9 @@ pub struct SearchRequest {
     pub page_size: u32,
     /// Ids removed before matching: they are neither returned nor counted.
     pub hidden: Vec<i64>,
+    /// Only records with each of these facet values (the console's facet chips); facet
+    /// counts then cover the narrowed results.
+    pub filters: Vec<(FacetField, String)>,
 }
 
 /// The searchable fields of a record, strongest first. Dialects name them their way.

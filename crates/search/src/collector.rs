@@ -138,6 +138,9 @@ pub struct RankCollector {
     pub numeric: bool,
     /// Ids left out before matching (they count nowhere).
     pub hidden: HashSet<u64>,
+    /// Only documents holding each of these values: a string facet column's name and a
+    /// scoped value (`facet_value`).
+    pub filters: Vec<(&'static str, String)>,
 }
 
 pub struct RankSegment<'a> {
@@ -150,6 +153,9 @@ pub struct RankSegment<'a> {
     /// Per counted facet: its column and the count of each term ordinal.
     facets: Vec<(Option<&'a StrColumn>, OrdCounts)>,
     numeric: Option<NumericFacet>,
+    /// Per filter: the column and the value's ordinal in this segment; `None` when the
+    /// segment has no such value, so nothing in it matches.
+    filters: Option<Vec<(&'a StrColumn, u64)>>,
 }
 
 impl RankCollector {
@@ -170,6 +176,18 @@ impl RankCollector {
                 (column, OrdCounts::default())
             })
             .collect();
+        let filters = self
+            .filters
+            .iter()
+            .map(|(name, value)| {
+                let column = STRING_FACETS
+                    .iter()
+                    .position(|facet| facet == name)
+                    .and_then(|at| columns.strings[at].as_ref())?;
+                let ord = column.dictionary().term_ord(value.as_bytes()).ok()??;
+                Some((column, ord))
+            })
+            .collect();
         RankSegment {
             segment,
             hidden: &self.hidden,
@@ -179,6 +197,7 @@ impl RankCollector {
             columns,
             facets,
             numeric: self.numeric.then(NumericFacet::default),
+            filters,
         }
     }
 
@@ -211,6 +230,16 @@ impl RankCollector {
 
 impl RankSegment<'_> {
     pub fn collect(&mut self, doc: DocId, score: Score) {
+        match &self.filters {
+            None => return,
+            Some(filters) => {
+                let holds =
+                    |(column, ord): &(&StrColumn, u64)| column.term_ords(doc).any(|o| o == *ord);
+                if !filters.iter().all(holds) {
+                    return;
+                }
+            }
+        }
         let id = |columns: &SegmentColumns| columns.ids.first(doc).unwrap_or(0);
         if !self.hidden.is_empty() && self.hidden.contains(&id(self.columns)) {
             return;

@@ -343,7 +343,7 @@ async fn search_contacts(
     State(state): State<AppState>,
     query: QueryPairs<CcError>,
 ) -> CcResult<Json<search::SearchResults<ContactOut>>> {
-    let request = search::search_request(&query_params(query)?)?;
+    let request = search::search_request(&query_params(query)?, &search::CONTACT_FILTERS)?;
     let page = state
         .roster
         .searchable(auth.workspace())
@@ -362,7 +362,7 @@ async fn search_organizations(
     State(state): State<AppState>,
     query: QueryPairs<CcError>,
 ) -> CcResult<Json<search::SearchResults<OrganizationOut>>> {
-    let request = search::search_request(&query_params(query)?)?;
+    let request = search::search_request(&query_params(query)?, &search::ORGANIZATION_FILTERS)?;
     let page = state
         .roster
         .searchable(auth.workspace())

@@ -14,8 +14,25 @@ pub const MAX_SEARCH_DEPTH: u32 = 10_000;
 /// Page size when the client sends none.
 pub const DEFAULT_PAGE_SIZE: u32 = 10;
 
-/// `query`, `page`, `pageSize` and `hiddenHits` of the search endpoints.
-pub fn search_request(params: &HashMap<String, String>) -> Result<SearchRequest, Error> {
+/// The facets a contact search can be narrowed by (beyond the contract: the console's
+/// facet chips), by query parameter.
+pub const CONTACT_FILTERS: [(&str, FacetField); 4] = [
+    ("organization", FacetField::Organization),
+    ("language", FacetField::Language),
+    ("country", FacetField::Country),
+    ("channel", FacetField::Channel),
+];
+pub const ORGANIZATION_FILTERS: [(&str, FacetField); 2] = [
+    ("industry", FacetField::Industry),
+    ("country", FacetField::Country),
+];
+
+/// `query`, `page`, `pageSize` and `hiddenHits` of the search endpoints, and a facet value
+/// to narrow by for each of `filters` named (`organization=Acme`).
+pub fn search_request(
+    params: &HashMap<String, String>,
+    filters: &[(&str, FacetField)],
+) -> Result<SearchRequest, Error> {
     // Each number's message gives its whole allowed range, whatever was sent.
     let number = |name: &str, default: u32, max: u32, range: &str| -> Result<u32, Error> {
         let parsed = match params.get(name).map(|v| v.trim()) {
@@ -62,11 +79,27 @@ pub fn search_request(params: &HashMap<String, String>) -> Result<SearchRequest,
                 .collect()
         })
         .unwrap_or_default();
+    let mut narrowed = Vec::new();
+    for (name, field) in filters {
+        if let Some(value) = params.get(*name) {
+            if value.chars().count() > roster_core::domain::MAX_TEXT_LEN {
+                return Err(Error::invalid(
+                    *name,
+                    format!(
+                        "must be at most {} characters",
+                        roster_core::domain::MAX_TEXT_LEN
+                    ),
+                ));
+            }
+            narrowed.push((*field, value.clone()));
+        }
+    }
     Ok(SearchRequest {
         query,
         page,
         page_size,
         hidden,
+        filters: narrowed,
     })
 }
 

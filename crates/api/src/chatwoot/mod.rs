@@ -255,6 +255,7 @@ async fn search_contacts(
                 page_size: (plan.ranked_skip + plan.ranked_take).min(MAX_SEARCH_DEPTH as usize)
                     as u32,
                 hidden: exact.iter().map(|c| c.id.get()).collect(),
+                filters: Vec::new(),
             };
             let page = state
                 .roster

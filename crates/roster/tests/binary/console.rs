@@ -100,6 +100,37 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(screenshot.exists());
+    // The facet filters the console's chips use: narrowed within the key's workspace only,
+    // and bounded like any text.
+    let search = |workspace: &str, key: &str, filter: String| {
+        let url = format!("{base}/v1/chatbots/{workspace}/contacts/search?query=*&{filter}");
+        let key = key.to_owned();
+        async move {
+            call(
+                Method::GET,
+                &url,
+                &[("x-chatcaptain-key", key.as_str())],
+                None,
+            )
+            .await
+        }
+    };
+    let (_, mine) = search(&workspace, &key, "language=en".into()).await;
+    let (_, theirs) = search(
+        &other_ws,
+        &other_key,
+        "organization=Analytical%20Engines".into(),
+    )
+    .await;
+    assert_eq!(theirs["results"]["found"], 0, "{theirs}");
+    assert!(mine["results"]["found"].as_u64().unwrap() >= 2, "{mine}");
+    let (status, refused) = search(&workspace, &key, format!("country={}", "x".repeat(256))).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    assert!(
+        refused["error"].as_str().unwrap().starts_with("country"),
+        "{refused}"
+    );
+
     // The console's key API: a key hands out only what it holds, and only if it may.
     let keys = format!("{base}/console/api/keys");
     let reader_auth = format!("Bearer {}", read_only["key"].as_str().unwrap());

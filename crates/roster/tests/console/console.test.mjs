@@ -43,7 +43,17 @@ try {
   const search = page.getByLabel("Search contacts");
   await search.waitFor();
   // An empty box lists the newest first.
-  await page.getByText(/\d+ contacts found/).waitFor();
+  await page.getByText("3 contacts found").waitFor();
+  assert.equal(await page.getByRole("listitem").first().getByRole("link").textContent(), "Alan Turing");
+
+  step = "filter by a facet, and back";
+  const chip = page.getByRole("group", { name: "Filters" }).getByRole("button", { name: "Analytical Engines (2)" });
+  await chip.click();
+  await page.getByText("2 contacts found").waitFor();
+  assert.equal(await chip.getAttribute("aria-pressed"), "true");
+  assert.equal(await page.getByRole("link", { name: "Alan Turing" }).count(), 0);
+  await chip.click();
+  await page.getByText("3 contacts found").waitFor();
 
   step = "search with a typo and see the highlighted contact";
   await search.fill("Lovelase");

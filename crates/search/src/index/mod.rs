@@ -53,7 +53,7 @@ use crate::query::{ParsedQuery, Plan};
 mod engine;
 mod layout;
 
-use crate::schema::{scope, Fields};
+use crate::schema::{facet_value, scope, Fields};
 use layout::{committed, open_or_create, Committed, Payload};
 
 /// How often a node looks for writes made elsewhere.
@@ -576,6 +576,11 @@ impl SearchIndex {
                 .filter(|id| **id > 0)
                 .map(|&id| id as u64)
                 .collect(),
+            filters: request
+                .filters
+                .iter()
+                .map(|(field, value)| (facet_column(*field), facet_value(&scope, value)))
+                .collect(),
         };
         let searcher = self.reader.searcher();
         let columns = self.columns(&searcher)?;
@@ -633,6 +638,19 @@ const FACET_VALUES: usize = 10;
 fn page_ranks<'a>(request: &SearchRequest, top: &'a [Rank]) -> &'a [Rank] {
     let skip = (request.page.saturating_sub(1) as usize) * request.page_size as usize;
     top.get(skip..).unwrap_or_default()
+}
+
+/// The column a facet filter reads. Sizes are a numeric column, no string facet: a size
+/// filter matches nothing (no dialect offers one).
+fn facet_column(field: FacetField) -> &'static str {
+    match field {
+        FacetField::Organization => "facet_organization",
+        FacetField::Language => "facet_language",
+        FacetField::Country => "facet_country",
+        FacetField::Channel => "facet_channel",
+        FacetField::Industry => "facet_industry",
+        FacetField::Size => "facet_size",
+    }
 }
 
 #[cfg(test)]
