@@ -114,10 +114,17 @@ async function signIn(key) {
     session = null;
     throw err;
   }
-  document.getElementById("nav").hidden = false;
-  document.getElementById("nav-keys").hidden = !may("chatbots.keys.manage");
+  const nav = document.getElementById("nav");
+  nav.hidden = false;
+  // The admin token manages workspaces and their keys; a key works in its workspace.
+  for (const link of nav.querySelectorAll("[data-for]")) {
+    link.hidden = session.admin ? link.dataset.for !== "admin" : link.dataset.for !== "key";
+  }
+  document.getElementById("nav-keys").hidden = session.admin || !may("chatbots.keys.manage");
   document.getElementById("sign-out").hidden = false;
-  document.getElementById("who").textContent = `${session.workspace.name} · ${session.key.name}`;
+  document.getElementById("who").textContent = session.admin
+    ? "Administrator (every workspace)"
+    : `${session.workspace.name} · ${session.key.name}`;
 }
 
 function signOut(message = "") {
@@ -144,7 +151,7 @@ function signInPage() {
       route();
     } catch (err) {
       error.textContent = err instanceof ApiError && err.status === 401
-        ? "Roster does not know this key (or it was revoked). Use a workspace's API key (rk_…)."
+        ? "Roster does not know this token: use a workspace's API key (rk_…), or the server's admin token."
         : "Roster cannot be reached: check the server and try again.";
       token.setAttribute("aria-invalid", "true");
       token.focus();
@@ -433,12 +440,17 @@ async function organizationPage(id) {
 
 // --- keys ---------------------------------------------------------------------------
 
-function consoleSend(method, path, body) {
-  return call(method, `/console/api${path}`, body, { authorization: `Bearer ${sessionStorage.getItem(KEY)}` });
-}
-
-async function keysPage() {
-  if (!may("chatbots.keys.manage")) {
+/** The keys of the signed-in key's workspace (the console API), or, for the admin, of
+ * workspace `workspace` (the admin API: the same answers). */
+async function keysPage(workspace = null) {
+  const base = workspace ? `/admin/v1/workspaces/${workspace.id}/keys` : null;
+  const consoleSend = (method, path, body) => call(
+    method,
+    base ? base + path.replace(/^\/keys/, "") : `/console/api${path}`,
+    body,
+    { authorization: `Bearer ${sessionStorage.getItem(KEY)}` },
+  );
+  if (!workspace && !may("chatbots.keys.manage")) {
     return show(el("h1", {}, "Keys"), el("p", {}, "This key may not manage keys."));
   }
   const list = el("table", { class: "keys" });
@@ -469,7 +481,7 @@ async function keysPage() {
         el("button", { type: "button", class: "danger", onclick: async () => {
           dialog.close();
           try { await consoleSend("DELETE", `/keys/${key.id}`); } catch (err) { return trouble(err); }
-          if (key.id === session.key.id) return signOut("This key was revoked: sign in with another.");
+          if (key.id === session.key?.id) return signOut("This key was revoked: sign in with another.");
           refresh();
         } }, "Revoke"),
       ),
@@ -479,7 +491,8 @@ async function keysPage() {
   const name = el("input", { id: "key-name", type: "text", autocomplete: "off", "aria-describedby": "key-name-error" });
   const nameError = el("p", { id: "key-name-error", class: "error" });
   const boxes = session.permissions
-    .filter((permission) => permission !== "chatbots.keys.manage")
+    // A key may not hand out key management; the admin may.
+    .filter((permission) => session.admin || permission !== "chatbots.keys.manage")
     .map((permission) => el("label", { class: "check" }, el("input", { type: "checkbox", value: permission, checked: true }), ` ${permission}`));
   const permissionsError = el("p", { class: "error" });
   const form = el("form", { "aria-label": "New key", novalidate: true, onsubmit: async (event) => {
@@ -516,9 +529,69 @@ async function keysPage() {
     el("fieldset", {}, el("legend", {}, "Permissions"), boxes, permissionsError),
     el("div", { class: "actions" }, el("button", { type: "submit" }, "Create key")),
   );
-  show(el("h1", {}, "Keys"), form, secretBox, list, dialog);
+  const title = workspace ? `Keys of ${workspace.name}` : "Keys";
+  const back = workspace ? el("p", {}, el("a", { href: "#/workspaces" }, "← Workspaces")) : null;
+  show(back, el("h1", {}, title), form, secretBox, list, dialog);
   refresh();
 }
+
+// --- workspaces (the admin token) ---------------------------------------------------
+
+function admin(method, path, body) {
+  return call(method, `/admin/v1${path}`, body, { authorization: `Bearer ${sessionStorage.getItem(KEY)}` });
+}
+
+async function workspacesPage() {
+  const table = el("table", { class: "keys" });
+  async function refresh() {
+    let workspaces;
+    try { workspaces = await admin("GET", "/workspaces"); } catch (err) { return trouble(err); }
+    table.replaceChildren(
+      el("caption", {}, `${workspaces.length} workspaces`),
+      el("thead", {}, el("tr", {}, ["Id", "Name", "Created"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, workspaces.map((w) => el("tr", {},
+        el("td", {}, String(w.id)),
+        el("td", {}, el("a", { href: `#/workspaces/${w.id}` }, w.name)),
+        el("td", {}, new Date(w.created).toLocaleString()),
+      ))),
+    );
+  }
+  const name = el("input", { id: "workspace-name", type: "text", autocomplete: "off", "aria-describedby": "workspace-name-error" });
+  const nameError = el("p", { id: "workspace-name-error", class: "error" });
+  const form = el("form", { "aria-label": "New workspace", novalidate: true, onsubmit: async (event) => {
+    event.preventDefault();
+    nameError.textContent = "";
+    name.removeAttribute("aria-invalid");
+    try {
+      await admin("POST", "/workspaces", { name: name.value.trim() });
+      name.value = "";
+      refresh();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 400) {
+        nameError.textContent = err.message.replace(/^name: /, "");
+        name.setAttribute("aria-invalid", "true");
+      } else {
+        trouble(err);
+      }
+    }
+  } },
+    el("h2", {}, "New workspace"),
+    el("div", { class: "field" }, el("label", { for: "workspace-name" }, "Workspace name"), name, nameError),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, "Create workspace")),
+  );
+  show(el("h1", {}, "Workspaces"), form, table);
+  refresh();
+}
+
+async function workspacePage(id) {
+  let workspace;
+  try { workspace = await admin("GET", `/workspaces/${id}`); } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return notFound("workspace", "#/workspaces");
+    return trouble(err);
+  }
+  return keysPage(workspace);
+}
+
 
 // --- import and export --------------------------------------------------------------
 
@@ -664,6 +737,10 @@ async function route() {
     }
   }
   const path = location.hash.replace(/^#/, "").split("?")[0];
+  if (session.admin) {
+    const workspace = path.match(/^\/workspaces\/([^/]+)$/);
+    return workspace ? workspacePage(encodeURIComponent(decodeURIComponent(workspace[1]))) : workspacesPage();
+  }
   if (path === "/keys") return keysPage();
   if (path === "/import") return importPage();
   const [, kind, id] = path.match(/^\/(contacts|organizations)(?:\/([^/]+))?$/) ?? [];

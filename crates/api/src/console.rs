@@ -2,7 +2,7 @@
 //! binary (nothing is fetched from elsewhere), and the two reads it needs beside the
 //! dialects it calls: who the credential is, and a contact's whole record.
 //!
-//! The credential (a workspace's API key) lives in the tab's `sessionStorage` and travels
+//! The credential (a workspace's API key, or the admin token) lives in the tab's `sessionStorage` and travels
 //! only in request headers, never in a URL or a cookie: the server logs no header, and a
 //! page elsewhere cannot make the browser send it (no CSRF). The page is served with a
 //! content security policy that allows only its own script and styles.
@@ -109,11 +109,22 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Console
 }
 
 /// `GET /console/api/session`: the key's workspace, name and what it may do, so the
-/// page shows only the controls that would work (the server refuses the rest anyway).
+/// page shows only the controls that would work (the server refuses the rest anyway). The
+/// admin token is `{"admin": true}`: the console then manages workspaces and their keys
+/// through the admin API.
 async fn session(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ConsoleError> {
+    if crate::admin::carries_admin_token(&state, &headers) {
+        let every: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
+        return Ok(Json(json!({
+            "admin": true,
+            "workspace": null,
+            "key": null,
+            "permissions": every,
+        })));
+    }
     let caller = caller(&state, &headers).await?;
     let workspace = state.roster.existing_workspace(caller.workspace()).await?;
     let allowed: Vec<String> = Permission::ALL
@@ -122,6 +133,7 @@ async fn session(
         .map(|permission| permission.to_string())
         .collect();
     Ok(Json(json!({
+        "admin": false,
         "workspace": {"id": workspace.id.get(), "name": workspace.name},
         "key": {"id": caller.key.id.get(), "name": caller.key.name},
         "permissions": allowed,

@@ -89,6 +89,7 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         .env("ROSTER_READ_KEY", read_only["key"].as_str().unwrap())
         .env("ROSTER_OTHER_CONTACT", &elsewhere)
         .env("ROSTER_ORGANIZATION", &org)
+        .env("ROSTER_ADMIN_TOKEN", super::ADMIN_TOKEN)
         .env("ROSTER_SCREENSHOT", &screenshot)
         .env("CHROMIUM", &chromium)
         .output()

@@ -194,7 +194,23 @@ try {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("Token").fill("rk_999_" + "0".repeat(64));
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByText(/does not know this key/).waitFor();
+  await page.getByText(/does not know this token/).waitFor();
+
+  step = "the admin token: create a workspace, then a key for it";
+  await page.getByLabel("Token").fill(env("ROSTER_ADMIN_TOKEN"));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Workspaces" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Contacts" }).isVisible(), false);
+  await page.getByLabel("Workspace name").fill("Made in the browser");
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.getByRole("link", { name: "Made in the browser" }).click();
+  await page.getByRole("heading", { name: "Keys of Made in the browser" }).waitFor();
+  await page.getByLabel("Key name").fill("first");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const adminMade = await page.locator("#new-secret").inputValue();
+  const made = await (await fetch(`${base}/console/api/session`, { headers: { authorization: `Bearer ${adminMade}` } })).json();
+  assert.equal(made.workspace.name, "Made in the browser");
+  await page.getByRole("button", { name: "Sign out" }).click();
 
   step = "at 375 px nothing is wider than the screen";
   await page.setViewportSize({ width: 375, height: 700 });
