@@ -374,7 +374,68 @@ async function contactPage(id) {
       location.hash = "#/contacts";
     },
   });
-  show(el("p", {}, el("a", { href: "#/contacts" }, "← Contacts")), heading, form, details, dialog);
+  const mergeLink = may("chatbots.contacts.merge")
+    ? el("p", {}, el("a", { href: `#/merge/${id}` }, "Merge another contact into this one…"))
+    : null;
+  show(el("p", {}, el("a", { href: "#/contacts" }, "← Contacts")), heading, form, mergeLink, details, dialog);
+}
+
+// --- merging two contacts -----------------------------------------------------------
+
+async function mergePage(baseId) {
+  let base;
+  try { ({ contact: base } = await chatcaptain("GET", `/contacts/${baseId}`)); } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return notFound("contact", "#/contacts");
+    return trouble(err);
+  }
+  const box = el("input", { id: "mergee-search", type: "search", autocomplete: "off" });
+  const results = el("ul", { class: "results", "aria-label": "Candidates" });
+  const preview = el("section", { "aria-live": "polite" });
+  let turn = 0;
+  async function find() {
+    const mine = ++turn;
+    const query = box.value.trim() || "*";
+    const answer = await chatcaptain("GET", `/contacts/search?query=${encodeURIComponent(query)}&page=1&pageSize=10&hiddenHits=${baseId}`)
+      .catch((err) => { trouble(err); return null; });
+    if (!answer || mine !== turn) return;
+    results.replaceChildren(...answer.results.hits.map(({ contact }) => el("li", {},
+      el("span", {}, `${contact.name}${contact.email ? ` · ${contact.email}` : ""} `),
+      el("button", { type: "button", class: "secondary", onclick: () => choose(contact) }, `Choose ${contact.name}`),
+    )));
+  }
+  async function choose(mergee) {
+    let after;
+    const ids = { base_contact_id: Number(baseId), mergee_contact_id: Number(mergee.id) };
+    try { after = await consoleSend("POST", "/merges/preview", ids); } catch (err) { return trouble(err); }
+    const list = fieldList("After the merge");
+    list.render(after);
+    preview.replaceChildren(
+      el("h2", {}, `${mergee.name} merged into ${base.name}`),
+      el("p", {}, `${base.name} keeps its values and takes ${mergee.name}'s where it has none; ${mergee.name} is deleted. This is the result:`),
+      list,
+      el("div", { class: "actions" },
+        el("button", { type: "button", onclick: async () => {
+          try { await consoleSend("POST", "/merges", ids); } catch (err) { return trouble(err); }
+          location.hash = `#/contacts/${baseId}`;
+        } }, "Merge"),
+        el("button", { type: "button", class: "secondary", onclick: () => preview.replaceChildren() }, "Cancel"),
+      ),
+    );
+  }
+  box.addEventListener("input", find);
+  show(
+    el("p", {}, el("a", { href: `#/contacts/${baseId}` }, `← ${base.name}`)),
+    el("h1", {}, `Merge into ${base.name}`),
+    el("div", { class: "search" }, el("label", { for: "mergee-search" }, "Find the contact to merge in"), box),
+    results,
+    preview,
+  );
+  box.focus();
+  find();
+}
+
+function consoleSend(method, path, body) {
+  return call(method, `/console/api${path}`, body, { authorization: `Bearer ${sessionStorage.getItem(KEY)}` });
 }
 
 // --- one organization ---------------------------------------------------------------
@@ -444,7 +505,7 @@ async function organizationPage(id) {
  * workspace `workspace` (the admin API: the same answers). */
 async function keysPage(workspace = null) {
   const base = workspace ? `/admin/v1/workspaces/${workspace.id}/keys` : null;
-  const consoleSend = (method, path, body) => call(
+  const keysApi = (method, path, body) => call(
     method,
     base ? base + path.replace(/^\/keys/, "") : `/console/api${path}`,
     body,
@@ -457,7 +518,7 @@ async function keysPage(workspace = null) {
   const secretBox = el("div", { class: "secret", "aria-live": "polite" });
   async function refresh() {
     let keys;
-    try { keys = await consoleSend("GET", "/keys"); } catch (err) { return trouble(err); }
+    try { keys = await keysApi("GET", "/keys"); } catch (err) { return trouble(err); }
     list.replaceChildren(
       el("caption", {}, "The workspace's keys"),
       el("thead", {}, el("tr", {}, ["Name", "Permissions", "Created", ""].map((h) => el("th", { scope: "col" }, h)))),
@@ -480,7 +541,7 @@ async function keysPage(workspace = null) {
         el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
         el("button", { type: "button", class: "danger", onclick: async () => {
           dialog.close();
-          try { await consoleSend("DELETE", `/keys/${key.id}`); } catch (err) { return trouble(err); }
+          try { await keysApi("DELETE", `/keys/${key.id}`); } catch (err) { return trouble(err); }
           if (key.id === session.key?.id) return signOut("This key was revoked: sign in with another.");
           refresh();
         } }, "Revoke"),
@@ -501,7 +562,7 @@ async function keysPage(workspace = null) {
     secretBox.replaceChildren();
     const permissions = boxes.map((box) => box.firstChild).filter((box) => box.checked).map((box) => box.value);
     try {
-      const issued = await consoleSend("POST", "/keys", { name: name.value.trim(), permissions });
+      const issued = await keysApi("POST", "/keys", { name: name.value.trim(), permissions });
       const secret = el("input", { id: "new-secret", type: "text", readonly: true, value: issued.key });
       const copied = el("span", { class: "muted", "aria-live": "polite" });
       secretBox.replaceChildren(
@@ -743,6 +804,8 @@ async function route() {
   }
   if (path === "/keys") return keysPage();
   if (path === "/import") return importPage();
+  const merge = path.match(/^\/merge\/([^/]+)$/);
+  if (merge) return mergePage(encodeURIComponent(decodeURIComponent(merge[1])));
   const [, kind, id] = path.match(/^\/(contacts|organizations)(?:\/([^/]+))?$/) ?? [];
   const safeId = id && encodeURIComponent(decodeURIComponent(id));
   if (kind === "organizations") {

@@ -57,6 +57,11 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/contacts/{contactId}", get(contact))
         .route("/console/api/keys", get(list_keys).post(create_key))
         .route("/console/api/imports", axum::routing::post(import))
+        .route(
+            "/console/api/merges/preview",
+            axum::routing::post(merge_preview),
+        )
+        .route("/console/api/merges", axum::routing::post(merge))
         .route("/console/api/exports/{kind}", get(export))
         .route(
             "/console/api/keys/{keyId}",
@@ -265,4 +270,70 @@ async fn export(
     };
     holding(&caller, &[needed])?;
     Ok(crate::transfer::export_csv(&state, caller.workspace(), organizations).await?)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeRequest {
+    base_contact_id: i64,
+    mergee_contact_id: i64,
+}
+
+impl MergeRequest {
+    fn ids(&self) -> Result<(ContactId, ContactId), ConsoleError> {
+        let id = |raw: i64| match raw > 0 {
+            true => Ok(ContactId::from_stored(raw)),
+            false => Err(ConsoleError(Error::NotFound(Resource::Contact))),
+        };
+        Ok((id(self.base_contact_id)?, id(self.mergee_contact_id)?))
+    }
+}
+
+/// `POST /console/api/merges/preview` `{"base_contact_id", "mergee_contact_id"}`: the base
+/// as the merge would leave it (the admin contact view), changing nothing.
+async fn merge_preview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::body::JsonBody(body, _): crate::body::JsonBody<MergeRequest, ConsoleError>,
+) -> Result<Json<Value>, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    holding(&caller, &[Permission::ContactsMerge])?;
+    let (base, mergee) = body.ids()?;
+    let record = state
+        .roster
+        .merge_preview(caller.workspace(), base, mergee)
+        .await?;
+    Ok(Json(roster_core::view::contact_record(&record)))
+}
+
+/// `POST /console/api/merges`: folds the mergee into the base through the core's write
+/// path (the base keeps its values and takes the mergee's where it has none, as every
+/// dialect's merge does) and answers the base's whole record.
+async fn merge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::body::JsonBody(body, _): crate::body::JsonBody<MergeRequest, ConsoleError>,
+) -> Result<Json<Value>, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    holding(&caller, &[Permission::ContactsMerge])?;
+    let (base, mergee) = body.ids()?;
+    if base == mergee {
+        return Err(
+            Error::invalid("mergee_contact_id", "must be another contact than the base").into(),
+        );
+    }
+    state
+        .roster
+        .merge_contacts(
+            caller.workspace(),
+            base,
+            mergee,
+            roster_core::model::WriteRules::default(),
+        )
+        .await?;
+    let record = state
+        .roster
+        .contact_record(caller.workspace(), base)
+        .await?;
+    Ok(Json(roster_core::view::contact_record(&record)))
 }

@@ -82,6 +82,55 @@ pub fn deep_merge(base: &Attributes, mergee: &Attributes) -> Attributes {
     merged
 }
 
+/// What merging `mergee` into `base` would make of the base, changing nothing: its data
+/// as `merge_contact_data` makes it, the organizations of both, their labels and inbox
+/// links together. The merge itself may still refuse (a unique value taken meanwhile).
+impl crate::service::Roster {
+    pub async fn merge_preview(
+        &self,
+        workspace: crate::domain::WorkspaceId,
+        base: crate::domain::ContactId,
+        mergee: crate::domain::ContactId,
+    ) -> crate::Result<crate::service::ContactRecord> {
+        if base == mergee {
+            return Err(crate::Error::invalid(
+                "mergee_contact_id",
+                "must be another contact than the base",
+            ));
+        }
+        let base = self.contact_record(workspace, base).await?;
+        let mergee = self.contact_record(workspace, mergee).await?;
+        let mut contact = base.contact.clone();
+        contact.data = merge_contact_data(&base.contact.data, &mergee.contact.data);
+        let ids = &contact.data.organization_ids;
+        let organizations = match ids.is_empty() {
+            true => Vec::new(),
+            false => self.store.organizations_by_ids(workspace, ids).await?,
+        };
+        let mut labels: Vec<String> = base.labels.iter().chain(&mergee.labels).cloned().collect();
+        labels.sort();
+        labels.dedup();
+        let links = base
+            .inbox_links
+            .iter()
+            .chain(&mergee.inbox_links)
+            .cloned()
+            .collect();
+        let levels = match contact.data.governance_level_id {
+            Some(_) => self.store.governance_levels(workspace).await?,
+            None => Vec::new(),
+        };
+        Ok(crate::service::ContactRecord::assemble(
+            contact,
+            organizations,
+            labels,
+            links,
+            &levels,
+            self.now(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -883,6 +883,7 @@ async fn crash_writer(
     url: String,
     key: String,
     tag: String,
+    acks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) -> Vec<(Option<String>, String, Known)> {
     let client = reqwest::Client::new();
     let mut mine: Vec<(Option<String>, String, Known)> = Vec::new();
@@ -932,6 +933,7 @@ async fn crash_writer(
             entry.0 = Some(body["contact"]["id"].as_str().unwrap().to_owned());
         }
         entry.2.acknowledged = entry.2.in_doubt.take();
+        acks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     mine
 }
@@ -947,16 +949,26 @@ async fn kill_9_under_mixed_writes(database_url: Option<&str>) {
     for cycle in 0..3 {
         let server = Server::start(dir.path(), database_url);
         let url = format!("{}/v1/chatbots/{ws}/contacts", server.base);
+        let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writers: Vec<_> = (0..6)
             .map(|w| {
                 tokio::spawn(crash_writer(
                     url.clone(),
                     key.clone(),
                     format!("crash{cycle}w{w}"),
+                    acks.clone(),
                 ))
             })
             .collect();
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        // Killed mid-stream: after at least 400 ms and 20 acknowledged writes (a loaded
+        // machine takes longer to get there).
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_millis(400)
+            || (acks.load(std::sync::atomic::Ordering::Relaxed) < 20
+                && started.elapsed() < std::time::Duration::from_secs(20))
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         tokio::task::spawn_blocking(move || server.kill_hard())
             .await
             .unwrap();
@@ -1033,7 +1045,7 @@ async fn kill_9_under_mixed_writes(database_url: Option<&str>) {
                 break;
             }
             assert!(
-                started.elapsed() < std::time::Duration::from_secs(5),
+                started.elapsed() < std::time::Duration::from_secs(20),
                 "search finds {}, the store holds {}",
                 body["results"]["found"],
                 stored.len()

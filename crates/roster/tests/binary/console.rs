@@ -132,9 +132,64 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         "{refused}"
     );
 
+    // Merges: never a contact with itself, never another workspace's, never by a key that
+    // may not merge; a refused merge or any preview changes nothing.
+    let merges = format!("{base}/console/api/merges");
+    let full = format!("Bearer {key}");
+    let reader_auth = format!("Bearer {}", read_only["key"].as_str().unwrap());
+    let grace = {
+        let url = format!("{base}/v1/chatbots/{workspace}/contacts/search?query=Grace");
+        let (_, found) = call(Method::GET, &url, &[("x-chatcaptain-key", &key)], None).await;
+        found["results"]["hits"][0]["contact"]["id"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+    };
+    for (auth, body, wanted) in [
+        (
+            &full,
+            json!({"base_contact_id": grace, "mergee_contact_id": grace}),
+            400,
+        ),
+        (
+            &full,
+            json!({"base_contact_id": grace, "mergee_contact_id": elsewhere.parse::<i64>().unwrap()}),
+            404,
+        ),
+        (
+            &reader_auth,
+            json!({"base_contact_id": grace, "mergee_contact_id": grace + 1}),
+            403,
+        ),
+        (&full, json!({"base_contact_id": "one"}), 400),
+    ] {
+        for url in [format!("{merges}/preview"), merges.clone()] {
+            let (status, answer) = call(
+                Method::POST,
+                &url,
+                &[("authorization", auth.as_str()), ("content-type", JSON)],
+                Some(body.to_string().into_bytes()),
+            )
+            .await;
+            assert_eq!(status.as_u16(), wanted, "{url} {body}: {answer}");
+        }
+    }
+    let url = format!("{base}/v1/chatbots/{other_ws}/contacts/{elsewhere}");
+    let (status, _) = call(
+        Method::GET,
+        &url,
+        &[("x-chatcaptain-key", &other_key)],
+        None,
+    )
+    .await;
+    assert!(
+        status.is_success(),
+        "another workspace's contact is untouched"
+    );
+
     // The console's key API: a key hands out only what it holds, and only if it may.
     let keys = format!("{base}/console/api/keys");
-    let reader_auth = format!("Bearer {}", read_only["key"].as_str().unwrap());
     let (status, _) = call(Method::GET, &keys, &[("authorization", &reader_auth)], None).await;
     assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
     let manager = cli(

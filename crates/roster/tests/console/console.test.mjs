@@ -152,6 +152,29 @@ try {
   assert.match(exportText, /Dorothy Vaughan/);
   assert.doesNotMatch(exportText, /Hidden/, "another workspace's contact in the export");
 
+  step = "merge two contacts: choose, see the result, confirm";
+  const duplicate = await (await fetch(`${base}/v1/chatbots/${workspace}/contacts`, {
+    method: "POST",
+    headers: { "x-chatcaptain-key": key, "content-type": "application/json" },
+    body: JSON.stringify({ name: "K. Johnson", language: "en", phoneNumber: "+1 415 555 0100" }),
+  })).json();
+  await page.getByRole("link", { name: "Contacts" }).click();
+  await page.getByLabel("Search contacts").fill("Katherine");
+  await page.getByRole("link", { name: "Katherine Johnson" }).click();
+  await page.getByRole("link", { name: "Merge another contact into this one…" }).click();
+  await page.getByLabel("Find the contact to merge in").fill("Johnson");
+  await page.getByRole("button", { name: "Choose K. Johnson" }).click();
+  const after = page.getByRole("definition").filter({ hasText: "+14155550100" });
+  await after.first().waitFor();
+  assert.equal(await page.getByRole("button", { name: "Choose Katherine Johnson" }).count(), 0, "the base is no candidate");
+  assert.equal((await chatcaptain(`/contacts/${duplicate.contact.id}`)).status, 200, "a preview changes nothing");
+  await page.getByRole("button", { name: "Merge", exact: true }).click();
+  await page.getByRole("heading", { name: "Katherine Johnson", level: 1, exact: true }).waitFor();
+  assert.equal((await chatcaptain(`/contacts/${duplicate.contact.id}`)).status, 404);
+  const merged = (await chatcaptain("/contacts/search?query=Katherine&page=1&pageSize=10")).body.results.hits[0].contact;
+  assert.equal(merged.phoneNumber, "+14155550100");
+  assert.equal(merged.email, "katherine@example.com");
+
   step = "create a key: its secret shown once, and it works";
   await page.getByRole("link", { name: "Keys" }).click();
   await page.getByLabel("Key name").fill("Temporary");
