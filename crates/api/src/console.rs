@@ -279,14 +279,23 @@ struct MergeRequest {
     mergee_contact_id: i64,
 }
 
-impl MergeRequest {
-    fn ids(&self) -> Result<(ContactId, ContactId), ConsoleError> {
-        let id = |raw: i64| match raw > 0 {
-            true => Ok(ContactId::from_stored(raw)),
-            false => Err(ConsoleError(Error::NotFound(Resource::Contact))),
-        };
-        Ok((id(self.base_contact_id)?, id(self.mergee_contact_id)?))
-    }
+/// The workspace, base and mergee of a merge request by a key that may merge.
+async fn merging(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &MergeRequest,
+) -> Result<(roster_core::domain::WorkspaceId, ContactId, ContactId), ConsoleError> {
+    let caller = caller(state, headers).await?;
+    holding(&caller, &[Permission::ContactsMerge])?;
+    let id = |raw: i64| match raw > 0 {
+        true => Ok(ContactId::from_stored(raw)),
+        false => Err(ConsoleError(Error::NotFound(Resource::Contact))),
+    };
+    Ok((
+        caller.workspace(),
+        id(body.base_contact_id)?,
+        id(body.mergee_contact_id)?,
+    ))
 }
 
 /// `POST /console/api/merges/preview` `{"base_contact_id", "mergee_contact_id"}`: the base
@@ -296,13 +305,8 @@ async fn merge_preview(
     headers: HeaderMap,
     crate::body::JsonBody(body, _): crate::body::JsonBody<MergeRequest, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
-    let caller = caller(&state, &headers).await?;
-    holding(&caller, &[Permission::ContactsMerge])?;
-    let (base, mergee) = body.ids()?;
-    let record = state
-        .roster
-        .merge_preview(caller.workspace(), base, mergee)
-        .await?;
+    let (workspace, base, mergee) = merging(&state, &headers, &body).await?;
+    let record = state.roster.merge_preview(workspace, base, mergee).await?;
     Ok(Json(roster_core::view::contact_record(&record)))
 }
 
@@ -314,9 +318,7 @@ async fn merge(
     headers: HeaderMap,
     crate::body::JsonBody(body, _): crate::body::JsonBody<MergeRequest, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
-    let caller = caller(&state, &headers).await?;
-    holding(&caller, &[Permission::ContactsMerge])?;
-    let (base, mergee) = body.ids()?;
+    let (workspace, base, mergee) = merging(&state, &headers, &body).await?;
     if base == mergee {
         return Err(
             Error::invalid("mergee_contact_id", "must be another contact than the base").into(),
@@ -325,15 +327,12 @@ async fn merge(
     state
         .roster
         .merge_contacts(
-            caller.workspace(),
+            workspace,
             base,
             mergee,
             roster_core::model::WriteRules::default(),
         )
         .await?;
-    let record = state
-        .roster
-        .contact_record(caller.workspace(), base)
-        .await?;
+    let record = state.roster.contact_record(workspace, base).await?;
     Ok(Json(roster_core::view::contact_record(&record)))
 }

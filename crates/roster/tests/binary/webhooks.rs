@@ -105,6 +105,11 @@ impl Drop for Receiver {
     }
 }
 
+/// A server on `dir` (SQLite) that may send webhooks to loopback receivers.
+fn local_hooks_server(dir: &std::path::Path) -> Server {
+    Server::start_with(dir, None, &[("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")])
+}
+
 pub(super) fn admin() -> String {
     format!("Bearer {ADMIN_TOKEN}")
 }
@@ -191,11 +196,7 @@ async fn update_contact(base: &str, workspace: &str, key: &str, id: i64, body: V
 async fn deliveries_are_signed_filtered_retried_in_order_and_logged() {
     let dir = tempfile::tempdir().unwrap();
     let (workspace, key) = cli_tenant(dir.path(), None, "Hooks");
-    let server = Server::start_with(
-        dir.path(),
-        None,
-        &[("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")],
-    );
+    let server = local_hooks_server(dir.path());
     let base = server.base.clone();
     let hooks = format!("{base}/admin/v1/workspaces/{workspace}/webhooks");
     // The first delivery to /all is refused with a 500: it and the events after it for
@@ -456,14 +457,7 @@ async fn deliveries_are_signed_filtered_retried_in_order_and_logged() {
 async fn a_receiver_that_times_out_or_refuses_the_connection_is_retried() {
     let dir = tempfile::tempdir().unwrap();
     let (workspace, key) = cli_tenant(dir.path(), None, "Slow receivers");
-    let server = Server::start_with(
-        dir.path(),
-        None,
-        &[
-            ("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true"),
-            ("ROSTER_WEBHOOK_KEY", "test"),
-        ],
-    );
+    let server = local_hooks_server(dir.path());
     let base = server.base.clone();
     let hooks = format!("{base}/admin/v1/workspaces/{workspace}/webhooks");
     let slow = Receiver::start(vec![HANG]).await;
@@ -525,14 +519,7 @@ async fn a_receiver_that_times_out_or_refuses_the_connection_is_retried() {
 async fn bad_webhook_requests_are_refused_by_field_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (workspace, key) = cli_tenant(dir.path(), None, "Bad hooks");
-    let server = Server::start_with(
-        dir.path(),
-        None,
-        &[
-            ("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true"),
-            ("ROSTER_WEBHOOK_KEY", "test"),
-        ],
-    );
+    let server = local_hooks_server(dir.path());
     let base = server.base.clone();
     let hooks = format!("{base}/admin/v1/workspaces/{workspace}/webhooks");
     let (status, created) = admin_send(
@@ -636,11 +623,7 @@ async fn private_addresses_are_refused_a_410_disables_and_other_workspaces_are_w
     let receiver = Receiver::start(vec![410]).await;
 
     // Allowed while the server allows private addresses...
-    let server = Server::start_with(
-        dir.path(),
-        None,
-        &[("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")],
-    );
+    let server = local_hooks_server(dir.path());
     let hooks = |base: &str, ws: &str| format!("{base}/admin/v1/workspaces/{ws}/webhooks");
     let (status, gone) = admin_send(
         Method::POST,
@@ -831,11 +814,7 @@ async fn chatwoot_clients_register_webhooks_and_get_chatwoot_payloads_and_salesc
         .as_str()
         .unwrap()
         .to_owned();
-    let server = Server::start_with(
-        dir.path(),
-        None,
-        &[("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")],
-    );
+    let server = local_hooks_server(dir.path());
     let base = server.base.clone();
     let receiver = Receiver::start(vec![]).await;
     let hooks = format!("{base}/api/v1/accounts/{workspace}/webhooks");
