@@ -1,11 +1,14 @@
 //! The web console at `/console`: a page and its script and styles, embedded in the
-//! binary (nothing is fetched from elsewhere), and the two reads it needs beside the
-//! dialects it calls: who the credential is, and a contact's whole record.
+//! binary (nothing is fetched from elsewhere), and the console's own API beside the
+//! dialects it calls (ChatCaptain's for contacts and organizations, the admin API for the
+//! admin token): who the credential is, a contact's whole record, keys, merges, import and
+//! export — each for a key within its own workspace and permissions.
 //!
-//! The credential (a workspace's API key, or the admin token) lives in the tab's `sessionStorage` and travels
-//! only in request headers, never in a URL or a cookie: the server logs no header, and a
-//! page elsewhere cannot make the browser send it (no CSRF). The page is served with a
-//! content security policy that allows only its own script and styles.
+//! The credential (a workspace's API key, or the admin token) lives in the tab's
+//! `sessionStorage` and travels only in request headers, never in a URL or a cookie: the
+//! server logs no header, and a page elsewhere cannot make the browser send it (no CSRF).
+//! The page is served with a content security policy that allows only its own script and
+//! styles.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
