@@ -58,5 +58,5 @@ python3 conformance/corrected_spec.py "$SPEC" >"$DATA/chatwoot.corrected.json"
 export ROSTER_URL ROSTER_KEY ACCOUNT_ID
 "$VENV/bin/schemathesis" --config-file conformance/schemathesis.toml run "$DATA/chatwoot.corrected.json" \
     --url "$ROSTER_URL" --checks not_a_server_error,response_schema_conformance
-"$VENV/bin/schemathesis" --config-file conformance/admin.toml run crates/api/openapi/admin.json \
+"$VENV/bin/schemathesis" --config-file conformance/admin.toml run crates/api/openapi/admin.json --request-timeout 35 \
     --url "$ROSTER_URL" --checks not_a_server_error,response_schema_conformance
