@@ -256,6 +256,25 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         "the read-only key still works"
     );
 
+    // Bad input to the console API: the field named, nothing made.
+    for body in [
+        &b"{\"name\": "[..],
+        br#"{"name": 7, "permissions": []}"#,
+        br#"{"name": "x", "colour": 1}"#,
+    ] {
+        let (status, answer) = call(Method::POST, &keys, &headers, Some(body.to_vec())).await;
+        assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    for (url, wanted) in [
+        (format!("{base}/console/api/contacts/abc"), 404),
+        (format!("{base}/console/api/contacts/{elsewhere}"), 404),
+        (format!("{base}/console/api/exports/everything"), 400),
+    ] {
+        let (status, answer) = call(Method::GET, &url, &[("authorization", &full)], None).await;
+        assert_eq!(status.as_u16(), wanted, "{url}: {answer}");
+    }
+
     // The key never reached the server's log.
     assert!(server.logged(&key).is_empty());
 }
