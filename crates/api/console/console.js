@@ -1,10 +1,12 @@
 // Roster console: a page per hash route (#/contacts, #/contacts/{id}), built with the DOM
 // (never from HTML strings, so no record text is ever parsed as markup). It calls the
-// ChatCaptain API with the signed-in key and /console/api for what the key is and a
-// contact's whole record. The key stays in this tab's sessionStorage and is sent only
-// in headers.
+// ChatCaptain API of the workspace it works in and /console/api for the rest (who the
+// credential is, a contact's whole record, keys, webhooks, merges, import and export).
+// The credential (a workspace's key, or the admin token, which works in the workspace
+// chosen on the Workspaces page) stays in this tab's sessionStorage, sent only in headers.
 
 const KEY = "roster.console.key";
+const WORKSPACE = "roster.console.workspace";
 const PAGE_SIZE = 20;
 
 const main = document.getElementById("main");
@@ -34,8 +36,15 @@ function snippet(html) {
   );
 }
 
+/** Shows a page and moves the focus to its heading, so keyboard and screen reader users
+ * start at the top of what changed (a page with a search box focuses that instead). */
 function show(...nodes) {
   main.replaceChildren(...nodes);
+  const heading = main.querySelector("h1");
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
 }
 
 function say(message) {
@@ -78,14 +87,43 @@ async function call(method, path, body, headers = {}) {
   return answer;
 }
 
-/** The ChatCaptain API of the signed-in workspace. */
-function chatcaptain(method, path, body) {
-  const key = sessionStorage.getItem(KEY);
-  return call(method, `/v1/chatbots/${session.workspace.id}${path}`, body, { "x-chatcaptain-key": key });
+function bearer() {
+  return { authorization: `Bearer ${sessionStorage.getItem(KEY)}` };
 }
 
-function consoleApi(path) {
-  return call("GET", `/console/api${path}`, undefined, { authorization: `Bearer ${sessionStorage.getItem(KEY)}` });
+/** The headers of a console API request: the admin token says which workspace it is in. */
+function credentials() {
+  return session?.admin && session.workspace
+    ? { ...bearer(), "x-roster-workspace": String(session.workspace.id) }
+    : bearer();
+}
+
+/** The ChatCaptain API of the workspace worked in (the key's own, or the admin's choice:
+ * the admin token is accepted there as a bearer token). */
+function chatcaptain(method, path, body) {
+  const headers = session.admin ? bearer() : { "x-chatcaptain-key": sessionStorage.getItem(KEY) };
+  return call(method, `/v1/chatbots/${session.workspace.id}${path}`, body, headers);
+}
+
+/** The console's own API, for the workspace worked in. */
+function consoleApi(method, path, body) {
+  return call(method, `/console/api${path}`, body, credentials());
+}
+
+/** Runs requests so that only the newest one's answer is used: the answer of one that a
+ * later request overtook resolves to null, and so does a failure (after saying why). */
+function newestOnly() {
+  let turn = 0;
+  return async (request) => {
+    const mine = ++turn;
+    try {
+      const answer = await request;
+      return mine === turn ? answer : null;
+    } catch (err) {
+      if (mine === turn) trouble(err);
+      return null;
+    }
+  };
 }
 
 /** Says what to do about a failed request; a key that stopped working signs out. */
@@ -108,31 +146,40 @@ function trouble(err) {
 async function signIn(key) {
   sessionStorage.setItem(KEY, key);
   try {
-    session = await consoleApi("/session");
+    session = await consoleApi("GET", "/session");
   } catch (err) {
     sessionStorage.removeItem(KEY);
     session = null;
     throw err;
   }
-  const nav = document.getElementById("nav");
-  nav.hidden = false;
-  // The admin token manages workspaces and their keys; a key works in its workspace.
-  for (const link of nav.querySelectorAll("[data-for]")) {
-    link.hidden = session.admin ? link.dataset.for !== "admin" : link.dataset.for !== "key";
+  if (session.admin) {
+    try { session.workspace = JSON.parse(sessionStorage.getItem(WORKSPACE)); } catch { session.workspace = null; }
   }
-  document.getElementById("nav-keys").hidden = session.admin || !may("chatbots.keys.manage");
-  document.getElementById("sign-out").hidden = false;
-  document.getElementById("who").textContent = session.admin
-    ? "Administrator (every workspace)"
+  updateNav();
+}
+
+/** Shows the links that work: a key's workspace pages (those its permissions allow), and
+ * for the admin the workspaces, and the pages of the workspace it chose. */
+function updateNav() {
+  const nav = document.getElementById("nav");
+  nav.hidden = !session;
+  document.getElementById("sign-out").hidden = !session;
+  document.getElementById("who").textContent = !session ? ""
+    : session.admin ? `Administrator${session.workspace ? ` · in ${session.workspace.name}` : " (every workspace)"}`
     : `${session.workspace.name} · ${session.key.name}`;
+  if (!session) return;
+  for (const link of nav.querySelectorAll("[data-for]")) {
+    link.hidden = link.dataset.for === "admin"
+      ? !session.admin
+      : !session.workspace || Boolean(link.dataset.permission && !may(link.dataset.permission));
+  }
 }
 
 function signOut(message = "") {
   sessionStorage.removeItem(KEY);
+  sessionStorage.removeItem(WORKSPACE);
   session = null;
-  document.getElementById("nav").hidden = true;
-  document.getElementById("sign-out").hidden = true;
-  document.getElementById("who").textContent = "";
+  updateNav();
   location.hash = "";
   signInPage();
   say(message);
@@ -167,8 +214,6 @@ function signInPage() {
 
 // --- searching a kind of record -----------------------------------------------------
 
-let searchTurn = 0;
-
 /** The facets each kind's results can be narrowed by (the search's query parameters). */
 const FILTERS = { contacts: ["organization", "language", "country", "channel"], organizations: ["industry", "country"] };
 
@@ -182,6 +227,7 @@ function searchPage(kind, title, noun, hitItem) {
   const pager = el("div", { class: "pager" });
   const chips = el("div", { class: "chips", role: "group", "aria-label": "Filters" });
   const chosen = new Map();
+  const newest = newestOnly();
   let page = Number(params.get("page") ?? 1) || 1;
 
   function renderChips(facetCounts) {
@@ -204,15 +250,9 @@ function searchPage(kind, title, noun, hitItem) {
   }
 
   async function search() {
-    const turn = ++searchTurn;
-    const query = box.value.trim() || "*";
     const narrowed = [...chosen].map(([field, value]) => `&${field}=${encodeURIComponent(value)}`).join("");
-    const answer = await chatcaptain(
-      "GET",
-      `/${kind}/search?query=${encodeURIComponent(query)}&page=${page}&pageSize=${PAGE_SIZE}${narrowed}`,
-    ).catch((err) => { if (turn === searchTurn) trouble(err); return null; });
-    // Only the newest search's answer is shown.
-    if (!answer || turn !== searchTurn) return;
+    const answer = await newest(searching(kind, box.value, page, PAGE_SIZE, narrowed));
+    if (!answer) return;
     const found = answer.results.found;
     summary.textContent = `${found} ${found === 1 ? noun : `${noun}s`} found`;
     results.replaceChildren(...answer.results.hits.map(hitItem));
@@ -233,6 +273,13 @@ function searchPage(kind, title, noun, hitItem) {
   );
   box.focus();
   search();
+}
+
+/** The ChatCaptain search of `kind` for what is typed (everything, newest first, when
+ * nothing is), `extra` being further query parameters. */
+function searching(kind, typed, page, pageSize, extra = "") {
+  const query = encodeURIComponent(typed.trim() || "*");
+  return chatcaptain("GET", `/${kind}/search?query=${query}&page=${page}&pageSize=${pageSize}${extra}`);
 }
 
 /** A hit: a link named by the record's name (its matched words marked), then the other
@@ -349,8 +396,13 @@ function fieldList(label) {
 async function contactPage(id) {
   let record;
   let contact;
+  let stages;
   try {
-    [record, { contact }] = await Promise.all([consoleApi(`/contacts/${id}`), chatcaptain("GET", `/contacts/${id}`)]);
+    [record, { contact }, stages] = await Promise.all([
+      consoleApi("GET", `/contacts/${id}`),
+      chatcaptain("GET", `/contacts/${id}`),
+      consoleApi("GET", `/contacts/${id}/stage-history`),
+    ]);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return notFound("contact", "#/contacts");
     return trouble(err);
@@ -367,7 +419,7 @@ async function contactPage(id) {
     save: async (patch) => (await chatcaptain("PATCH", `/contacts/${id}`, { contact: patch })).contact,
     saved: async (saved) => {
       heading.textContent = saved.name;
-      details.render(await consoleApi(`/contacts/${id}`));
+      details.render(await consoleApi("GET", `/contacts/${id}`));
     },
     remove: async () => {
       await chatcaptain("DELETE", `/contacts/${id}`);
@@ -377,7 +429,23 @@ async function contactPage(id) {
   const mergeLink = may("chatbots.contacts.merge")
     ? el("p", {}, el("a", { href: `#/merge/${id}` }, "Merge another contact into this one…"))
     : null;
-  show(el("p", {}, el("a", { href: "#/contacts" }, "← Contacts")), heading, form, mergeLink, details, dialog);
+  show(el("p", {}, el("a", { href: "#/contacts" }, "← Contacts")), heading, form, mergeLink, stageHistory(stages), details, dialog);
+}
+
+/** The contact's SalesChat stage moves, oldest first. */
+function stageHistory(stages) {
+  if (!stages.length) return el("p", { class: "muted" }, "No stage changes.");
+  return el("table", { class: "keys" },
+    el("caption", {}, "Stage history"),
+    el("thead", {}, el("tr", {}, ["When", "From", "To", "Disposition", "By key"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, stages.map((change) => el("tr", {},
+      el("td", {}, new Date(change.at).toLocaleString()),
+      el("td", {}, change.from_stage ?? "—"),
+      el("td", {}, change.to_stage),
+      el("td", {}, change.disposition ?? "—"),
+      el("td", {}, change.changed_by_key_id === null ? "—" : String(change.changed_by_key_id)),
+    ))),
+  );
 }
 
 // --- merging two contacts -----------------------------------------------------------
@@ -391,13 +459,10 @@ async function mergePage(baseId) {
   const box = el("input", { id: "mergee-search", type: "search", autocomplete: "off" });
   const results = el("ul", { class: "results", "aria-label": "Candidates" });
   const preview = el("section", { "aria-live": "polite" });
-  let turn = 0;
+  const newest = newestOnly();
   async function find() {
-    const mine = ++turn;
-    const query = box.value.trim() || "*";
-    const answer = await chatcaptain("GET", `/contacts/search?query=${encodeURIComponent(query)}&page=1&pageSize=10&hiddenHits=${baseId}`)
-      .catch((err) => { trouble(err); return null; });
-    if (!answer || mine !== turn) return;
+    const answer = await newest(searching("contacts", box.value, 1, 10, `&hiddenHits=${baseId}`));
+    if (!answer) return;
     results.replaceChildren(...answer.results.hits.map(({ contact }) => el("li", {},
       el("span", {}, `${contact.name}${contact.email ? ` · ${contact.email}` : ""} `),
       el("button", { type: "button", class: "secondary", onclick: () => choose(contact) }, `Choose ${contact.name}`),
@@ -406,7 +471,7 @@ async function mergePage(baseId) {
   async function choose(mergee) {
     let after;
     const ids = { base_contact_id: Number(baseId), mergee_contact_id: Number(mergee.id) };
-    try { after = await consoleSend("POST", "/merges/preview", ids); } catch (err) { return trouble(err); }
+    try { after = await consoleApi("POST", "/merges/preview", ids); } catch (err) { return trouble(err); }
     const list = fieldList("After the merge");
     list.render(after);
     preview.replaceChildren(
@@ -415,7 +480,7 @@ async function mergePage(baseId) {
       list,
       el("div", { class: "actions" },
         el("button", { type: "button", onclick: async () => {
-          try { await consoleSend("POST", "/merges", ids); } catch (err) { return trouble(err); }
+          try { await consoleApi("POST", "/merges", ids); } catch (err) { return trouble(err); }
           location.hash = `#/contacts/${baseId}`;
         } }, "Merge"),
         el("button", { type: "button", class: "secondary", onclick: () => preview.replaceChildren() }, "Cancel"),
@@ -432,10 +497,6 @@ async function mergePage(baseId) {
   );
   box.focus();
   find();
-}
-
-function consoleSend(method, path, body) {
-  return call(method, `/console/api${path}`, body, { authorization: `Bearer ${sessionStorage.getItem(KEY)}` });
 }
 
 // --- one organization ---------------------------------------------------------------
@@ -501,24 +562,46 @@ async function organizationPage(id) {
 
 // --- keys ---------------------------------------------------------------------------
 
-/** The keys of the signed-in key's workspace (the console API), or, for the admin, of
- * workspace `workspace` (the admin API: the same answers). */
-async function keysPage(workspace = null) {
-  const base = workspace ? `/admin/v1/workspaces/${workspace.id}/keys` : null;
-  const keysApi = (method, path, body) => call(
-    method,
-    base ? base + path.replace(/^\/keys/, "") : `/console/api${path}`,
-    body,
-    { authorization: `Bearer ${sessionStorage.getItem(KEY)}` },
+/** A secret shown once (a new key's, a webhook's), with a button that copies it. */
+function secretShown(box, label, secret) {
+  const field = el("input", { id: "new-secret", type: "text", readonly: true, value: secret });
+  const copied = el("span", { class: "muted", "aria-live": "polite" });
+  box.replaceChildren(
+    el("label", { for: "new-secret" }, label),
+    field,
+    el("div", { class: "actions" },
+      el("button", { type: "button", onclick: async () => {
+        try { await navigator.clipboard.writeText(secret); copied.textContent = "Copied."; }
+        catch { field.select(); copied.textContent = "Select and copy it (Ctrl+C)."; }
+      } }, "Copy"),
+      copied,
+    ),
   );
-  if (!workspace && !may("chatbots.keys.manage")) {
+}
+
+/** A confirmation `dialog` asking `question`; `confirmed` runs on its `action` button. */
+function confirmIn(dialog, { question, explanation, action, confirmed }) {
+  dialog.replaceChildren(
+    el("h2", { id: `${dialog.id}-title` }, question),
+    el("p", {}, explanation),
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
+      el("button", { type: "button", class: "danger", onclick: () => { dialog.close(); confirmed(); } }, action),
+    ),
+  );
+  dialog.showModal();
+}
+
+/** The keys of the workspace worked in. */
+async function keysPage() {
+  if (!may("chatbots.keys.manage")) {
     return show(el("h1", {}, "Keys"), el("p", {}, "This key may not manage keys."));
   }
   const list = el("table", { class: "keys" });
   const secretBox = el("div", { class: "secret", "aria-live": "polite" });
   async function refresh() {
     let keys;
-    try { keys = await keysApi("GET", "/keys"); } catch (err) { return trouble(err); }
+    try { keys = await consoleApi("GET", "/keys"); } catch (err) { return trouble(err); }
     list.replaceChildren(
       el("caption", {}, "The workspace's keys"),
       el("thead", {}, el("tr", {}, ["Name", "Permissions", "Created", ""].map((h) => el("th", { scope: "col" }, h)))),
@@ -532,22 +615,18 @@ async function keysPage(workspace = null) {
       ))),
     );
   }
-  const dialog = el("dialog", { "aria-labelledby": "revoke-title" });
+  const dialog = el("dialog", { id: "revoke", "aria-labelledby": "revoke-title" });
   function confirmRevoke(key) {
-    dialog.replaceChildren(
-      el("h2", { id: "revoke-title" }, `Revoke ${key.name}?`),
-      el("p", {}, "Every request with this key is refused from now on. This cannot be undone."),
-      el("div", { class: "actions" },
-        el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
-        el("button", { type: "button", class: "danger", onclick: async () => {
-          dialog.close();
-          try { await keysApi("DELETE", `/keys/${key.id}`); } catch (err) { return trouble(err); }
-          if (key.id === session.key?.id) return signOut("This key was revoked: sign in with another.");
-          refresh();
-        } }, "Revoke"),
-      ),
-    );
-    dialog.showModal();
+    confirmIn(dialog, {
+      question: `Revoke ${key.name}?`,
+      explanation: "Every request with this key is refused from now on. This cannot be undone.",
+      action: "Revoke",
+      confirmed: async () => {
+        try { await consoleApi("DELETE", `/keys/${key.id}`); } catch (err) { return trouble(err); }
+        if (key.id === session.key?.id) return signOut("This key was revoked: sign in with another.");
+        refresh();
+      },
+    });
   }
   const name = el("input", { id: "key-name", type: "text", autocomplete: "off", "aria-describedby": "key-name-error" });
   const nameError = el("p", { id: "key-name-error", class: "error" });
@@ -562,20 +641,8 @@ async function keysPage(workspace = null) {
     secretBox.replaceChildren();
     const permissions = boxes.map((box) => box.firstChild).filter((box) => box.checked).map((box) => box.value);
     try {
-      const issued = await keysApi("POST", "/keys", { name: name.value.trim(), permissions });
-      const secret = el("input", { id: "new-secret", type: "text", readonly: true, value: issued.key });
-      const copied = el("span", { class: "muted", "aria-live": "polite" });
-      secretBox.replaceChildren(
-        el("label", { for: "new-secret" }, `The secret of ${issued.name}, shown only now`),
-        secret,
-        el("div", { class: "actions" },
-          el("button", { type: "button", onclick: async () => {
-            try { await navigator.clipboard.writeText(issued.key); copied.textContent = "Copied."; }
-            catch { secret.select(); copied.textContent = "Select and copy it (Ctrl+C)."; }
-          } }, "Copy"),
-          copied,
-        ),
-      );
+      const issued = await consoleApi("POST", "/keys", { name: name.value.trim(), permissions });
+      secretShown(secretBox, `The secret of ${issued.name}, shown only now`, issued.key);
       name.value = "";
       refresh();
     } catch (err) {
@@ -590,16 +657,137 @@ async function keysPage(workspace = null) {
     el("fieldset", {}, el("legend", {}, "Permissions"), boxes, permissionsError),
     el("div", { class: "actions" }, el("button", { type: "submit" }, "Create key")),
   );
-  const title = workspace ? `Keys of ${workspace.name}` : "Keys";
-  const back = workspace ? el("p", {}, el("a", { href: "#/workspaces" }, "← Workspaces")) : null;
-  show(back, el("h1", {}, title), form, secretBox, list, dialog);
+  show(el("h1", {}, `Keys of ${session.workspace.name}`), form, secretBox, list, dialog);
+  refresh();
+}
+
+// --- webhooks -----------------------------------------------------------------------
+
+/** The workspace's webhook endpoints: add one (its signing secret shown once), see each
+ * one's latest deliveries and send one again, pause, rotate the secret, delete. */
+async function webhooksPage() {
+  if (!may("chatbots.webhooks.manage")) {
+    return show(el("h1", {}, "Webhooks"), el("p", {}, "This key may not manage webhooks."));
+  }
+  const list = el("table", { class: "keys" });
+  const secretBox = el("div", { class: "secret", "aria-live": "polite" });
+  const deliveries = el("section", { "aria-live": "polite" });
+  const dialog = el("dialog", { id: "webhook-confirm", "aria-labelledby": "webhook-confirm-title" });
+
+  async function refresh() {
+    let webhooks;
+    try { webhooks = await consoleApi("GET", "/webhooks"); } catch (err) { return trouble(err); }
+    list.replaceChildren(
+      el("caption", {}, webhooks.length ? "The workspace's webhooks" : "No webhooks yet"),
+      el("thead", {}, el("tr", {}, ["URL", "Format", "Events", "State", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, webhooks.map((webhook) => el("tr", {},
+        el("td", {}, webhook.url, webhook.description ? el("span", { class: "snippet" }, webhook.description) : null),
+        el("td", {}, webhook.format),
+        el("td", {}, webhook.events.join(", ")),
+        el("td", {}, webhook.enabled ? "enabled" : `paused${webhook.disabled_reason ? `: ${webhook.disabled_reason}` : ""}`),
+        el("td", { class: "actions" },
+          el("button", { type: "button", class: "secondary", "aria-label": `Deliveries of ${webhook.url}`, onclick: () => showDeliveries(webhook) }, "Deliveries"),
+          el("button", { type: "button", class: "secondary", "aria-label": `${webhook.enabled ? "Pause" : "Resume"} ${webhook.url}`, onclick: async () => {
+            try { await consoleApi("PATCH", `/webhooks/${webhook.id}`, { enabled: !webhook.enabled }); } catch (err) { return trouble(err); }
+            refresh();
+          } }, webhook.enabled ? "Pause" : "Resume"),
+          el("button", { type: "button", class: "secondary", "aria-label": `Rotate the secret of ${webhook.url}`, onclick: () => confirmIn(dialog, {
+            question: `A new secret for ${webhook.url}?`,
+            explanation: "Deliveries are signed with the new secret at once; the receiver must be given it.",
+            action: "Rotate",
+            confirmed: async () => {
+              let rotated;
+              try { rotated = await consoleApi("POST", `/webhooks/${webhook.id}/rotate-secret`); } catch (err) { return trouble(err); }
+              secretShown(secretBox, `The new secret of ${webhook.url}, shown only now`, rotated.secret);
+            },
+          }) }, "Rotate secret"),
+          el("button", { type: "button", class: "danger", "aria-label": `Delete ${webhook.url}`, onclick: () => confirmIn(dialog, {
+            question: `Delete the webhook to ${webhook.url}?`,
+            explanation: "Nothing more is sent to it, pending deliveries included. This cannot be undone.",
+            action: "Delete",
+            confirmed: async () => {
+              try { await consoleApi("DELETE", `/webhooks/${webhook.id}`); } catch (err) { return trouble(err); }
+              deliveries.replaceChildren();
+              refresh();
+            },
+          }) }, "Delete"),
+        ),
+      ))),
+    );
+  }
+
+  async function showDeliveries(webhook) {
+    let attempts;
+    try { attempts = await consoleApi("GET", `/webhooks/${webhook.id}/deliveries?limit=50`); } catch (err) { return trouble(err); }
+    deliveries.replaceChildren(
+      el("h2", {}, `Deliveries to ${webhook.url}`),
+      attempts.length ? el("table", { class: "keys" },
+        el("caption", {}, "The latest attempts, newest first"),
+        el("thead", {}, el("tr", {}, ["When", "Event", "Attempt", "Outcome", "Next try", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, attempts.map((attempt) => el("tr", {},
+          el("td", {}, new Date(attempt.at).toLocaleString()),
+          el("td", {}, attempt.event_type),
+          el("td", {}, String(attempt.attempt)),
+          el("td", {}, attempt.status ? `HTTP ${attempt.status}` : "", attempt.error ? ` ${attempt.error}` : ""),
+          el("td", {}, attempt.next_retry ? new Date(attempt.next_retry).toLocaleString() : "—"),
+          el("td", {}, el("button", { type: "button", class: "secondary", "aria-label": `Send ${attempt.event_type} again`, onclick: async () => {
+            try { await consoleApi("POST", `/webhooks/${webhook.id}/deliveries/${encodeURIComponent(attempt.event_id)}/redeliver`); } catch (err) { return trouble(err); }
+            say("");
+            showDeliveries(webhook);
+          } }, "Send again")),
+        ))),
+      ) : el("p", { class: "muted" }, "Nothing was sent to it yet."),
+    );
+  }
+
+  const url = el("input", { id: "webhook-url", type: "url", autocomplete: "off", "aria-describedby": "webhook-url-error" });
+  const events = el("input", { id: "webhook-events", type: "text", autocomplete: "off", placeholder: "every event", "aria-describedby": "webhook-events-error" });
+  const format = el("select", { id: "webhook-format" },
+    el("option", { value: "roster" }, "Roster (Standard Webhooks)"),
+    el("option", { value: "saleschat" }, "SalesChat"),
+  );
+  const description = el("input", { id: "webhook-description", type: "text", autocomplete: "off", "aria-describedby": "webhook-description-error" });
+  const fields = { url, events, description };
+  const errors = Object.fromEntries(Object.keys(fields).map((name) => [name, el("p", { id: `webhook-${name}-error`, class: "error" })]));
+  const form = el("form", { "aria-label": "New webhook", novalidate: true, onsubmit: async (event) => {
+    event.preventDefault();
+    for (const name of Object.keys(fields)) {
+      errors[name].textContent = "";
+      fields[name].removeAttribute("aria-invalid");
+    }
+    secretBox.replaceChildren();
+    const named = events.value.split(",").map((name) => name.trim()).filter(Boolean);
+    const body = { url: url.value.trim(), format: format.value };
+    if (named.length) body.events = named;
+    if (description.value.trim()) body.description = description.value.trim();
+    try {
+      const created = await consoleApi("POST", "/webhooks", body);
+      secretShown(secretBox, `The signing secret of ${created.url}, shown only now`, created.secret);
+      url.value = events.value = description.value = "";
+      refresh();
+    } catch (err) {
+      const field = err instanceof ApiError && err.status === 400 ? err.message.split(":")[0] : "";
+      if (!fields[field]) return trouble(err);
+      errors[field].textContent = err.message.slice(field.length + 1).trim();
+      fields[field].setAttribute("aria-invalid", "true");
+      fields[field].focus();
+    }
+  } },
+    el("h2", {}, "New webhook"),
+    el("div", { class: "field" }, el("label", { for: "webhook-url" }, "Webhook URL"), url, errors.url),
+    el("div", { class: "field" }, el("label", { for: "webhook-format" }, "Format"), format),
+    el("div", { class: "field" }, el("label", { for: "webhook-events" }, "Events (comma-separated, e.g. contact.created)"), events, errors.events),
+    el("div", { class: "field" }, el("label", { for: "webhook-description" }, "Description"), description, errors.description),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, "Add webhook")),
+  );
+  show(el("h1", {}, "Webhooks"), form, secretBox, list, deliveries, dialog);
   refresh();
 }
 
 // --- workspaces (the admin token) ---------------------------------------------------
 
 function admin(method, path, body) {
-  return call(method, `/admin/v1${path}`, body, { authorization: `Bearer ${sessionStorage.getItem(KEY)}` });
+  return call(method, `/admin/v1${path}`, body, bearer());
 }
 
 async function workspacesPage() {
@@ -640,17 +828,25 @@ async function workspacesPage() {
     el("div", { class: "field" }, el("label", { for: "workspace-name" }, "Workspace name"), name, nameError),
     el("div", { class: "actions" }, el("button", { type: "submit" }, "Create workspace")),
   );
-  show(el("h1", {}, "Workspaces"), form, table);
+  show(
+    el("h1", {}, "Workspaces"),
+    el("p", { class: "muted" }, "Open a workspace to work in it: its contacts, organizations, import, keys and webhooks."),
+    form, table,
+  );
   refresh();
 }
 
-async function workspacePage(id) {
+/** `#/workspaces/{id}`: the admin works in this workspace from now on (in this tab). */
+async function openWorkspace(id) {
   let workspace;
   try { workspace = await admin("GET", `/workspaces/${id}`); } catch (err) {
     if (err instanceof ApiError && err.status === 404) return notFound("workspace", "#/workspaces");
     return trouble(err);
   }
-  return keysPage(workspace);
+  session.workspace = { id: workspace.id, name: workspace.name };
+  sessionStorage.setItem(WORKSPACE, JSON.stringify(session.workspace));
+  updateNav();
+  location.replace("#/contacts");
 }
 
 
@@ -697,7 +893,7 @@ function importPage() {
     try {
       const response = await fetch("/console/api/imports", {
         method: "POST",
-        headers: { authorization: `Bearer ${sessionStorage.getItem(KEY)}`, "content-type": "text/csv" },
+        headers: { ...credentials(), "content-type": "text/csv" },
         body: chosen,
         credentials: "omit",
       });
@@ -758,7 +954,7 @@ function importPage() {
   async function exportAll(kind) {
     try {
       const response = await fetch(`/console/api/exports/${kind}`, {
-        headers: { authorization: `Bearer ${sessionStorage.getItem(KEY)}` },
+        headers: credentials(),
         credentials: "omit",
       });
       if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null), response.headers.get("retry-after"));
@@ -800,9 +996,11 @@ async function route() {
   const path = location.hash.replace(/^#/, "").split("?")[0];
   if (session.admin) {
     const workspace = path.match(/^\/workspaces\/([^/]+)$/);
-    return workspace ? workspacePage(encodeURIComponent(decodeURIComponent(workspace[1]))) : workspacesPage();
+    if (workspace) return openWorkspace(encodeURIComponent(decodeURIComponent(workspace[1])));
+    if (path === "/workspaces" || !session.workspace) return workspacesPage();
   }
   if (path === "/keys") return keysPage();
+  if (path === "/webhooks") return webhooksPage();
   if (path === "/import") return importPage();
   const merge = path.match(/^\/merge\/([^/]+)$/);
   if (merge) return mergePage(encodeURIComponent(decodeURIComponent(merge[1])));

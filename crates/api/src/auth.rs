@@ -34,6 +34,9 @@ pub trait Dialect {
     const WORKSPACE_PARAM: &'static str;
     /// Whether `refused` needs to know if another workspace exists (costs a lookup).
     const TELLS_WORKSPACES_APART: bool = false;
+    /// Whether the operator's admin token (`Authorization: Bearer …`) may act in any
+    /// workspace of this dialect, as the console does for the admin.
+    const ADMIN_TOKEN_ACTS: bool = false;
     /// The API key the request presents, if any.
     fn presented_key(headers: &HeaderMap) -> Option<String>;
     /// The answer to a refused request: by default, no key is unauthenticated and
@@ -99,6 +102,12 @@ impl<P: Required, D: Dialect> FromRequestParts<AppState> for Authorized<P, D> {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Some(key) = D::presented_key(&parts.headers) else {
+            if D::ADMIN_TOKEN_ACTS && crate::admin::carries_admin_token(state, &parts.headers) {
+                return Ok(Self {
+                    caller: admin_in_path_workspace::<D>(parts, state).await?,
+                    _marker: PhantomData,
+                });
+            }
             return Err(D::refused(Refusal::NoKey));
         };
         // The credentials are judged first, so a stranger learns nothing more. The guard
@@ -107,13 +116,7 @@ impl<P: Required, D: Dialect> FromRequestParts<AppState> for Authorized<P, D> {
             Some(caller) => caller.clone(),
             None => state.roster.authenticate(Some(&key)).await?,
         };
-        let path = match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
-            Ok(Path(params)) => params,
-            Err(_) => return Err(Error::invalid("path", crate::params::PATH_REASON).into()),
-        };
-        let workspace = path
-            .get(D::WORKSPACE_PARAM)
-            .and_then(|raw| raw.parse::<WorkspaceId>().ok());
+        let workspace = path_workspace::<D>(parts, state).await?;
         if workspace != Some(caller.workspace()) {
             let exists = match workspace {
                 Some(workspace) if D::TELLS_WORKSPACES_APART => {
@@ -131,4 +134,29 @@ impl<P: Required, D: Dialect> FromRequestParts<AppState> for Authorized<P, D> {
             _marker: PhantomData,
         })
     }
+}
+
+/// The workspace the path names, if it names one in the canonical form.
+async fn path_workspace<D: Dialect>(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<Option<WorkspaceId>, D::Error> {
+    match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
+        Ok(Path(params)) => Ok(params
+            .get(D::WORKSPACE_PARAM)
+            .and_then(|raw| raw.parse::<WorkspaceId>().ok())),
+        Err(_) => Err(Error::invalid("path", crate::params::PATH_REASON).into()),
+    }
+}
+
+/// The operator acting with the admin token in the path's workspace, which must exist.
+async fn admin_in_path_workspace<D: Dialect>(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<Caller, D::Error> {
+    let workspace = path_workspace::<D>(parts, state)
+        .await?
+        .ok_or(Error::NotFound(roster_core::error::Resource::Workspace))?;
+    let workspace = state.roster.existing_workspace(workspace).await?;
+    Ok(Caller::admin(&workspace))
 }

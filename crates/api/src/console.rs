@@ -42,6 +42,11 @@ const SECURITY: [(&str, &str); 4] = [
 ];
 
 pub fn routes() -> Router<AppState> {
+    use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+    // gzip for whoever asks, but not the import report: it streams row by row, and a
+    // compressor would hold it back until its buffer fills.
+    let compression = tower_http::compression::CompressionLayer::new()
+        .compress_when(DefaultPredicate::new().and(NotForContentType::new("application/x-ndjson")));
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .route(
@@ -58,6 +63,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/api/session", get(session))
         .route("/console/api/contacts/{contactId}", get(contact))
+        .route(
+            "/console/api/contacts/{contactId}/stage-history",
+            get(stage_history),
+        )
         .route("/console/api/keys", get(list_keys).post(create_key))
         .route("/console/api/imports", axum::routing::post(import))
         .route(
@@ -67,9 +76,30 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/merges", axum::routing::post(merge))
         .route("/console/api/exports/{kind}", get(export))
         .route(
+            "/console/api/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/console/api/webhooks/{webhookId}",
+            axum::routing::patch(webhooks::update).delete(webhooks::delete),
+        )
+        .route(
+            "/console/api/webhooks/{webhookId}/rotate-secret",
+            axum::routing::post(webhooks::rotate),
+        )
+        .route(
+            "/console/api/webhooks/{webhookId}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/console/api/webhooks/{webhookId}/deliveries/{eventId}/redeliver",
+            axum::routing::post(webhooks::send_again),
+        )
+        .route(
             "/console/api/keys/{keyId}",
             axum::routing::delete(revoke_key),
         )
+        .layer(compression)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -92,6 +122,12 @@ impl From<Error> for ConsoleError {
     }
 }
 
+impl From<crate::admin::AdminError> for ConsoleError {
+    fn from(err: crate::admin::AdminError) -> Self {
+        ConsoleError(err.0)
+    }
+}
+
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         let (status, message) = match self.0 {
@@ -107,8 +143,25 @@ impl IntoResponse for ConsoleError {
     }
 }
 
-/// The key the request carries (`Authorization: Bearer rk_…`).
+/// The header in which the admin names the workspace it works in.
+const WORKSPACE_HEADER: &str = "x-roster-workspace";
+
+/// Who the request comes from: the key it carries (`Authorization: Bearer rk_…`), or the
+/// admin token acting in the workspace that `x-roster-workspace` names.
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ConsoleError> {
+    if crate::admin::carries_admin_token(state, headers) {
+        let workspace = headers
+            .get(WORKSPACE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .ok_or(Error::invalid(
+                WORKSPACE_HEADER,
+                "names the workspace the admin works in",
+            ))?
+            .parse::<roster_core::domain::WorkspaceId>()
+            .map_err(|_| Error::NotFound(Resource::Workspace))?;
+        let workspace = state.roster.existing_workspace(workspace).await?;
+        return Ok(Caller::admin(&workspace));
+    }
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -157,14 +210,39 @@ async fn contact(
 ) -> Result<Json<Value>, ConsoleError> {
     let caller = caller(&state, &headers).await?;
     holding(&caller, &[Permission::ContactsGet])?;
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .map(ContactId::from_stored)
-        .ok_or(Error::NotFound(Resource::Contact))?;
-    let record = state.roster.contact_record(caller.workspace(), id).await?;
+    let record = state
+        .roster
+        .contact_record(caller.workspace(), contact_id(&id)?)
+        .await?;
     Ok(Json(roster_core::view::contact_record(&record)))
+}
+
+/// `GET /console/api/contacts/{contactId}/stage-history`: the contact's SalesChat stage
+/// moves, oldest first, as the admin API lists them.
+async fn stage_history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PathParams(id, _): PathParams<String, ConsoleError>,
+) -> Result<Json<Value>, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    holding(&caller, &[Permission::ContactsGet])?;
+    let history = state
+        .roster
+        .store()
+        .stage_history(caller.workspace(), contact_id(&id)?)
+        .await?;
+    Ok(Json(Value::Array(
+        history
+            .iter()
+            .map(crate::admin::render_stage_change)
+            .collect(),
+    )))
+}
+
+/// A contact id from the path; anything but a positive integer is no contact.
+fn contact_id(raw: &str) -> Result<ContactId, ConsoleError> {
+    raw.parse::<ContactId>()
+        .map_err(|_| Error::NotFound(Resource::Contact).into())
 }
 
 /// `Forbidden` unless the key holds every one of `permissions`.
@@ -338,4 +416,94 @@ async fn merge(
         .await?;
     let record = state.roster.contact_record(workspace, base).await?;
     Ok(Json(roster_core::view::contact_record(&record)))
+}
+
+/// A workspace's webhooks, for a key that may manage them (or the admin): the admin API's
+/// answers and rules, in the caller's own workspace.
+mod webhooks {
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+    use axum::response::Response;
+    use axum::Json;
+    use roster_core::domain::WorkspaceId;
+    use roster_core::permission::Permission;
+    use serde_json::{Map, Value};
+
+    use super::{caller, holding, ConsoleError};
+    use crate::admin::webhooks as admin;
+    use crate::body::JsonBody;
+    use crate::params::{PathParams, QueryPairs};
+    use crate::AppState;
+
+    type Result<T> = std::result::Result<T, ConsoleError>;
+
+    async fn managed(state: &AppState, headers: &HeaderMap) -> Result<WorkspaceId> {
+        let caller = caller(state, headers).await?;
+        holding(&caller, &[Permission::WebhooksManage])?;
+        Ok(caller.workspace())
+    }
+
+    pub(super) async fn list(
+        State(state): State<AppState>,
+        headers: HeaderMap,
+    ) -> Result<Json<Value>> {
+        let workspace = managed(&state, &headers).await?;
+        Ok(admin::list(&state, workspace).await?)
+    }
+
+    pub(super) async fn create(
+        State(state): State<AppState>,
+        headers: HeaderMap,
+        JsonBody(body, _): JsonBody<Map<String, Value>, ConsoleError>,
+    ) -> Result<Response> {
+        let workspace = managed(&state, &headers).await?;
+        Ok(admin::create(&state, workspace, body).await?)
+    }
+
+    pub(super) async fn update(
+        State(state): State<AppState>,
+        headers: HeaderMap,
+        PathParams(webhook, _): PathParams<String, ConsoleError>,
+        JsonBody(body, _): JsonBody<Map<String, Value>, ConsoleError>,
+    ) -> Result<Json<Value>> {
+        let workspace = managed(&state, &headers).await?;
+        Ok(admin::update(&state, workspace, &webhook, body).await?)
+    }
+
+    pub(super) async fn delete(
+        State(state): State<AppState>,
+        headers: HeaderMap,
+        PathParams(webhook, _): PathParams<String, ConsoleError>,
+    ) -> Result<Json<Value>> {
+        let workspace = managed(&state, &headers).await?;
+        Ok(admin::delete(&state, workspace, &webhook).await?)
+    }
+
+    pub(super) async fn rotate(
+        State(state): State<AppState>,
+        headers: HeaderMap,
+        PathParams(webhook, _): PathParams<String, ConsoleError>,
+    ) -> Result<Response> {
+        let workspace = managed(&state, &headers).await?;
+        Ok(admin::rotate(&state, workspace, &webhook).await?)
+    }
+
+    pub(super) async fn deliveries(
+        State(state): State<AppState>,
+        headers: HeaderMap,
+        PathParams(webhook, _): PathParams<String, ConsoleError>,
+        query: QueryPairs<ConsoleError>,
+    ) -> Result<Json<Value>> {
+        let workspace = managed(&state, &headers).await?;
+        Ok(admin::deliveries(&state, workspace, &webhook, query.get("limit")).await?)
+    }
+
+    pub(super) async fn send_again(
+        State(state): State<AppState>,
+        headers: HeaderMap,
+        PathParams((webhook, event), _): PathParams<(String, String), ConsoleError>,
+    ) -> Result<Response> {
+        let workspace = managed(&state, &headers).await?;
+        Ok(admin::send_again(&state, workspace, &webhook, &event).await?)
+    }
 }

@@ -28,6 +28,29 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The key id an operator's admin token acts under: no key has it (ids start at 1).
+    pub const ADMIN_KEY: KeyId = KeyId::from_stored(0);
+
+    /// The operator, acting in `workspace` with the admin token: every permission, no
+    /// rate limit, and no key of its own (its id is `ADMIN_KEY`, its name `admin`).
+    pub fn admin(workspace: &Workspace) -> Caller {
+        Caller {
+            key: ApiKey {
+                id: Self::ADMIN_KEY,
+                workspace_id: workspace.id,
+                name: "admin".to_owned(),
+                permissions: vec!["*".to_owned()],
+                rate_limit: None,
+                created: workspace.created,
+                revoked: None,
+            },
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.key.id == Self::ADMIN_KEY
+    }
+
     pub fn workspace(&self) -> WorkspaceId {
         self.key.workspace_id
     }

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 mod contact;
 mod events;
-mod webhooks;
+pub(crate) mod webhooks;
 
 pub use contact::render_contact_record;
 pub use webhooks::{render_attempt, render_webhook};
@@ -152,7 +152,7 @@ pub fn render_governance_level(level: &GovernanceLevel) -> Value {
     })
 }
 
-fn render_stage_change(change: &StageChange) -> Value {
+pub(crate) fn render_stage_change(change: &StageChange) -> Value {
     json!({
         "from_stage": change.from_stage,
         "to_stage": change.to_stage,

@@ -1,10 +1,13 @@
 //! `/admin/v1/workspaces/{workspaceId}/webhooks`: a workspace's webhook endpoints in
-//! Roster's form (see `roster_core::webhooks`), their delivery log and redelivery.
+//! Roster's form (see `roster_core::webhooks`), their delivery log and redelivery. Each
+//! handler is a thin admin wrapper around a function of the workspace, which the console
+//! calls too (for a key that may manage webhooks).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use roster_core::domain::WorkspaceId;
 use roster_core::error::Resource;
 use roster_core::events::EventType;
 use roster_core::view::time;
@@ -132,7 +135,14 @@ pub(super) async fn create_webhook(
     PathParams(id, _): AdminPath<String>,
     JsonBody(body, _): JsonBody<Map<String, Value>, AdminError>,
 ) -> AdminResult<Response> {
-    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    create(&state, admin_workspace(&state, &id).await?, body).await
+}
+
+pub(crate) async fn create(
+    state: &AppState,
+    workspace: WorkspaceId,
+    body: Map<String, Value>,
+) -> AdminResult<Response> {
     known_fields(&body, &["url", "events", "fields", "format", "description"])?;
     let url = text(&body, "url")?.ok_or_else(|| Error::invalid("url", "is required"))?;
     let format = match text(&body, "format")?.as_deref() {
@@ -154,7 +164,7 @@ pub(super) async fn create_webhook(
         subscriptions: None,
         description: description(&body)?,
     };
-    let (webhook, secret) = state.roster.create_webhook(workspace.id, request).await?;
+    let (webhook, secret) = state.roster.create_webhook(workspace, request).await?;
     Ok(with_secret(StatusCode::CREATED, &webhook, secret))
 }
 
@@ -163,8 +173,11 @@ pub(super) async fn list_webhooks(
     State(state): State<AppState>,
     PathParams(id, _): AdminPath<String>,
 ) -> AdminResult<Json<Value>> {
-    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
-    let webhooks = state.roster.store().webhooks(workspace.id).await?;
+    list(&state, admin_workspace(&state, &id).await?).await
+}
+
+pub(crate) async fn list(state: &AppState, workspace: WorkspaceId) -> AdminResult<Json<Value>> {
+    let webhooks = state.roster.store().webhooks(workspace).await?;
     Ok(Json(Value::Array(
         webhooks.iter().map(render_webhook).collect(),
     )))
@@ -175,10 +188,10 @@ pub(super) async fn show_webhook(
     State(state): State<AppState>,
     PathParams((id, webhook), _): AdminPath<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let workspace = admin_workspace(&state, &id).await?;
     let webhook = state
         .roster
-        .webhook(workspace.id, webhook_id(&webhook)?)
+        .webhook(workspace, webhook_id(&webhook)?)
         .await?;
     Ok(Json(render_webhook(&webhook)))
 }
@@ -191,8 +204,16 @@ pub(super) async fn update_webhook(
     PathParams((id, webhook), _): AdminPath<(String, String)>,
     JsonBody(body, _): JsonBody<Map<String, Value>, AdminError>,
 ) -> AdminResult<Json<Value>> {
-    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
-    let webhook = webhook_id(&webhook)?;
+    update(&state, admin_workspace(&state, &id).await?, &webhook, body).await
+}
+
+pub(crate) async fn update(
+    state: &AppState,
+    workspace: WorkspaceId,
+    webhook: &str,
+    body: Map<String, Value>,
+) -> AdminResult<Json<Value>> {
+    let webhook = webhook_id(webhook)?;
     known_fields(
         &body,
         &["url", "events", "fields", "description", "enabled"],
@@ -227,7 +248,7 @@ pub(super) async fn update_webhook(
     }
     let updated = state
         .roster
-        .update_webhook(workspace.id, webhook, patch)
+        .update_webhook(workspace, webhook, patch)
         .await?;
     Ok(Json(render_webhook(&updated)))
 }
@@ -237,11 +258,18 @@ pub(super) async fn delete_webhook(
     State(state): State<AppState>,
     PathParams((id, webhook), _): AdminPath<(String, String)>,
 ) -> AdminResult<Json<Value>> {
-    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    delete(&state, admin_workspace(&state, &id).await?, &webhook).await
+}
+
+pub(crate) async fn delete(
+    state: &AppState,
+    workspace: WorkspaceId,
+    webhook: &str,
+) -> AdminResult<Json<Value>> {
     let deleted = state
         .roster
         .store()
-        .delete_webhook(workspace.id, webhook_id(&webhook)?)
+        .delete_webhook(workspace, webhook_id(webhook)?)
         .await?;
     Ok(Json(render_webhook(&deleted)))
 }
@@ -251,10 +279,17 @@ pub(super) async fn rotate_secret(
     State(state): State<AppState>,
     PathParams((id, webhook), _): AdminPath<(String, String)>,
 ) -> AdminResult<Response> {
-    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    rotate(&state, admin_workspace(&state, &id).await?, &webhook).await
+}
+
+pub(crate) async fn rotate(
+    state: &AppState,
+    workspace: WorkspaceId,
+    webhook: &str,
+) -> AdminResult<Response> {
     let (webhook, secret) = state
         .roster
-        .rotate_webhook_secret(workspace.id, webhook_id(&webhook)?)
+        .rotate_webhook_secret(workspace, webhook_id(webhook)?)
         .await?;
     Ok(with_secret(StatusCode::OK, &webhook, secret))
 }
@@ -266,8 +301,17 @@ pub(super) async fn list_deliveries(
     PathParams((id, webhook), _): AdminPath<(String, String)>,
     query: QueryPairs<AdminError>,
 ) -> AdminResult<Json<Value>> {
-    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
-    let limit = match query.get("limit") {
+    let workspace = admin_workspace(&state, &id).await?;
+    deliveries(&state, workspace, &webhook, query.get("limit")).await
+}
+
+pub(crate) async fn deliveries(
+    state: &AppState,
+    workspace: WorkspaceId,
+    webhook: &str,
+    limit: Option<&str>,
+) -> AdminResult<Json<Value>> {
+    let limit = match limit {
         None => 100,
         Some(limit) => limit
             .parse::<u32>()
@@ -278,7 +322,7 @@ pub(super) async fn list_deliveries(
     let attempts = state
         .roster
         .store()
-        .webhook_attempts(workspace.id, webhook_id(&webhook)?, limit)
+        .webhook_attempts(workspace, webhook_id(webhook)?, limit)
         .await?;
     Ok(Json(Value::Array(
         attempts.iter().map(render_attempt).collect(),
@@ -291,14 +335,32 @@ pub(super) async fn redeliver(
     State(state): State<AppState>,
     PathParams((id, webhook, event), _): AdminPath<(String, String, String)>,
 ) -> AdminResult<Response> {
-    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let workspace = admin_workspace(&state, &id).await?;
+    send_again(&state, workspace, &webhook, &event).await
+}
+
+pub(crate) async fn send_again(
+    state: &AppState,
+    workspace: WorkspaceId,
+    webhook: &str,
+    event: &str,
+) -> AdminResult<Response> {
     state
         .roster
-        .redeliver(workspace.id, webhook_id(&webhook)?, &event)
+        .redeliver(workspace, webhook_id(webhook)?, event)
         .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"event_id": event, "queued": true})),
     )
         .into_response())
+}
+
+/// The workspace an admin path names, when it exists.
+async fn admin_workspace(state: &AppState, raw: &str) -> AdminResult<WorkspaceId> {
+    Ok(state
+        .roster
+        .existing_workspace(workspace_id(raw)?)
+        .await?
+        .id)
 }

@@ -48,7 +48,12 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         ],
     );
     let (other_ws, other_key) = cli_tenant(dir.path(), None, "Elsewhere");
-    let server = Server::start(dir.path(), None);
+    // The browser test's webhook receiver listens on 127.0.0.1.
+    let server = Server::start_with(
+        dir.path(),
+        None,
+        &[("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")],
+    );
     let base = server.base.clone();
     let (status, org) = call(
         Method::POST,
@@ -63,13 +68,35 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
     .await;
     assert!(status.is_success(), "{org}");
     let org = org["organization"]["id"].as_str().unwrap().to_owned();
+    let mut grace = String::new();
     for (name, email, member) in [
         ("Ada Lovelace", "ada@example.com", true),
         ("Grace Hopper", "grace@example.com", true),
         ("Alan Turing", "alan@example.com", false),
     ] {
         let organizations = if member { vec![org.clone()] } else { vec![] };
-        create(&base, &workspace, &key, json!({"name": name, "email": email, "language": "en", "organizationIds": organizations})).await;
+        let id = create(&base, &workspace, &key, json!({"name": name, "email": email, "language": "en", "organizationIds": organizations})).await;
+        if name == "Grace Hopper" {
+            grace = id;
+        }
+    }
+    // Grace moves through two SalesChat stages: her page lists them.
+    for stage in ["LEAD", "QUALIFIED"] {
+        let (status, answer) = call(
+            Method::PUT,
+            &format!("{base}/v2/orgs/{workspace}/contact/{grace}/disposition"),
+            &[
+                ("authorization", &format!("Bearer {key}")),
+                ("content-type", JSON),
+            ],
+            Some(
+                json!({"stage": stage, "disposition": "interested"})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+        .await;
+        assert!(status.is_success(), "{answer}");
     }
     let elsewhere = create(
         &base,
@@ -137,15 +164,7 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
     let merges = format!("{base}/console/api/merges");
     let full = format!("Bearer {key}");
     let reader_auth = format!("Bearer {}", read_only["key"].as_str().unwrap());
-    let grace = {
-        let url = format!("{base}/v1/chatbots/{workspace}/contacts/search?query=Grace");
-        let (_, found) = call(Method::GET, &url, &[("x-chatcaptain-key", &key)], None).await;
-        found["results"]["hits"][0]["contact"]["id"]
-            .as_str()
-            .unwrap()
-            .parse::<i64>()
-            .unwrap()
-    };
+    let grace = grace.parse::<i64>().unwrap();
     for (auth, body, wanted) in [
         (
             &full,
@@ -274,6 +293,170 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         let (status, answer) = call(Method::GET, &url, &[("authorization", &full)], None).await;
         assert_eq!(status.as_u16(), wanted, "{url}: {answer}");
     }
+
+    // The admin token acts in any workspace through ChatCaptain's API and the console's
+    // (naming the workspace), in none that does not exist, and not in the other dialects.
+    let admin = format!("Bearer {}", super::ADMIN_TOKEN);
+    for (url, headers, wanted) in [
+        (
+            format!("{base}/v1/chatbots/{other_ws}/contacts/{elsewhere}"),
+            vec![("authorization", admin.as_str())],
+            200,
+        ),
+        (
+            format!("{base}/v1/chatbots/999999/contacts/{elsewhere}"),
+            vec![("authorization", admin.as_str())],
+            404,
+        ),
+        (
+            format!("{base}/v1/chatbots/{other_ws}/contacts/{elsewhere}"),
+            vec![("authorization", "Bearer not-the-token")],
+            401,
+        ),
+        (
+            format!("{base}/api/v1/accounts/{other_ws}/contacts/{elsewhere}"),
+            vec![("authorization", admin.as_str())],
+            401,
+        ),
+        (
+            format!("{base}/console/api/contacts/{elsewhere}"),
+            vec![("authorization", admin.as_str())],
+            400,
+        ),
+        (
+            format!("{base}/console/api/contacts/{elsewhere}"),
+            vec![
+                ("authorization", admin.as_str()),
+                ("x-roster-workspace", other_ws.as_str()),
+            ],
+            200,
+        ),
+        (
+            format!("{base}/console/api/contacts/{elsewhere}"),
+            vec![
+                ("authorization", admin.as_str()),
+                ("x-roster-workspace", "999999"),
+            ],
+            404,
+        ),
+    ] {
+        let (status, answer) = call(Method::GET, &url, &headers, None).await;
+        assert_eq!(status.as_u16(), wanted, "{url} {headers:?}: {answer}");
+    }
+
+    // The console's webhooks: a key that may not manage them is refused; bad input names
+    // the field; another workspace's webhook is not found.
+    let webhooks = format!("{base}/console/api/webhooks");
+    let (status, _) = call(
+        Method::GET,
+        &webhooks,
+        &[("authorization", &reader_auth)],
+        None,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    let other_auth = format!("Bearer {other_key}");
+    let (status, theirs) = call(
+        Method::POST,
+        &webhooks,
+        &[("authorization", &other_auth), ("content-type", JSON)],
+        Some(
+            json!({"url": "http://127.0.0.1:9/hook"})
+                .to_string()
+                .into_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{theirs}");
+    for (body, field) in [
+        (json!({"url": 7}), "url"),
+        (
+            json!({"url": "http://127.0.0.1:9/", "events": ["contact.renamed"]}),
+            "events",
+        ),
+        (
+            json!({"url": "http://127.0.0.1:9/", "colour": "red"}),
+            "colour",
+        ),
+    ] {
+        let (status, answer) = call(
+            Method::POST,
+            &webhooks,
+            &[("authorization", &full), ("content-type", JSON)],
+            Some(body.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().starts_with(field),
+            "{answer}"
+        );
+    }
+    let theirs = format!("{webhooks}/{}", theirs["id"]);
+    for (method, url) in [
+        (Method::DELETE, theirs.clone()),
+        (Method::PATCH, theirs.clone()),
+        (Method::GET, format!("{theirs}/deliveries")),
+        (Method::POST, format!("{theirs}/rotate-secret")),
+    ] {
+        let (status, answer) = call(
+            method.clone(),
+            &url,
+            &[("authorization", &full), ("content-type", JSON)],
+            Some(br#"{"enabled": false}"#.to_vec()),
+        )
+        .await;
+        assert_eq!(
+            status,
+            reqwest::StatusCode::NOT_FOUND,
+            "{method} {url}: {answer}"
+        );
+    }
+    let (_, still) = call(
+        Method::GET,
+        &webhooks,
+        &[("authorization", &other_auth)],
+        None,
+    )
+    .await;
+    assert_eq!(still[0]["enabled"], true, "{still}");
+
+    // The console's files travel gzipped to a browser that asks, and whole to one that
+    // does not; the import report is never held back by a compressor.
+    let client = reqwest::Client::new();
+    for (encoding, wanted) in [("gzip, deflate, br", Some("gzip")), ("identity", None)] {
+        let answer = client
+            .get(format!("{base}/console/console.js"))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        let got = answer
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(got.as_deref(), wanted, "{encoding}");
+        let body = answer.bytes().await.unwrap();
+        match wanted {
+            Some(_) => {
+                assert!(body.len() * 3 < include_str!("../../../api/console/console.js").len())
+            }
+            None => assert_eq!(
+                body.len(),
+                include_str!("../../../api/console/console.js").len()
+            ),
+        }
+    }
+    let import = client
+        .post(format!("{base}/console/api/imports"))
+        .header("authorization", &full)
+        .header("accept-encoding", "gzip")
+        .body("name\nRosalind Franklin\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(import.status(), reqwest::StatusCode::OK);
+    assert!(import.headers().get("content-encoding").is_none());
 
     // The key never reached the server's log.
     assert!(server.logged(&key).is_empty());

@@ -6,6 +6,7 @@
 // the failed step on stderr.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
+import http from "node:http";
 
 const env = (name) => {
   const value = process.env[name];
@@ -24,6 +25,26 @@ async function chatcaptain(path) {
   const response = await fetch(`${base}/v1/chatbots/${workspace}${path}`, { headers: { "x-chatcaptain-key": key } });
   return { status: response.status, body: await response.json() };
 }
+
+/** Controls a screen reader could not name: no label, no text, no aria-label. */
+const unnamedControls = (page) => page.evaluate(() =>
+  [...document.querySelectorAll("main button, main input, main select, main a, nav a, header button")]
+    .filter((control) => control.offsetParent !== null)
+    .filter((control) => {
+      const labelled = control.id && document.querySelector(`label[for="${control.id}"]`);
+      return !labelled && !control.getAttribute("aria-label") && !control.textContent.trim() && !control.closest("label");
+    })
+    .map((control) => control.outerHTML));
+
+/** A webhook receiver on 127.0.0.1 that answers 200 and keeps what it was sent. */
+const received = [];
+const receiver = http.createServer((request, response) => {
+  let body = "";
+  request.on("data", (chunk) => { body += chunk; });
+  request.on("end", () => { received.push(JSON.parse(body)); response.end("ok"); });
+});
+await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+const receiverUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -63,12 +84,24 @@ try {
   await page.getByText("1 contact found").waitFor();
   await page.screenshot({ path: env("ROSTER_SCREENSHOT") });
 
-  step = "open it with the keyboard";
-  await ada.focus();
+  step = "every control on the contacts page has a name";
+  assert.deepEqual(await unnamedControls(page), []);
+
+  step = "open it with the keyboard only: Tab to the result, Enter";
+  await search.focus();
+  for (let presses = 0; presses < 20; presses += 1) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate(() => document.activeElement?.textContent === "Ada Lovelace")) break;
+  }
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Ada Lovelace");
+  assert.ok(await page.evaluate(() => document.activeElement.matches(":focus-visible")), "the focus is not shown");
   await page.keyboard.press("Enter");
   const email = page.getByLabel("Email");
   await email.waitFor();
   assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Ada Lovelace");
+  // The new page starts at its heading, for keyboard and screen reader users.
+  assert.equal(await page.evaluate(() => document.activeElement?.tagName), "H1");
+  assert.deepEqual(await unnamedControls(page), []);
 
   step = "an invalid email is refused at the field";
   await email.fill("not an address");
@@ -175,6 +208,37 @@ try {
   assert.equal(merged.phoneNumber, "+14155550100");
   assert.equal(merged.email, "katherine@example.com");
 
+  step = "webhooks: a bad URL is refused at the field";
+  await page.getByRole("link", { name: "Webhooks" }).click();
+  const hookUrl = page.getByLabel("Webhook URL");
+  await hookUrl.fill("not a url");
+  await page.getByRole("button", { name: "Add webhook" }).click();
+  await page.waitForFunction(() => document.querySelector("#webhook-url-error")?.textContent.length > 0);
+  assert.equal(await hookUrl.getAttribute("aria-invalid"), "true");
+  assert.deepEqual(await unnamedControls(page), []);
+
+  step = "webhooks: add one, its secret shown once, a change reaches it";
+  await hookUrl.fill(receiverUrl);
+  await page.getByLabel(/^Events/).fill("contact.updated");
+  await page.getByRole("button", { name: "Add webhook" }).click();
+  assert.match(await page.locator("#new-secret").inputValue(), /^whsec_/);
+  await page.getByRole("cell", { name: receiverUrl, exact: true }).waitFor();
+  const dorothy = (await chatcaptain("/contacts/search?query=Dorothy&page=1&pageSize=1")).body.results.hits[0].contact;
+  await fetch(`${base}/v1/chatbots/${workspace}/contacts/${dorothy.id}`, {
+    method: "PATCH",
+    headers: { "x-chatcaptain-key": key, "content-type": "application/json" },
+    body: JSON.stringify({ contact: { name: "Dorothy J. Vaughan" } }),
+  });
+  for (let waited = 0; !received.length && waited < 100; waited += 1) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(received[0]?.type, "contact.updated", JSON.stringify(received));
+
+  step = "webhooks: its deliveries, then delete it";
+  await page.getByRole("button", { name: `Deliveries of ${receiverUrl}` }).click();
+  await page.getByRole("cell", { name: "HTTP 200" }).waitFor();
+  await page.getByRole("button", { name: `Delete ${receiverUrl}` }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await page.getByText("No webhooks yet").waitFor();
+
   step = "create a key: its secret shown once, and it works";
   await page.getByRole("link", { name: "Keys" }).click();
   await page.getByLabel("Key name").fill("Temporary");
@@ -213,6 +277,14 @@ try {
   assert.equal(await page.getByRole("button", { name: "Delete" }).count(), 0);
   assert.equal(await page.getByLabel("Email").getAttribute("readonly"), "");
 
+  step = "a contact page lists its stage history";
+  const stages = page.getByRole("table", { name: "Stage history" });
+  await stages.waitFor();
+  assert.deepEqual(
+    await stages.getByRole("row").evaluateAll((rows) => rows.slice(1).map((row) => row.cells[2].textContent)),
+    ["LEAD", "QUALIFIED"],
+  );
+
   step = "a wrong key is refused with what to do";
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("Token").fill("rk_999_" + "0".repeat(64));
@@ -227,12 +299,27 @@ try {
   await page.getByLabel("Workspace name").fill("Made in the browser");
   await page.getByRole("button", { name: "Create workspace" }).click();
   await page.getByRole("link", { name: "Made in the browser" }).click();
+  // Opening a workspace works in it: its (empty) contacts first.
+  await page.getByText("0 contacts found").waitFor();
+  await page.getByText("Administrator · in Made in the browser").waitFor();
+  await page.getByRole("link", { name: "Keys" }).click();
   await page.getByRole("heading", { name: "Keys of Made in the browser" }).waitFor();
   await page.getByLabel("Key name").fill("first");
   await page.getByRole("button", { name: "Create key" }).click();
   const adminMade = await page.locator("#new-secret").inputValue();
   const made = await (await fetch(`${base}/console/api/session`, { headers: { authorization: `Bearer ${adminMade}` } })).json();
   assert.equal(made.workspace.name, "Made in the browser");
+
+  step = "the admin token works in any workspace: find and edit a contact";
+  await page.getByRole("link", { name: "Workspaces" }).click();
+  await page.getByRole("link", { name: "Console", exact: true }).click();
+  await page.getByLabel("Search contacts").fill("Grase");
+  await page.getByRole("link", { name: "Grace Hopper" }).click();
+  await page.getByLabel("Phone").fill("+44 20 7946 0000");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved.").waitFor();
+  const grace = (await chatcaptain("/contacts/search?query=Grace&page=1&pageSize=1")).body.results.hits[0].contact;
+  assert.equal(grace.phoneNumber, "+442079460000");
   await page.getByRole("button", { name: "Sign out" }).click();
 
   step = "at 375 px nothing is wider than the screen";
@@ -247,4 +334,5 @@ try {
   process.exitCode = 1;
 } finally {
   await browser.close();
+  receiver.close();
 }
