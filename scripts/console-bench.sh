@@ -2,20 +2,31 @@
 # The console's keystroke-to-results time at N contacts in one workspace (default
 # 1,000,000), in headless Chromium: loads the contacts with roster-bench (which also runs
 # a short search benchmark), serves them, and types searches into the console.
-# Usage: scripts/console-bench.sh [--contacts N]
-# Figures and the exact command are recorded in BENCHMARKS.md.
+# Usage: scripts/console-bench.sh [--contacts N] [--data-dir DIR]
+# With --data-dir, the loaded data stays in DIR and a later run with the same DIR types
+# into it again without loading. Figures and the exact command are in BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 contacts=1000000
-if [ "${1:-}" = "--contacts" ]; then contacts="$2"; fi
+data=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --contacts) contacts="$2"; shift 2 ;;
+    --data-dir) data="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
 cargo build --release --locked -p roster -p roster-bench
 target="${CARGO_TARGET_DIR:-target}/release"
-data="$(mktemp -d)"
+keep="$data"
+[ -n "$data" ] || data="$(mktemp -d)"
 server=""
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$data"' EXIT
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; [ -n "$keep" ] || rm -rf "$data"' EXIT
 
-"$target/roster-bench" --contacts "$contacts" --workspaces 1 --clients 1 --queries 500 \
-  --skip-postgres --data-dir "$data"
+if [ ! -d "$data/index" ]; then
+  "$target/roster-bench" --contacts "$contacts" --workspaces 1 --clients 1 --queries 500 \
+    --skip-postgres --data-dir "$data"
+fi
 key="$("$target/roster" --data-dir "$data" key create --workspace 1 --name console-bench \
   --permission '*' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).key))')"
 

@@ -30,6 +30,8 @@ pub enum Refusal {
 /// How one dialect carries credentials and the workspace.
 pub trait Dialect {
     type Error: From<Error> + IntoResponse;
+    /// The dialect's name, as a contact's history says what a change came through.
+    const NAME: &'static str;
     /// The path parameter that names the workspace.
     const WORKSPACE_PARAM: &'static str;
     /// Whether `refused` needs to know if another workspace exists (costs a lookup).

@@ -15,6 +15,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use roster_core::actor::{acting, Actor};
 use roster_core::domain::ContactId;
 use roster_core::error::Resource;
 use roster_core::permission::Permission;
@@ -28,6 +29,9 @@ use crate::AppState;
 const PAGE: &str = include_str!("../console/index.html");
 const SCRIPT: &str = include_str!("../console/console.js");
 const STYLES: &str = include_str!("../console/console.css");
+
+/// What a contact's history says the console's changes came through.
+const VIA: &str = "console";
 
 /// Only the page's own files, no framing, no referrer.
 const SECURITY: [(&str, &str); 4] = [
@@ -326,10 +330,9 @@ async fn import(
         &caller,
         &[Permission::ContactsCreate, Permission::ContactsEdit],
     )?;
-    Ok(
-        crate::transfer::stream_import(&state, caller.workspace(), query.get("match"), body)
-            .await?,
-    )
+    let import =
+        crate::transfer::stream_import(&state, caller.workspace(), query.get("match"), body);
+    Ok(acting(Actor::caller(&caller, VIA), import).await?)
 }
 
 /// `GET /console/api/exports/contacts` (or `organizations`): the workspace's records as
@@ -360,23 +363,20 @@ struct MergeRequest {
     mergee_contact_id: i64,
 }
 
-/// The workspace, base and mergee of a merge request by a key that may merge.
+/// The caller, base and mergee of a merge request by a key that may merge.
 async fn merging(
     state: &AppState,
     headers: &HeaderMap,
     body: &MergeRequest,
-) -> Result<(roster_core::domain::WorkspaceId, ContactId, ContactId), ConsoleError> {
+) -> Result<(Caller, ContactId, ContactId), ConsoleError> {
     let caller = caller(state, headers).await?;
     holding(&caller, &[Permission::ContactsMerge])?;
     let id = |raw: i64| match raw > 0 {
         true => Ok(ContactId::from_stored(raw)),
         false => Err(ConsoleError(Error::NotFound(Resource::Contact))),
     };
-    Ok((
-        caller.workspace(),
-        id(body.base_contact_id)?,
-        id(body.mergee_contact_id)?,
-    ))
+    let (base, mergee) = (id(body.base_contact_id)?, id(body.mergee_contact_id)?);
+    Ok((caller, base, mergee))
 }
 
 /// `POST /console/api/merges/preview` `{"base_contact_id", "mergee_contact_id"}`: the base
@@ -386,8 +386,11 @@ async fn merge_preview(
     headers: HeaderMap,
     crate::body::JsonBody(body, _): crate::body::JsonBody<MergeRequest, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
-    let (workspace, base, mergee) = merging(&state, &headers, &body).await?;
-    let record = state.roster.merge_preview(workspace, base, mergee).await?;
+    let (caller, base, mergee) = merging(&state, &headers, &body).await?;
+    let record = state
+        .roster
+        .merge_preview(caller.workspace(), base, mergee)
+        .await?;
     Ok(Json(roster_core::view::contact_record(&record)))
 }
 
@@ -399,21 +402,20 @@ async fn merge(
     headers: HeaderMap,
     crate::body::JsonBody(body, _): crate::body::JsonBody<MergeRequest, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
-    let (workspace, base, mergee) = merging(&state, &headers, &body).await?;
+    let (caller, base, mergee) = merging(&state, &headers, &body).await?;
+    let workspace = caller.workspace();
     if base == mergee {
         return Err(
             Error::invalid("mergee_contact_id", "must be another contact than the base").into(),
         );
     }
-    state
-        .roster
-        .merge_contacts(
-            workspace,
-            base,
-            mergee,
-            roster_core::model::WriteRules::default(),
-        )
-        .await?;
+    let merge = state.roster.merge_contacts(
+        workspace,
+        base,
+        mergee,
+        roster_core::model::WriteRules::default(),
+    );
+    acting(Actor::caller(&caller, VIA), merge).await?;
     let record = state.roster.contact_record(workspace, base).await?;
     Ok(Json(roster_core::view::contact_record(&record)))
 }

@@ -11,6 +11,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use roster_core::actor::{Actor, Who};
 use roster_core::model::ApiKey;
 use roster_core::service::Caller;
 use roster_core::Error;
@@ -24,6 +25,8 @@ pub struct Sender {
     scope: String,
     /// The API key, for a dialect request (the admin token has none, and no limit).
     caller: Option<Caller>,
+    /// Whose the request's writes are, on the contacts' history.
+    actor: Actor,
 }
 
 /// An API the guard stands before: how it finds the sender, how its errors look.
@@ -43,11 +46,12 @@ where
     async fn sender(state: &AppState, headers: &HeaderMap) -> Option<Sender> {
         let Some(key) = D::presented_key(headers) else {
             return (D::ADMIN_TOKEN_ACTS && crate::admin::carries_admin_token(state, headers))
-                .then(AdminGate::sender_of_admin_token);
+                .then(|| AdminGate::sender_of_admin_token(D::NAME));
         };
         let caller = state.roster.authenticate(Some(&key)).await.ok()?;
         Some(Sender {
             scope: format!("key:{}", caller.key.id.get()),
+            actor: Actor::caller(&caller, D::NAME),
             caller: Some(caller),
         })
     }
@@ -60,17 +64,19 @@ impl Gate for AdminGate {
     type Error = crate::admin::AdminError;
 
     async fn sender(state: &AppState, headers: &HeaderMap) -> Option<Sender> {
-        crate::admin::carries_admin_token(state, headers).then(Self::sender_of_admin_token)
+        crate::admin::carries_admin_token(state, headers)
+            .then(|| Self::sender_of_admin_token("admin"))
     }
 }
 
 impl AdminGate {
-    /// The admin token, wherever it is used: one scope for its `Idempotency-Key`s, no
-    /// key and so no rate limit.
-    fn sender_of_admin_token() -> Sender {
+    /// The admin token, wherever it is used (`via` the admin API or a dialect): one scope
+    /// for its `Idempotency-Key`s, no key and so no rate limit.
+    fn sender_of_admin_token(via: &'static str) -> Sender {
         Sender {
             scope: "admin".to_owned(),
             caller: None,
+            actor: Actor::new(Who::Admin, via),
         }
     }
 }
@@ -78,10 +84,9 @@ impl AdminGate {
 /// The middleware (`axum::middleware::from_fn_with_state(state, guard::<ChatCaptain>)`).
 pub async fn guard<G: Gate>(
     State(state): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().clone();
     // What the way back needs of the request: a GET's If-None-Match.
     let mut conditions = HeaderMap::new();
     for value in request.headers().get_all(header::IF_NONE_MATCH) {
@@ -90,6 +95,22 @@ pub async fn guard<G: Gate>(
     let Some(sender) = G::sender(&state, request.headers()).await else {
         return next.run(request).await;
     };
+    roster_core::actor::acting(
+        sender.actor.clone(),
+        guarded::<G>(state, sender, conditions, request, next),
+    )
+    .await
+}
+
+/// The rest of the guard, as the sender's actor.
+async fn guarded<G: Gate>(
+    state: AppState,
+    sender: Sender,
+    conditions: HeaderMap,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
     let mut limit_fields = HeaderMap::new();
     if let Some(caller) = &sender.caller {
         if let Some(verdict) = count(&state, &caller.key, &request) {

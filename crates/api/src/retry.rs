@@ -70,28 +70,32 @@ where
     let (roster, scope) = (state.roster.clone(), scope.to_owned());
     // From here on the request is the server's: a client that hangs up neither leaves a
     // claimed key without a run nor cuts the run short, so its retry finds the answer.
-    let run = state.tasks.spawn(async move {
-        let lease = match roster.claim_key(&scope, &key, &fingerprint).await {
-            Ok(Claimed::Run(lease)) => lease,
-            Ok(Claimed::Replay(answer)) => return replay(answer),
-            Err(err) => return E::from(err).into_response(),
-        };
-        let handler = next.run(request);
-        tokio::pin!(handler);
-        let start = tokio::time::Instant::now() + RENEW_EVERY;
-        let mut renewals = tokio::time::interval_at(start, RENEW_EVERY);
-        let response = loop {
-            tokio::select! {
-                response = &mut handler => break response,
-                _ = renewals.tick() => {
-                    if let Err(err) = roster.renew_key(&lease).await {
-                        tracing::warn!(%err, "could not renew an Idempotency-Key lease");
+    // The run's writes are still the sender's.
+    let actor = roster_core::actor::current();
+    let run = state
+        .tasks
+        .spawn(roster_core::actor::acting(actor, async move {
+            let lease = match roster.claim_key(&scope, &key, &fingerprint).await {
+                Ok(Claimed::Run(lease)) => lease,
+                Ok(Claimed::Replay(answer)) => return replay(answer),
+                Err(err) => return E::from(err).into_response(),
+            };
+            let handler = next.run(request);
+            tokio::pin!(handler);
+            let start = tokio::time::Instant::now() + RENEW_EVERY;
+            let mut renewals = tokio::time::interval_at(start, RENEW_EVERY);
+            let response = loop {
+                tokio::select! {
+                    response = &mut handler => break response,
+                    _ = renewals.tick() => {
+                        if let Err(err) = roster.renew_key(&lease).await {
+                            tracing::warn!(%err, "could not renew an Idempotency-Key lease");
+                        }
                     }
                 }
-            }
-        };
-        keep(&roster, &lease, response).await
-    });
+            };
+            keep(&roster, &lease, response).await
+        }));
     match run.await {
         Ok(response) => response,
         Err(err) => E::from(Error::internal(format!("idempotent request: {err}"))).into_response(),

@@ -4,6 +4,7 @@
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use roster_core::actor::{Actor, Who};
 use roster_core::domain::WorkspaceId;
 use roster_core::Error;
 use serde_json::json;
@@ -37,8 +38,13 @@ pub(crate) async fn stream_import(
     let input = tokio_util::io::SyncIoBridge::new(upload);
     let (lines, mut receiver) = tokio::sync::mpsc::channel::<Result<String, String>>(8);
     let roster = state.roster.clone();
+    // The rows' changes are on record as the import's, through the API it came by.
+    let actor = Actor {
+        who: Who::Import,
+        via: roster_core::actor::current().via,
+    };
     // Tracked, so a shutdown waits for the import even after its client hung up.
-    state.tasks.spawn(async move {
+    state.tasks.spawn(roster_core::actor::acting(actor, async move {
         let sender = lines.clone();
         let result = import_csv(roster, workspace, keys, input, move |reports, _| {
             let batch: String = reports
@@ -63,7 +69,7 @@ pub(crate) async fn stream_import(
             Err(ImportError::Store(err)) => Err(err.to_string()),
         };
         let _ = lines.send(last).await;
-    });
+    }));
     let first = receiver
         .recv()
         .await

@@ -112,6 +112,104 @@ impl Event {
     }
 }
 
+/// What a contact's history keeps of one event: the contact, the event's type, and each
+/// field's old and new value (organizations, labels and inbox links among them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryChange {
+    pub contact: i64,
+    pub event_type: EventType,
+    pub changes: Value,
+}
+
+/// One stored entry of a contact's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    /// Increasing within the installation: the cursor of the next page.
+    pub id: i64,
+    pub at: Timestamp,
+    pub event_type: EventType,
+    /// `{"by", "via"}` (see `actor::Actor::render`).
+    pub actor: Value,
+    pub changes: Value,
+}
+
+impl HistoryEntry {
+    pub fn render(&self) -> Value {
+        json!({
+            "id": self.id,
+            "at": self.at.to_rfc3339(),
+            "event": self.event_type.as_str(),
+            "by": self.actor["by"],
+            "via": self.actor["via"],
+            "changes": self.changes,
+        })
+    }
+}
+
+impl NewEvent {
+    /// The history entries this event makes: one for the contact it is about, and for a
+    /// merge one more for the contact merged away. Organization events make none (a
+    /// membership shows in the member's own `organizations` change).
+    pub fn history(&self) -> Vec<HistoryChange> {
+        if self.kind != RecordKind::Contact {
+            return Vec::new();
+        }
+        let record = &self.data["contact"];
+        let entry = |contact: i64, changes: Value| HistoryChange {
+            contact,
+            event_type: self.event_type,
+            changes,
+        };
+        match self.event_type {
+            EventType::ContactCreated => vec![entry(self.record_id, every_field(record, true))],
+            EventType::ContactDeleted => vec![entry(self.record_id, every_field(record, false))],
+            EventType::ContactMerged => {
+                let mergee = &self.data["mergee"];
+                let mut gone = every_field(mergee, false);
+                gone["merged_into"] = json!({"old": null, "new": self.record_id});
+                vec![
+                    entry(self.record_id, self.data["changes"].clone()),
+                    entry(mergee["id"].as_i64().unwrap_or_default(), gone),
+                ]
+            }
+            _ => vec![entry(self.record_id, self.data["changes"].clone())],
+        }
+    }
+}
+
+/// Whether a value of a record view holds something: not null, false, empty, or an
+/// object of such (a contact's `channels` with none set).
+fn held(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(set) => *set,
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(fields) => fields.values().any(held),
+        Value::Number(_) => true,
+    }
+}
+
+/// Every field of a record view that holds something, as a change from nothing to it
+/// (`created`) or from it to nothing.
+fn every_field(view: &Value, created: bool) -> Value {
+    let fields = view.as_object().into_iter().flatten();
+    Value::Object(
+        fields
+            .filter(|(field, value)| {
+                !matches!(field.as_str(), "id" | "created" | "updated") && held(value)
+            })
+            .map(|(field, value)| {
+                let change = match created {
+                    true => json!({"old": null, "new": value}),
+                    false => json!({"old": value, "new": null}),
+                };
+                (field.clone(), change)
+            })
+            .collect(),
+    )
+}
+
 /// A new event id: unique across nodes without asking the store.
 pub fn new_event_id() -> String {
     format!("evt_{}", uuid::Uuid::new_v4().simple())

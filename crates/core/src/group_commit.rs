@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 use tokio::sync::oneshot;
 
+use crate::actor::{self, Actor};
 use crate::domain::WorkspaceId;
 use crate::model::{Contact, ContactData};
 use crate::store::Store;
@@ -21,6 +22,9 @@ const MAX_BATCH: usize = 256;
 
 struct Pending {
     workspace: WorkspaceId,
+    /// Who creates it: a batch holds one workspace's creates by one actor, whose history
+    /// entries they are.
+    actor: Actor,
     data: ContactData,
     answer: oneshot::Sender<Result<Contact>>,
 }
@@ -47,6 +51,7 @@ impl CreateQueue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(Pending {
                 workspace,
+                actor: actor::current(),
                 data,
                 answer,
             });
@@ -79,21 +84,23 @@ impl CreateQueue {
     }
 }
 
-/// Writes one batch, a transaction per workspace, and answers every caller. The
-/// workspaces' transactions run at once: on PostgreSQL each holds only its workspace's row
-/// lock, so they commit in parallel; SQLite's one writer takes them in turn and flushes
-/// them together.
+/// Writes one batch, a transaction per workspace and actor, and answers every caller.
+/// The transactions run at once: on PostgreSQL each holds only its workspace's row lock,
+/// so different workspaces commit in parallel; SQLite's one writer takes them in turn and
+/// flushes them together.
 async fn write(store: &std::sync::Arc<dyn Store>, mut batch: Vec<Pending>) {
     let mut writes = tokio::task::JoinSet::new();
-    while let Some(workspace) = batch.first().map(|pending| pending.workspace) {
+    while let Some((workspace, actor)) = batch
+        .first()
+        .map(|pending| (pending.workspace, pending.actor.clone()))
+    {
         let (mine, rest): (Vec<Pending>, Vec<Pending>) = batch
             .into_iter()
-            .partition(|pending| pending.workspace == workspace);
+            .partition(|pending| pending.workspace == workspace && pending.actor == actor);
         batch = rest;
-        writes.spawn(write_workspace(
-            std::sync::Arc::clone(store),
-            workspace,
-            mine,
+        writes.spawn(actor::acting(
+            actor,
+            write_workspace(std::sync::Arc::clone(store), workspace, mine),
         ));
     }
     while writes.join_next().await.is_some() {}

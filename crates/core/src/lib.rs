@@ -4,6 +4,7 @@
 //! boundary can trust them. The `Store` trait is the only way to persistence; `Roster`
 //! holds the services the dialects call. Nothing here knows about HTTP or SQL.
 
+pub mod actor;
 pub mod assign;
 pub mod clock;
 pub mod coalesce;

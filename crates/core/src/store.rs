@@ -514,6 +514,16 @@ pub trait EventStore: Send + Sync {
     /// Forgets events (and what was left of their deliveries) older than `before`;
     /// returns how many events.
     async fn prune_events(&self, before: Timestamp) -> Result<u64>;
+    /// A contact's history, oldest first: the entries after `after` (a previous page's
+    /// last id), at most `limit`. `NotFound(Contact)` when the contact never existed in
+    /// the workspace (a deleted contact's history stays).
+    async fn contact_history(
+        &self,
+        workspace: WorkspaceId,
+        contact: ContactId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::events::HistoryEntry>>;
 }
 
 /// Webhook endpoints and the queue of what is still to be sent to them.

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use roster_api::{admin, AppState};
+use roster_core::actor::{acting, Actor, Who};
 use roster_core::domain::{KeyId, WorkspaceId};
 use roster_core::error::Resource;
 use roster_core::import::MatchKey;
@@ -324,7 +325,7 @@ async fn import(
     let progress = progress_reporter("importing (bytes)");
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut write_failed = None;
-    let summary = import_csv(roster.clone(), workspace, keys, input, |reports, bytes| {
+    let importing = import_csv(roster.clone(), workspace, keys, input, |reports, bytes| {
         for report in reports {
             if let Err(err) = writeln!(out, "{}", report.to_json()) {
                 write_failed.get_or_insert(err);
@@ -332,12 +333,13 @@ async fn import(
         }
         progress(bytes, size.max(bytes));
         std::future::ready(())
-    })
-    .await
-    .map_err(|err| match err {
-        ImportError::Store(err) => err,
-        file => Error::invalid("FILE", file.to_string()),
-    })?;
+    });
+    let summary = acting(Actor::new(Who::Import, "cli"), importing)
+        .await
+        .map_err(|err| match err {
+            ImportError::Store(err) => err,
+            file => Error::invalid("FILE", file.to_string()),
+        })?;
     writeln!(out, "{}", roster_transfer::import::summary_json(&summary))
         .map_err(Error::internal)?;
     out.flush().map_err(Error::internal)?;

@@ -259,8 +259,10 @@ impl RankSegment<'_> {
             if !full {
                 self.heap.push(Reverse(rank));
             } else if worst.is_some_and(|worst| rank > worst) {
-                self.heap.pop();
-                self.heap.push(Reverse(rank));
+                // Replaces the worst in place: one sift instead of a pop and a push.
+                if let Some(mut worst) = self.heap.peek_mut() {
+                    *worst = Reverse(rank);
+                }
             }
         }
         for (column, counts) in &mut self.facets {

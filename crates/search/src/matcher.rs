@@ -276,11 +276,16 @@ pub fn run(
     if plan.match_all {
         let mut reader = FieldReader::open(segment, scope_field)?;
         if let Some(info) = reader.index.terms().get(scope)? {
-            reader.each_doc(&info, |doc| {
+            // Newest first: documents are added in the order records are written, so the
+            // page of a listing (newest first) fills at once and the rest never displace
+            // it (in document order every one would).
+            let mut docs = Vec::with_capacity(info.doc_freq as usize);
+            reader.each_doc(&info, |doc| docs.push(doc))?;
+            for &doc in docs.iter().rev() {
                 if alive(doc) {
                     emit(doc, 0.0);
                 }
-            })?;
+            }
         }
         return Ok(());
     }

@@ -51,6 +51,11 @@ const MIGRATIONS: &[Embedded] = &[
         "expiries",
         include_str!("../migrations/postgres/0008_expiries.sql"),
     ),
+    (
+        9,
+        "history",
+        include_str!("../migrations/postgres/0009_history.sql"),
+    ),
 ];
 
 const MAX_CONNECTIONS: u32 = 16;

@@ -56,6 +56,11 @@ const MIGRATIONS: &[Embedded] = &[
         "expiries",
         include_str!("../migrations/sqlite/0008_expiries.sql"),
     ),
+    (
+        9,
+        "history",
+        include_str!("../migrations/sqlite/0009_history.sql"),
+    ),
 ];
 
 /// Readers: enough for the request concurrency of a small machine.

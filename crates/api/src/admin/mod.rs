@@ -89,6 +89,10 @@ pub fn routes() -> Router<AppState> {
             get(stage_history),
         )
         .route(
+            "/admin/v1/workspaces/{workspaceId}/contacts/{contactId}/history",
+            get(contact_history),
+        )
+        .route(
             "/admin/v1/workspaces/{workspaceId}/events",
             get(events::list_events),
         )
@@ -620,6 +624,48 @@ async fn list_merges(
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let merges = state.roster.store().merges(workspace.id).await?;
     Ok(Json(merges.iter().map(render_merge).collect()))
+}
+
+/// `GET …/contacts/{contactId}/history?cursor=&limit=`: every change to the contact,
+/// oldest first, `limit` (1–1000, default 100) at a time; `next_cursor` fetches the next
+/// page, `null` on the last.
+async fn contact_history(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams((id, contact), _): AdminPath<(String, String)>,
+    query: QueryPairs<AdminError>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let contact = contact_id(&contact)?;
+    let limit = match query.get("limit") {
+        None => 100,
+        Some(limit) => limit
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=1_000).contains(limit))
+            .ok_or_else(|| Error::invalid("limit", "must be a whole number from 1 to 1000"))?,
+    };
+    let after = match query.get("cursor") {
+        None | Some("") => 0,
+        Some(cursor) => cursor
+            .parse::<i64>()
+            .ok()
+            .filter(|after| *after > 0)
+            .ok_or_else(|| Error::invalid("cursor", "must be a next_cursor this API answered"))?,
+    };
+    let entries = state
+        .roster
+        .store()
+        .contact_history(workspace.id, contact, after, limit)
+        .await?;
+    let next = match entries.len() == limit as usize {
+        true => entries.last().map(|entry| entry.id.to_string()),
+        false => None,
+    };
+    Ok(Json(json!({
+        "entries": entries.iter().map(|entry| entry.render()).collect::<Vec<_>>(),
+        "next_cursor": next,
+    })))
 }
 
 async fn stage_history(

@@ -12,6 +12,7 @@ pub struct ChatCaptain;
 
 impl Dialect for ChatCaptain {
     type Error = CcError;
+    const NAME: &'static str = "chatcaptain";
     const WORKSPACE_PARAM: &'static str = "chatbotId";
     // The console's admin browses any workspace's contacts through this API.
     const ADMIN_TOKEN_ACTS: bool = true;

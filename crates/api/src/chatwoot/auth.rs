@@ -19,6 +19,7 @@ pub struct Chatwoot;
 
 impl Dialect for Chatwoot {
     type Error = CwError;
+    const NAME: &'static str = "chatwoot";
     const WORKSPACE_PARAM: &'static str = "account_id";
     const TELLS_WORKSPACES_APART: bool = true;
 

@@ -29,6 +29,7 @@ pub struct SalesChat;
 
 impl Dialect for SalesChat {
     type Error = ScError;
+    const NAME: &'static str = "saleschat";
     const WORKSPACE_PARAM: &'static str = "orgId";
 
     fn presented_key(headers: &HeaderMap) -> Option<String> {

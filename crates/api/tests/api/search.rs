@@ -599,3 +599,95 @@ async fn writes_are_searchable_within_a_second() {
     assert_eq!(status, StatusCode::OK);
     within_a_second("renamed", vec![]).await;
 }
+
+/// An empty search of a large workspace (its facet counts are kept between index
+/// changes) answers what the workspace holds after every write, as a narrowed one does.
+#[tokio::test]
+async fn the_whole_listing_of_a_large_workspace_counts_every_write() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    let mut csv = String::from("name,language\n");
+    for n in 0..5_000 {
+        csv.push_str(&format!(
+            "Person {n},{}\n",
+            if n % 5 == 0 { "de" } else { "en" }
+        ));
+    }
+    let imported = app
+        .admin(
+            Method::POST,
+            &format!("/admin/v1/workspaces/{}/imports", tenant.id),
+        )
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), StatusCode::OK);
+    let report = imported.text().await.unwrap();
+    assert!(
+        report.ends_with("\"rejected\":0}}\n"),
+        "{}",
+        &report[report.len() - 200..]
+    );
+    indexed(&app).await;
+    let languages = |results: &Value| {
+        results["facetCounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|facet| facet["fieldName"] == "language")
+            .unwrap()["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|count| {
+                (
+                    count["value"].as_str().unwrap().to_owned(),
+                    count["count"].as_u64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = search(&app, &tenant, "*").await;
+    assert_eq!(first["found"], 5_000);
+    assert_eq!(
+        languages(&first),
+        [("en".to_owned(), 4_000), ("de".to_owned(), 1_000)]
+    );
+    let again = search(&app, &tenant, "*").await;
+    assert_eq!(again["facetCounts"], first["facetCounts"]);
+    assert_eq!(names(&again), names(&first));
+
+    // A new contact, then a deleted one: each listing counts them.
+    let created = app
+        .create_contact(&tenant, json!({"name": "Newest Person", "language": "fr"}))
+        .await;
+    let after = search(&app, &tenant, "*").await;
+    assert_eq!(after["found"], 5_001);
+    assert_eq!(names(&after)[0], "Newest Person");
+    assert!(languages(&after).contains(&("fr".to_owned(), 1)), "{after}");
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = send(app.cc(&tenant, Method::DELETE, &format!("/contacts/{id}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let deleted = search(&app, &tenant, "*").await;
+    assert_eq!(deleted["found"], 5_000);
+    assert!(
+        !languages(&deleted).iter().any(|(value, _)| value == "fr"),
+        "{deleted}"
+    );
+    // Narrowed, the same index answers without the kept counts.
+    let narrowed = search_with(
+        &app,
+        &tenant,
+        "/contacts/search",
+        &[
+            ("query", "*"),
+            ("language", "de"),
+            ("page", "1"),
+            ("pageSize", "5"),
+        ],
+    )
+    .await;
+    assert_eq!(narrowed["found"], 1_000);
+}

@@ -8,6 +8,7 @@ mod consistency;
 mod console;
 mod events;
 mod first_hour;
+mod history;
 mod keepalive;
 mod webhooks;
 

@@ -104,7 +104,43 @@ pub struct SearchIndex {
     pool: SearchPool,
     /// Records per scope, with the searcher generation they were counted in.
     counts: Mutex<HashMap<String, (u64, u64)>>,
+    /// What a large scope's whole listing (an empty search) counts, with the searcher
+    /// generation it was counted in: see [`Listing`].
+    listings: Mutex<HashMap<String, (u64, Listing)>>,
     columns: Mutex<HashMap<SegmentId, Arc<SegmentColumns>>>,
+}
+
+/// The facet counts of a scope's whole listing. An empty search box lists every record,
+/// newest first, and counting the facets of a million documents is most of that search's
+/// time, yet they change only with the index: so they are kept per searcher generation
+/// (only the reported values, the most frequent `FACET_VALUES` of each field), for scopes
+/// of at least `LISTING_CACHED_FROM` records (smaller ones count in no time).
+#[derive(Clone)]
+struct Listing {
+    found: u64,
+    facets: Vec<HashMap<String, u64>>,
+    numeric: Option<crate::collector::NumericFacet>,
+}
+
+const LISTING_CACHED_FROM: u64 = 5_000;
+
+impl Listing {
+    fn of(collected: &Collected) -> Listing {
+        let reported = |counts: &HashMap<String, u64>| {
+            let mut counts: Vec<(&String, &u64)> = counts.iter().collect();
+            counts.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            counts
+                .into_iter()
+                .take(FACET_VALUES)
+                .map(|(value, count)| (value.clone(), *count))
+                .collect()
+        };
+        Listing {
+            found: collected.found,
+            facets: collected.facets.iter().map(reported).collect(),
+            numeric: collected.numeric.clone(),
+        }
+    }
 }
 
 /// Locks `mutex`, taking it over if a thread panicked while holding it: every value
@@ -193,6 +229,7 @@ impl SearchIndex {
             applied_changed: Notify::new(),
             pool: SearchPool::sized_to_machine(),
             counts: Mutex::new(HashMap::new()),
+            listings: Mutex::new(HashMap::new()),
             columns: Mutex::new(HashMap::new()),
         });
         let oldest = search.store.first_change_seq().await?;
@@ -566,7 +603,7 @@ impl SearchIndex {
             ),
             RecordKind::Organization => (&["facet_industry", "facet_country"], true),
         };
-        let collector = RankCollector {
+        let mut collector = RankCollector {
             limit: (request.page as usize) * (request.page_size as usize),
             facets: facets.to_vec(),
             numeric,
@@ -583,6 +620,21 @@ impl SearchIndex {
                 .collect(),
         };
         let searcher = self.reader.searcher();
+        let generation = searcher.generation().generation_id();
+        let whole_listing =
+            plan.match_all && collector.hidden.is_empty() && collector.filters.is_empty();
+        let listed = match whole_listing {
+            true => lock(&self.listings)
+                .get(&scope)
+                .filter(|(seen, _)| *seen == generation)
+                .map(|(_, listing)| listing.clone()),
+            false => None,
+        };
+        if listed.is_some() {
+            // Only the page is left to find.
+            collector.facets.clear();
+            collector.numeric = false;
+        }
         let columns = self.columns(&searcher)?;
         let mut fruits = Vec::with_capacity(searcher.segment_readers().len());
         for (ord, (segment, columns)) in searcher.segment_readers().iter().zip(&columns).enumerate()
@@ -601,6 +653,19 @@ impl SearchIndex {
         }
         let out_of = self.count(&searcher, &scope)?;
         let mut collected = collector.merge(fruits);
+        match listed {
+            Some(listing) => {
+                collected.found = listing.found;
+                collected.facets = listing.facets;
+                collected.numeric = listing.numeric;
+            }
+            None if whole_listing && collected.found >= LISTING_CACHED_FROM => {
+                let mut listings = lock(&self.listings);
+                // One entry per scope: an older generation's is replaced.
+                listings.insert(scope.clone(), (generation, Listing::of(&collected)));
+            }
+            None => {}
+        }
         if kind == RecordKind::Contact {
             // Highlights need the page's organization names: the index has them.
             collected.organization_names = page_ranks(request, &collected.top)

@@ -2,7 +2,7 @@
 // with one delivery row for each enabled webhook of the workspace subscribed to the type.
 // Included by `sqlite.rs` and `postgres.rs` beside `shared.rs`, whose names it uses.
 
-use roster_core::events::{Event, EventType, NewEvent};
+use roster_core::events::{Event, EventType, HistoryChange, HistoryEntry, NewEvent};
 use roster_core::service::ContactRecord;
 
 /// The records events show of these contacts, read inside the write's transaction.
@@ -195,14 +195,16 @@ async fn created_events(
     Ok(events)
 }
 
-/// Appends events in the write's own transaction and queues each for every enabled
-/// webhook of the workspace subscribed to its type.
+/// Appends events in the write's own transaction, queues each for every enabled webhook
+/// of the workspace subscribed to its type, and puts what they changed on the contacts'
+/// history, as the running task's actor's (see `roster_core::actor`).
 async fn record_events(
     tx: &mut Transaction<'_, Db>,
     workspace: WorkspaceId,
     events: &[NewEvent],
     now: Timestamp,
 ) -> Result<()> {
+    record_history(tx, workspace, events, now).await?;
     let mut first_seq = None;
     for chunk in events.chunks(1_000) {
         let mut query = QueryBuilder::<Db>::new(
@@ -244,6 +246,51 @@ async fn record_events(
     .await
     .map_err(db_error)?;
     Ok(())
+}
+
+async fn record_history(
+    tx: &mut Transaction<'_, Db>,
+    workspace: WorkspaceId,
+    events: &[NewEvent],
+    now: Timestamp,
+) -> Result<()> {
+    let history: Vec<HistoryChange> = events.iter().flat_map(NewEvent::history).collect();
+    if history.is_empty() {
+        return Ok(());
+    }
+    let actor = roster_core::actor::current().render().to_string();
+    for chunk in history.chunks(1_000) {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO contact_history \
+             (workspace_id, contact_id, occurred_us, type, actor, changes) ",
+        );
+        query.push_values(chunk, |mut row, change| {
+            row.push_bind(workspace.get())
+                .push_bind(change.contact)
+                .push_bind(now.micros())
+                .push_bind(change.event_type.as_str())
+                .push_bind(&actor)
+                .push_bind(change.changes.to_string());
+        });
+        query.build().execute(&mut **tx).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+fn decode_history(row: (i64, i64, String, String, String)) -> Result<HistoryEntry> {
+    let (id, at, event_type, actor, changes) = row;
+    let decode = |text: &str| {
+        serde_json::from_str(text)
+            .map_err(|err| Error::internal(format!("decoding a history entry: {err}")))
+    };
+    Ok(HistoryEntry {
+        id,
+        at: Timestamp::from_micros(at),
+        event_type: EventType::parse(&event_type)
+            .ok_or_else(|| Error::internal(format!("unknown event type {event_type:?}")))?,
+        actor: decode(&actor)?,
+        changes: decode(&changes)?,
+    })
 }
 
 /// An `events` row in `EVENT_COLUMNS` order.
@@ -316,5 +363,29 @@ impl EventStore for StoreImpl {
             .map_err(db_error)?;
         self.commit(tx).await?;
         Ok(pruned.rows_affected())
+    }
+
+    async fn contact_history(
+        &self,
+        workspace: WorkspaceId,
+        contact: ContactId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>> {
+        let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as(
+            "SELECT id, occurred_us, type, actor, changes FROM contact_history \
+             WHERE workspace_id = $1 AND contact_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+        )
+        .bind(workspace.get())
+        .bind(contact.get())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        if rows.is_empty() && after == 0 && self.contact(workspace, contact).await?.is_none() {
+            return Err(Error::NotFound(Resource::Contact));
+        }
+        rows.into_iter().map(decode_history).collect()
     }
 }
