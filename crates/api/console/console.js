@@ -397,12 +397,14 @@ async function contactPage(id) {
   let record;
   let contact;
   let stages;
+  let changes;
   try {
     [record, { contact }, stages] = await Promise.all([
       consoleApi("GET", `/contacts/${id}`),
       chatcaptain("GET", `/contacts/${id}`),
       consoleApi("GET", `/contacts/${id}/stage-history`),
     ]);
+    changes = await consoleApi("GET", `/contacts/${id}/history`);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return notFound("contact", "#/contacts");
     return trouble(err);
@@ -429,7 +431,24 @@ async function contactPage(id) {
   const mergeLink = may("chatbots.contacts.merge")
     ? el("p", {}, el("a", { href: `#/merge/${id}` }, "Merge another contact into this one…"))
     : null;
-  show(el("p", {}, el("a", { href: "#/contacts" }, "← Contacts")), heading, form, mergeLink, stageHistory(stages), details, dialog);
+  show(el("p", {}, el("a", { href: "#/contacts" }, "← Contacts")), heading, form, mergeLink, stageHistory(stages), changeHistory(changes), details, dialog);
+}
+
+/** Who changed what: the contact's latest changes, newest first. */
+function changeHistory(entries) {
+  const who = ({ by }) => by.type === "key" ? `key ${by.name}` : by.type;
+  const value = (v) => v === null ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  return el("table", { class: "keys" },
+    el("caption", {}, "History"),
+    el("thead", {}, el("tr", {}, ["When", "Change", "By", "Fields (old → new)"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, entries.map((entry) => el("tr", {},
+      el("td", {}, new Date(entry.at).toLocaleString()),
+      el("td", {}, entry.event.replace(/^contact\./, "")),
+      el("td", {}, `${who(entry)}${entry.via ? ` via ${entry.via}` : ""}`),
+      el("td", {}, Object.entries(entry.changes).map(([field, { old, new: now }]) =>
+        el("span", { class: "snippet" }, `${field}: ${value(old)} → ${value(now)}`))),
+    ))),
+  );
 }
 
 /** The contact's SalesChat stage moves, oldest first. */

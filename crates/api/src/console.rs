@@ -71,6 +71,7 @@ pub fn routes() -> Router<AppState> {
             "/console/api/contacts/{contactId}/stage-history",
             get(stage_history),
         )
+        .route("/console/api/contacts/{contactId}/history", get(history))
         .route("/console/api/keys", get(list_keys).post(create_key))
         .route("/console/api/imports", axum::routing::post(import))
         .route(
@@ -242,6 +243,38 @@ async fn stage_history(
             .collect(),
     )))
 }
+
+/// `GET /console/api/contacts/{contactId}/history`: the contact's latest changes (at most
+/// `HISTORY_SHOWN`), newest first, as the admin API's history words them.
+async fn history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PathParams(id, _): PathParams<String, ConsoleError>,
+) -> Result<Json<Value>, ConsoleError> {
+    let caller = caller(&state, &headers).await?;
+    holding(&caller, &[Permission::ContactsGet])?;
+    let (store, id) = (state.roster.store(), contact_id(&id)?);
+    let mut entries = Vec::new();
+    let mut after = 0;
+    // Oldest first in the store; the page shows the newest.
+    loop {
+        let page = store
+            .contact_history(caller.workspace(), id, after, 1_000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        entries.extend(page);
+        if entries.len() > HISTORY_SHOWN {
+            entries.drain(..entries.len() - HISTORY_SHOWN);
+        }
+    }
+    Ok(Json(Value::Array(
+        entries.iter().rev().map(|entry| entry.render()).collect(),
+    )))
+}
+
+/// Changes a contact page lists; the admin API pages through all of them.
+const HISTORY_SHOWN: usize = 100;
 
 /// A contact id from the path; anything but a positive integer is no contact.
 fn contact_id(raw: &str) -> Result<ContactId, ConsoleError> {

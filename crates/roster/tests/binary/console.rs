@@ -289,6 +289,12 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         (format!("{base}/console/api/contacts/abc"), 404),
         (format!("{base}/console/api/contacts/{elsewhere}"), 404),
         (format!("{base}/console/api/exports/everything"), 400),
+        (format!("{base}/console/api/contacts/abc/history"), 404),
+        (format!("{base}/console/api/contacts/999999/history"), 404),
+        (
+            format!("{base}/console/api/contacts/999999/stage-history"),
+            404,
+        ),
     ] {
         let (status, answer) = call(Method::GET, &url, &[("authorization", &full)], None).await;
         assert_eq!(status.as_u16(), wanted, "{url}: {answer}");

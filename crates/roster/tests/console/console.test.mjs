@@ -277,6 +277,14 @@ try {
   assert.equal(await page.getByRole("button", { name: "Delete" }).count(), 0);
   assert.equal(await page.getByLabel("Email").getAttribute("readonly"), "");
 
+  step = "a contact page lists who changed what";
+  const changes = page.getByRole("table", { name: "History", exact: true });
+  await changes.waitFor();
+  // Newest first: the second stage move (SalesChat), the first, then the creation.
+  const rows = await changes.getByRole("row").evaluateAll((all) => all.slice(1).map((row) => [...row.cells].slice(1, 3).map((cell) => cell.textContent)));
+  assert.deepEqual(rows.slice(0, 3), [["stage_changed", "key k via saleschat"], ["stage_changed", "key k via saleschat"], ["created", "key k via chatcaptain"]]);
+  assert.match(await changes.getByRole("row").nth(1).textContent(), /stage: LEAD → QUALIFIED/);
+
   step = "a contact page lists its stage history";
   const stages = page.getByRole("table", { name: "Stage history" });
   await stages.waitFor();
