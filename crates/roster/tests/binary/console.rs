@@ -47,6 +47,23 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
             "chatbots.contacts.get",
         ],
     );
+    // Three requests an hour: the console says how long to wait.
+    let limited = cli(
+        dir.path(),
+        None,
+        &[
+            "key",
+            "create",
+            "--workspace",
+            &workspace,
+            "--name",
+            "limited",
+            "--permission",
+            "*",
+            "--rate-limit",
+            "3/h",
+        ],
+    );
     let (other_ws, other_key) = cli_tenant(dir.path(), None, "Elsewhere");
     // The browser test's webhook receiver listens on 127.0.0.1.
     let server = Server::start_with(
@@ -114,6 +131,7 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
         .env("ROSTER_WORKSPACE", &workspace)
         .env("ROSTER_KEY", &key)
         .env("ROSTER_READ_KEY", read_only["key"].as_str().unwrap())
+        .env("ROSTER_LIMITED_KEY", limited["key"].as_str().unwrap())
         .env("ROSTER_OTHER_CONTACT", &elsewhere)
         .env("ROSTER_ORGANIZATION", &org)
         .env("ROSTER_ADMIN_TOKEN", super::ADMIN_TOKEN)

@@ -1,9 +1,10 @@
 // The web console in real headless Chromium, as a support agent uses it. Run by the
 // binary test `console::the_console_finds_fixes_and_deletes_contacts`, which starts the
 // server and passes (in the environment) ROSTER_BASE, ROSTER_WORKSPACE, ROSTER_KEY (all
-// permissions), ROSTER_READ_KEY (read only), ROSTER_OTHER_CONTACT (a contact of another
-// workspace), ROSTER_ORGANIZATION (one with two members) and ROSTER_SCREENSHOT (where to save the contacts page). Exits non-zero with
-// the failed step on stderr.
+// permissions), ROSTER_READ_KEY (read only), ROSTER_LIMITED_KEY (three requests an hour),
+// ROSTER_OTHER_CONTACT (a contact of another workspace), ROSTER_ORGANIZATION (one with two
+// members), ROSTER_ADMIN_TOKEN and ROSTER_SCREENSHOT (where to save the contacts page).
+// Exits non-zero with the failed step on stderr.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -66,6 +67,22 @@ try {
   // An empty box lists the newest first.
   await page.getByText("3 contacts found").waitFor();
   assert.equal(await page.getByRole("listitem").first().getByRole("link").textContent(), "Alan Turing");
+
+  step = "results arrive without moving the page around";
+  await page.evaluate(() => {
+    window.shifted = 0;
+    new PerformanceObserver((list) => {
+      for (const shift of list.getEntries()) window.shifted += shift.value;
+    }).observe({ type: "layout-shift", buffered: false });
+  });
+  for (const typed of ["A", "Al", "Ala", "Alan", "", "G", "Gr", "Grace"]) {
+    await search.fill(typed);
+    await page.waitForTimeout(150);
+  }
+  await search.fill("");
+  await page.getByText("3 contacts found").waitFor();
+  const shifted = await page.evaluate(() => window.shifted);
+  assert.ok(shifted < 0.01, `layout shift ${shifted} while results arrived`);
 
   step = "filter by a facet, and back";
   const chip = page.getByRole("group", { name: "Filters" }).getByRole("button", { name: "Analytical Engines (2)" });
@@ -208,6 +225,12 @@ try {
   assert.equal(merged.phoneNumber, "+14155550100");
   assert.equal(merged.email, "katherine@example.com");
 
+  step = "every control on the import and keys pages has a name";
+  assert.deepEqual(await unnamedControls(page), []);
+  await page.getByRole("link", { name: "Keys" }).click();
+  await page.getByLabel("Key name").waitFor();
+  assert.deepEqual(await unnamedControls(page), []);
+
   step = "webhooks: a bad URL is refused at the field";
   await page.getByRole("link", { name: "Webhooks" }).click();
   const hookUrl = page.getByLabel("Webhook URL");
@@ -329,6 +352,25 @@ try {
   const grace = (await chatcaptain("/contacts/search?query=Grace&page=1&pageSize=1")).body.results.hits[0].contact;
   assert.equal(grace.phoneNumber, "+442079460000");
   await page.getByRole("button", { name: "Sign out" }).click();
+
+  step = "a key over its rate limit is told how long to wait";
+  await page.getByLabel("Token").fill(env("ROSTER_LIMITED_KEY"));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const limitedBox = page.getByLabel("Search contacts");
+  for (const typed of ["G", "Gr", "Gra", "Grac"]) {
+    await limitedBox.fill(typed);
+    await page.waitForTimeout(100);
+  }
+  await page.getByRole("alert").filter({ hasText: /^Too many requests: wait \d+ s and try again\.$/ }).waitFor();
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  step = "dark mode follows the system";
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.emulateMedia({ colorScheme: "light" });
+  assert.equal(await background(), "rgb(255, 255, 255)");
+  await page.emulateMedia({ colorScheme: "dark" });
+  assert.equal(await background(), "rgb(21, 24, 28)");
+  await page.emulateMedia({ colorScheme: "light" });
 
   step = "at 375 px nothing is wider than the screen";
   await page.setViewportSize({ width: 375, height: 700 });
