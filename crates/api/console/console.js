@@ -8,6 +8,8 @@
 const KEY = "roster.console.key";
 const WORKSPACE = "roster.console.workspace";
 const PAGE_SIZE = 20;
+/** The deepest result a search pages to (ChatCaptain's page × pageSize limit). */
+const SEARCH_DEPTH = 10000;
 
 const main = document.getElementById("main");
 const alertBox = document.getElementById("alert");
@@ -180,7 +182,8 @@ function signOut(message = "") {
   sessionStorage.removeItem(WORKSPACE);
   session = null;
   updateNav();
-  location.hash = "";
+  // Without a hashchange, whose handler would clear the message before it is read.
+  history.replaceState(null, "", location.pathname);
   signInPage();
   say(message);
 }
@@ -225,6 +228,8 @@ function searchPage(kind, title, noun, hitItem) {
   const summary = el("p", { class: "summary", "aria-live": "polite" });
   const results = el("ul", { class: "results" });
   const pager = el("div", { class: "pager" });
+  const depthNote = el("p", { class: "muted", hidden: true },
+    `Paging reaches the first ${SEARCH_DEPTH.toLocaleString()}: narrow the search with more words or a filter${kind === "contacts" ? ", or export them all from Import" : ""}.`);
   const chips = el("div", { class: "chips", role: "group", "aria-label": "Filters" });
   const chosen = new Map();
   const newest = newestOnly();
@@ -257,7 +262,8 @@ function searchPage(kind, title, noun, hitItem) {
     summary.textContent = `${found} ${found === 1 ? noun : `${noun}s`} found`;
     results.replaceChildren(...answer.results.hits.map(hitItem));
     renderChips(answer.results.facetCounts ?? []);
-    const pages = Math.max(1, Math.ceil(Math.min(found, 10000) / PAGE_SIZE));
+    const pages = Math.max(1, Math.ceil(Math.min(found, SEARCH_DEPTH) / PAGE_SIZE));
+    depthNote.hidden = found <= SEARCH_DEPTH;
     pager.replaceChildren(
       el("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: () => { page -= 1; search(); } }, "Previous"),
       el("span", {}, `Page ${page} of ${pages}`),
@@ -269,7 +275,7 @@ function searchPage(kind, title, noun, hitItem) {
   show(
     el("h1", {}, title),
     el("div", { class: "search" }, el("label", { for: "search" }, `Search ${kind}`), box),
-    chips, summary, results, pager,
+    chips, summary, results, pager, depthNote,
   );
   box.focus();
   search();
@@ -348,28 +354,19 @@ function recordForm({ record, fields, editable, deletable, noun, save, remove, s
     }
   }
 
-  const dialog = el("dialog", { "aria-labelledby": "confirm-title" },
-    el("h2", { id: "confirm-title" }, `Delete ${record.name}?`),
-    el("p", {}, `The ${noun} is deleted in every dialect. This cannot be undone.`),
-    el("div", { class: "actions" },
-      el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
-      el("button", { type: "button", class: "danger", onclick: async () => {
-        try {
-          await remove();
-          dialog.close();
-        } catch (err) {
-          dialog.close();
-          trouble(err);
-        }
-      } }, "Delete"),
-    ),
-  );
+  const dialog = el("dialog", { id: "confirm", "aria-labelledby": "confirm-title" });
+  const confirmDelete = () => confirmIn(dialog, {
+    question: `Delete ${record.name}?`,
+    explanation: `The ${noun} is deleted in every dialect. This cannot be undone.`,
+    action: "Delete",
+    confirmed: () => remove().catch(trouble),
+  });
   // The server validates (and says why, at the field): no browser-side refusal first.
   const form = el("form", { onsubmit: submit, "aria-label": noun, novalidate: true },
     rows,
     editable || deletable ? el("div", { class: "actions" },
       editable ? el("button", { type: "submit" }, "Save") : null,
-      deletable ? el("button", { type: "button", class: "danger", onclick: () => dialog.showModal() }, "Delete") : null,
+      deletable ? el("button", { type: "button", class: "danger", onclick: confirmDelete }, "Delete") : null,
     ) : el("p", { class: "muted" }, `This key may only read ${noun}s.`),
     status,
   );

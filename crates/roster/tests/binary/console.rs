@@ -482,6 +482,7 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
     assert_eq!(import.status(), reqwest::StatusCode::OK);
     assert!(import.headers().get("content-encoding").is_none());
 
-    // The key never reached the server's log.
+    // Neither the key nor the admin token reached the server's log.
     assert!(server.logged(&key).is_empty());
+    assert!(server.logged(super::ADMIN_TOKEN).is_empty());
 }

@@ -364,6 +364,21 @@ try {
   await page.getByRole("alert").filter({ hasText: /^Too many requests: wait \d+ s and try again\.$/ }).waitFor();
   await page.getByRole("button", { name: "Sign out" }).click();
 
+  step = "a key revoked while signed in signs the console out, saying what to do";
+  const consoleApi = (method, path, body) => fetch(`${base}/console/api${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body && JSON.stringify(body),
+  }).then((response) => response.json());
+  const doomed = await consoleApi("POST", "/keys", { name: "doomed", permissions: ["chatbots.contacts.*"] });
+  await page.getByLabel("Token").fill(doomed.key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Search contacts").waitFor();
+  await consoleApi("DELETE", `/keys/${doomed.id}`);
+  await page.getByLabel("Search contacts").fill("Grace");
+  await page.getByLabel("Token").waitFor();
+  await page.getByRole("alert").filter({ hasText: "Your key is unknown or was revoked: sign in again." }).waitFor();
+
   step = "dark mode follows the system";
   const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   await page.emulateMedia({ colorScheme: "light" });
