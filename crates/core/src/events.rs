@@ -177,19 +177,6 @@ impl NewEvent {
     }
 }
 
-/// Whether a value of a record view holds something: not null, false, empty, or an
-/// object of such (a contact's `channels` with none set).
-fn held(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(set) => *set,
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(fields) => fields.values().any(held),
-        Value::Number(_) => true,
-    }
-}
-
 /// Every field of a record view that holds something, as a change from nothing to it
 /// (`created`) or from it to nothing.
 fn every_field(view: &Value, created: bool) -> Value {
@@ -197,7 +184,7 @@ fn every_field(view: &Value, created: bool) -> Value {
     Value::Object(
         fields
             .filter(|(field, value)| {
-                !matches!(field.as_str(), "id" | "created" | "updated") && held(value)
+                !matches!(field.as_str(), "id" | "created" | "updated") && view::held(value)
             })
             .map(|(field, value)| {
                 let change = match created {

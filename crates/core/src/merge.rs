@@ -131,6 +131,69 @@ impl crate::service::Roster {
     }
 }
 
+/// What a merge of `mergee` into `base` moves and what it drops, from the two contacts'
+/// admin views and the base's view after the merge (`after`): `moves` names each field
+/// (or attribute, channel, organization, label, inbox link) the base takes from the
+/// mergee, `conflicts` each one both hold with different values (the base's is kept, the
+/// mergee's dropped).
+pub fn merge_outcome(base: &Value, mergee: &Value, after: &Value) -> (Value, Vec<Value>) {
+    let mut moves = serde_json::Map::new();
+    let mut conflicts = Vec::new();
+    let fields = mergee.as_object().into_iter().flatten();
+    for (field, theirs) in fields {
+        if matches!(field.as_str(), "id" | "created" | "updated" | "is_expired") {
+            continue;
+        }
+        let ours = &base[field];
+        match (ours, theirs) {
+            (_, Value::Array(items)) => {
+                let taken: Vec<&Value> = items
+                    .iter()
+                    .filter(|item| !ours.as_array().is_some_and(|ours| ours.contains(item)))
+                    .collect();
+                if !taken.is_empty() {
+                    moves.insert(
+                        field.clone(),
+                        Value::from(taken.into_iter().cloned().collect::<Vec<_>>()),
+                    );
+                }
+            }
+            (Value::Object(ours), Value::Object(theirs)) => {
+                let mut taken = serde_json::Map::new();
+                for (key, value) in theirs {
+                    if !crate::view::held(value) {
+                        continue;
+                    }
+                    match ours.get(key).filter(|ours| crate::view::held(ours)) {
+                        None => {
+                            taken.insert(key.clone(), value.clone());
+                        }
+                        Some(kept) if kept != value => conflicts.push(serde_json::json!({
+                            "field": format!("{field}.{key}"),
+                            "kept": kept,
+                            "dropped": value,
+                        })),
+                        Some(_) => {}
+                    }
+                }
+                if !taken.is_empty() {
+                    moves.insert(field.clone(), Value::Object(taken));
+                }
+            }
+            _ if !crate::view::held(theirs) || ours == theirs => {}
+            _ if !crate::view::held(ours) && after[field] == *theirs => {
+                moves.insert(field.clone(), theirs.clone());
+            }
+            _ => conflicts.push(serde_json::json!({
+                "field": field,
+                "kept": after[field],
+                "dropped": theirs,
+            })),
+        }
+    }
+    (Value::Object(moves), conflicts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,6 +145,19 @@ pub fn organization(organization: &Organization) -> Value {
     })
 }
 
+/// Whether a value of a record view holds something: not null, false, empty, or an
+/// object of such (a contact's `channels` with none set).
+pub fn held(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(set) => *set,
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(fields) => fields.values().any(held),
+        Value::Number(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 mod contact;
 mod events;
+mod merges;
 pub(crate) mod webhooks;
 
 pub use contact::render_contact_record;
@@ -74,7 +75,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/admin/v1/workspaces/{workspaceId}/merges",
-            get(list_merges),
+            get(list_merges).post(merges::merge),
+        )
+        .route(
+            "/admin/v1/workspaces/{workspaceId}/merges/preview",
+            axum::routing::post(merges::preview),
         )
         .route(
             "/admin/v1/workspaces/{workspaceId}/imports",

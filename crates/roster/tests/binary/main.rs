@@ -10,6 +10,7 @@ mod events;
 mod first_hour;
 mod history;
 mod keepalive;
+mod merges;
 mod webhooks;
 
 use std::io::{BufRead, BufReader};
