@@ -514,6 +514,13 @@ pub trait EventStore: Send + Sync {
     /// Forgets events (and what was left of their deliveries) older than `before`;
     /// returns how many events.
     async fn prune_events(&self, before: Timestamp) -> Result<u64>;
+    /// The retained events about one contact (its own, and a merge's into it), oldest
+    /// first.
+    async fn contact_events(
+        &self,
+        workspace: WorkspaceId,
+        contact: ContactId,
+    ) -> Result<Vec<crate::events::Event>>;
     /// A contact's history, oldest first: the entries after `after` (a previous page's
     /// last id), at most `limit`. `NotFound(Contact)` when the contact never existed in
     /// the workspace (a deleted contact's history stays).

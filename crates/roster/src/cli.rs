@@ -80,6 +80,9 @@ pub enum Command {
     /// Manage webhook endpoints (Roster's and SalesChat's form).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// One contact's data (privacy requests).
+    #[command(subcommand)]
+    Contact(ContactCommand),
     /// List the contact merges of a workspace (Chatwoot `contact_merge`), oldest first.
     Merges {
         #[arg(long)]
@@ -180,6 +183,18 @@ pub enum KeyCommand {
         workspace: String,
         #[arg(long)]
         key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Print everything Roster holds about a contact as one JSON document: its record,
+    /// history, stage history, merges and retained events (as the admin API's export).
+    Export {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        contact: String,
     },
 }
 

@@ -25,8 +25,8 @@ pub mod cli;
 pub mod config;
 
 use cli::{
-    Cli, Command, GovernanceLevelCommand, GroupCommand, InboxCommand, KeyCommand, ServeArgs,
-    StorageArgs, UserCommand, WebhookCommand, WorkspaceCommand,
+    Cli, Command, ContactCommand, GovernanceLevelCommand, GroupCommand, InboxCommand, KeyCommand,
+    ServeArgs, StorageArgs, UserCommand, WebhookCommand, WorkspaceCommand,
 };
 
 pub async fn run(cli: Cli, config: config::Loaded) -> ExitCode {
@@ -49,6 +49,7 @@ pub async fn run(cli: Cli, config: config::Loaded) -> ExitCode {
         Command::Inbox(command) => inbox(&cli.storage, command).await,
         Command::Webhook(command) => webhook(&cli.storage, command).await,
         Command::Merges { workspace } => merges(&cli.storage, &workspace).await,
+        Command::Contact(command) => contact(&cli.storage, command).await,
         Command::Import {
             workspace,
             keys,
@@ -701,6 +702,19 @@ async fn inbox(storage: &StorageArgs, command: InboxCommand) -> Result<(), Error
             print(&Value::Array(
                 inboxes.iter().map(admin::render_inbox).collect(),
             ));
+        }
+    }
+    Ok(())
+}
+
+async fn contact(storage: &StorageArgs, command: ContactCommand) -> Result<(), Error> {
+    match command {
+        ContactCommand::Export { workspace, contact } => {
+            let (roster, workspace) = open_workspace(storage, &workspace).await?;
+            let contact = contact
+                .parse()
+                .map_err(|reason: &str| Error::invalid("--contact", reason))?;
+            print(&admin::privacy::contact_export(&roster, workspace, contact).await?);
         }
     }
     Ok(())

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 mod contact;
 mod events;
 mod merges;
+pub mod privacy;
 pub(crate) mod webhooks;
 
 pub use contact::render_contact_record;
@@ -98,6 +99,10 @@ pub fn routes() -> Router<AppState> {
             get(contact_history),
         )
         .route(
+            "/admin/v1/workspaces/{workspaceId}/contacts/{contactId}/export",
+            get(export_contact),
+        )
+        .route(
             "/admin/v1/workspaces/{workspaceId}/events",
             get(events::list_events),
         )
@@ -161,7 +166,7 @@ pub fn render_governance_level(level: &GovernanceLevel) -> Value {
     })
 }
 
-pub(crate) fn render_stage_change(change: &StageChange) -> Value {
+pub fn render_stage_change(change: &StageChange) -> Value {
     json!({
         "from_stage": change.from_stage,
         "to_stage": change.to_stage,
@@ -671,6 +676,19 @@ async fn contact_history(
         "entries": entries.iter().map(|entry| entry.render()).collect::<Vec<_>>(),
         "next_cursor": next,
     })))
+}
+
+/// `GET …/contacts/{contactId}/export`: everything Roster holds about the contact.
+async fn export_contact(
+    _: Admin,
+    State(state): State<AppState>,
+    PathParams((id, contact), _): AdminPath<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
+    let contact = contact_id(&contact)?;
+    Ok(Json(
+        privacy::contact_export(&state.roster, workspace.id, contact).await?,
+    ))
 }
 
 async fn stage_history(

@@ -348,6 +348,13 @@ async fn every_change_is_on_record(database_url: Option<&str>) {
         json!(id.parse::<i64>().unwrap())
     );
 
+    // While she exists, her export holds her record and stage history too.
+    let alive = format!("{base}/admin/v1/workspaces/{workspace}/contacts/{id}/export");
+    let exported = send(Method::GET, &alive, &[("authorization", &admin)], None).await;
+    assert_eq!(exported["contact"]["name"], "Ada King");
+    assert_eq!(exported["contact"]["labels"], json!(["vip"]));
+    assert_eq!(exported["stage_history"][0]["to_stage"], "LEAD");
+
     // A deletion is on record with the values it removed, and the history stays.
     send(Method::DELETE, &contact, &cc_auth, None).await;
     let entries = history(&base, &workspace, &id, 100).await;
@@ -357,6 +364,55 @@ async fn every_change_is_on_record(database_url: Option<&str>) {
         deleted["changes"]["name"],
         json!({"old": "Ada King", "new": null})
     );
+
+    // Her export: everything Roster still holds about her, through the admin API and the
+    // CLI alike; the record is gone, the rest stays.
+    let export = format!("{base}/admin/v1/workspaces/{workspace}/contacts/{id}/export");
+    let exported = send(Method::GET, &export, &[("authorization", &admin)], None).await;
+    assert_eq!(exported["contact"], Value::Null);
+    assert_eq!(exported["contact_id"].to_string(), id);
+    assert_eq!(exported["history"], json!(entries));
+    let kinds = |list: &Value, field: &str| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item[field].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kinds(&exported["events"], "type"),
+        kinds(&exported["history"], "event")
+    );
+    // Her stage history went with her record (as SalesChat's does).
+    assert_eq!(exported["stage_history"], json!([]));
+    assert_eq!(
+        exported["merges"][0]["mergee_contact_id"].to_string(),
+        mergee
+    );
+    let mut by_cli = cli(
+        dir.path(),
+        database_url,
+        &[
+            "contact",
+            "export",
+            "--workspace",
+            &workspace,
+            "--contact",
+            &id,
+        ],
+    );
+    let mut by_api = exported.clone();
+    by_cli.as_object_mut().unwrap().remove("exported");
+    by_api.as_object_mut().unwrap().remove("exported");
+    assert_eq!(by_cli, by_api);
+    let (status, _) = call(
+        Method::GET,
+        &format!("{base}/admin/v1/workspaces/{workspace}/contacts/999999/export"),
+        &[("authorization", &admin)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Bad parameters, unknown contacts and another workspace's contact.
     let elsewhere = send(

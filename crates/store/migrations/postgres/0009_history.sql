@@ -12,3 +12,5 @@ CREATE TABLE contact_history (
     changes TEXT NOT NULL
 );
 CREATE INDEX contact_history_contact_idx ON contact_history (workspace_id, contact_id, id);
+-- A contact's own events, for its export (and its erasure).
+CREATE INDEX events_record_idx ON events (workspace_id, kind, record_id);
