@@ -213,12 +213,8 @@ async fn contact(
     headers: HeaderMap,
     PathParams(id, _): PathParams<String, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
-    let caller = caller(&state, &headers).await?;
-    holding(&caller, &[Permission::ContactsGet])?;
-    let record = state
-        .roster
-        .contact_record(caller.workspace(), contact_id(&id)?)
-        .await?;
+    let (workspace, id) = reading_contact(&state, &headers, &id).await?;
+    let record = state.roster.contact_record(workspace, id).await?;
     Ok(Json(roster_core::view::contact_record(&record)))
 }
 
@@ -229,13 +225,8 @@ async fn stage_history(
     headers: HeaderMap,
     PathParams(id, _): PathParams<String, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
-    let caller = caller(&state, &headers).await?;
-    holding(&caller, &[Permission::ContactsGet])?;
-    let history = state
-        .roster
-        .store()
-        .stage_history(caller.workspace(), contact_id(&id)?)
-        .await?;
+    let (workspace, id) = reading_contact(&state, &headers, &id).await?;
+    let history = state.roster.store().stage_history(workspace, id).await?;
     Ok(Json(Value::Array(
         history
             .iter()
@@ -251,16 +242,13 @@ async fn history(
     headers: HeaderMap,
     PathParams(id, _): PathParams<String, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
-    let caller = caller(&state, &headers).await?;
-    holding(&caller, &[Permission::ContactsGet])?;
-    let (store, id) = (state.roster.store(), contact_id(&id)?);
+    let (workspace, id) = reading_contact(&state, &headers, &id).await?;
+    let store = state.roster.store();
     let mut entries = Vec::new();
     let mut after = 0;
     // Oldest first in the store; the page shows the newest.
     loop {
-        let page = store
-            .contact_history(caller.workspace(), id, after, 1_000)
-            .await?;
+        let page = store.contact_history(workspace, id, after, 1_000).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         entries.extend(page);
@@ -275,6 +263,17 @@ async fn history(
 
 /// Changes a contact page lists; the admin API pages through all of them.
 const HISTORY_SHOWN: usize = 100;
+
+/// The workspace and contact of a request that reads a contact, by a key that may.
+async fn reading_contact(
+    state: &AppState,
+    headers: &HeaderMap,
+    raw: &str,
+) -> Result<(roster_core::domain::WorkspaceId, ContactId), ConsoleError> {
+    let caller = caller(state, headers).await?;
+    holding(&caller, &[Permission::ContactsGet])?;
+    Ok((caller.workspace(), contact_id(raw)?))
+}
 
 /// A contact id from the path; anything but a positive integer is no contact.
 fn contact_id(raw: &str) -> Result<ContactId, ConsoleError> {

@@ -636,6 +636,18 @@ async fn list_merges(
     Ok(Json(merges.iter().map(render_merge).collect()))
 }
 
+/// A list's `limit`: 1–1000, 100 when not given.
+pub(crate) fn page_limit(raw: Option<&str>) -> Result<u32, Error> {
+    match raw {
+        None => Ok(100),
+        Some(limit) => limit
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=1_000).contains(limit))
+            .ok_or_else(|| Error::invalid("limit", "must be a whole number from 1 to 1000")),
+    }
+}
+
 /// `GET …/contacts/{contactId}/history?cursor=&limit=`: every change to the contact,
 /// oldest first, `limit` (1–1000, default 100) at a time; `next_cursor` fetches the next
 /// page, `null` on the last.
@@ -647,14 +659,7 @@ async fn contact_history(
 ) -> AdminResult<Json<Value>> {
     let workspace = state.roster.existing_workspace(workspace_id(&id)?).await?;
     let contact = contact_id(&contact)?;
-    let limit = match query.get("limit") {
-        None => 100,
-        Some(limit) => limit
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=1_000).contains(limit))
-            .ok_or_else(|| Error::invalid("limit", "must be a whole number from 1 to 1000"))?,
-    };
+    let limit = page_limit(query.get("limit"))?;
     let after = match query.get("cursor") {
         None | Some("") => 0,
         Some(cursor) => cursor

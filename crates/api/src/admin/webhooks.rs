@@ -311,14 +311,7 @@ pub(crate) async fn deliveries(
     webhook: &str,
     limit: Option<&str>,
 ) -> AdminResult<Json<Value>> {
-    let limit = match limit {
-        None => 100,
-        Some(limit) => limit
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=1_000).contains(limit))
-            .ok_or_else(|| Error::invalid("limit", "must be a whole number from 1 to 1000"))?,
-    };
+    let limit = super::page_limit(limit)?;
     let attempts = state
         .roster
         .store()

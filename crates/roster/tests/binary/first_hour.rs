@@ -33,6 +33,19 @@ pub(super) async fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// `call` with a JSON body (and its content type).
+pub(super) async fn call_json(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut with_type = headers.to_vec();
+    with_type.push(("content-type", JSON));
+    let body = body.map(|body| body.to_string().into_bytes());
+    call(method, url, &with_type, body).await
+}
+
 async fn get(url: &str, headers: &[(&str, &str)]) -> Value {
     let (status, body) = call(Method::GET, url, headers, None).await;
     assert_eq!(status, StatusCode::OK, "GET {url}: {body}");

@@ -7,7 +7,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::first_hour::{call, JSON};
+use super::first_hour::{call, call_json, JSON};
 use super::{cli, cli_tenant, roster, Server, ADMIN_TOKEN};
 
 #[tokio::test]
@@ -21,16 +21,9 @@ async fn every_change_is_on_record_on_postgresql() {
     every_change_is_on_record(Some(database.database_url.as_str())).await;
 }
 
+/// A request that must succeed; its JSON answer.
 async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: Option<Value>) -> Value {
-    let mut with_type = headers.to_vec();
-    with_type.push(("content-type", JSON));
-    let (status, answer) = call(
-        method.clone(),
-        url,
-        &with_type,
-        body.map(|body| body.to_string().into_bytes()),
-    )
-    .await;
+    let (status, answer) = call_json(method.clone(), url, headers, body).await;
     assert!(status.is_success(), "{method} {url}: {status} {answer}");
     answer
 }

@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::first_hour::{call, JSON};
+use super::first_hour::call_json as send;
 use super::{cli_tenant, Server, ADMIN_TOKEN};
 
 #[tokio::test]
@@ -18,23 +18,6 @@ async fn a_previewed_merge_is_the_merge_and_the_mergee_is_gone_everywhere() {
 async fn a_previewed_merge_is_the_merge_on_postgresql() {
     let database = roster_store::testing::postgres().await;
     previewed_merge(Some(database.database_url.as_str())).await;
-}
-
-async fn send(
-    method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut with_type = headers.to_vec();
-    with_type.push(("content-type", JSON));
-    call(
-        method,
-        url,
-        &with_type,
-        body.map(|body| body.to_string().into_bytes()),
-    )
-    .await
 }
 
 /// A contact view without what a write stamps (`updated`).
