@@ -489,10 +489,22 @@ async function mergePage(baseId) {
     const ids = { base_contact_id: Number(baseId), mergee_contact_id: Number(mergee.id) };
     try { after = await consoleApi("POST", "/merges/preview", ids); } catch (err) { return trouble(err); }
     const list = fieldList("After the merge");
-    list.render(after);
+    list.render(after.contact);
+    const moves = fieldList(`What ${base.name} takes from ${mergee.name}`);
+    moves.render(after.moves);
+    const value = (v) => typeof v === "object" ? JSON.stringify(v) : String(v);
+    const conflicts = after.conflicts.length
+      ? el("ul", { "aria-label": "Conflicts" }, after.conflicts.map((conflict) =>
+        el("li", {}, `${conflict.field}: keeps ${value(conflict.kept)}, drops ${value(conflict.dropped)}`)))
+      : el("p", { class: "muted" }, "No conflicts: nothing of either is dropped.");
     preview.replaceChildren(
       el("h2", {}, `${mergee.name} merged into ${base.name}`),
-      el("p", {}, `${base.name} keeps its values and takes ${mergee.name}'s where it has none; ${mergee.name} is deleted. This is the result:`),
+      el("p", {}, `${base.name} keeps its values and takes ${mergee.name}'s where it has none; ${mergee.name} is deleted.`),
+      el("h3", {}, "What moves"),
+      Object.keys(after.moves).length ? moves : el("p", { class: "muted" }, "Nothing moves."),
+      el("h3", {}, "Conflicts"),
+      conflicts,
+      el("h3", {}, "The result"),
       list,
       el("div", { class: "actions" },
         el("button", { type: "button", onclick: async () => {

@@ -411,19 +411,26 @@ async fn merging(
     Ok((caller, base, mergee))
 }
 
-/// `POST /console/api/merges/preview` `{"base_contact_id", "mergee_contact_id"}`: the base
-/// as the merge would leave it (the admin contact view), changing nothing.
+/// `POST /console/api/merges/preview` `{"base_contact_id", "mergee_contact_id"}`: as the
+/// admin API's preview, `{"contact", "moves", "conflicts"}`, changing nothing.
 async fn merge_preview(
     State(state): State<AppState>,
     headers: HeaderMap,
     crate::body::JsonBody(body, _): crate::body::JsonBody<MergeRequest, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
     let (caller, base, mergee) = merging(&state, &headers, &body).await?;
-    let record = state
-        .roster
-        .merge_preview(caller.workspace(), base, mergee)
-        .await?;
-    Ok(Json(roster_core::view::contact_record(&record)))
+    if base == mergee {
+        return Err(
+            Error::invalid("mergee_contact_id", "must be another contact than the base").into(),
+        );
+    }
+    let (contact, moves, conflicts) =
+        crate::admin::merges::outcome(&state, caller.workspace(), base, mergee).await?;
+    Ok(Json(json!({
+        "contact": contact,
+        "moves": moves,
+        "conflicts": conflicts,
+    })))
 }
 
 /// `POST /console/api/merges`: folds the mergee into the base through the core's write

@@ -42,7 +42,7 @@ impl MergeRequest {
 }
 
 /// The base as the merge leaves it, what moves to it and what conflicts, changing nothing.
-async fn outcome(
+pub(crate) async fn outcome(
     state: &AppState,
     workspace: roster_core::domain::WorkspaceId,
     base: ContactId,

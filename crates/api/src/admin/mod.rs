@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 mod contact;
 mod events;
-mod merges;
+pub(crate) mod merges;
 pub mod privacy;
 pub(crate) mod webhooks;
 

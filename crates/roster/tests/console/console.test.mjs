@@ -216,6 +216,10 @@ try {
   await page.getByRole("button", { name: "Choose K. Johnson" }).click();
   const after = page.getByRole("definition").filter({ hasText: "+14155550100" });
   await after.first().waitFor();
+  // What moves (the phone), and what conflicts (the names: the base keeps its own).
+  const moves = page.locator(`dl[aria-label="What Katherine Johnson takes from K. Johnson"]`);
+  assert.match(await moves.textContent(), /phone\+14155550100/);
+  assert.match(await page.getByRole("list", { name: "Conflicts" }).textContent(), /name: keeps Katherine Johnson, drops K\. Johnson/);
   assert.equal(await page.getByRole("button", { name: "Choose Katherine Johnson" }).count(), 0, "the base is no candidate");
   assert.equal((await chatcaptain(`/contacts/${duplicate.contact.id}`)).status, 200, "a preview changes nothing");
   await page.getByRole("button", { name: "Merge", exact: true }).click();
