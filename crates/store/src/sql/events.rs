@@ -365,7 +365,11 @@ impl EventStore for StoreImpl {
         Ok(pruned.rows_affected())
     }
 
-    async fn contact_events(&self, workspace: WorkspaceId, contact: ContactId) -> Result<Vec<Event>> {
+    async fn contact_events(
+        &self,
+        workspace: WorkspaceId,
+        contact: ContactId,
+    ) -> Result<Vec<Event>> {
         let rows: Vec<EventRow> = sqlx::query_as(&format!(
             "SELECT {EVENT_COLUMNS} FROM events \
              WHERE workspace_id = $1 AND kind = 'contact' AND record_id = $2 ORDER BY seq"
