@@ -3,7 +3,8 @@
 //! the way back a GET's `If-None-Match`. Limits and keys belong to the sender, so the
 //! guard authenticates first and hands the caller on to the handler's `Authorized`
 //! extractor; a request it cannot place (no key, a wrong one) goes on to the handler,
-//! whose extractor refuses it in the API's own words.
+//! whose extractor refuses it in the API's own words. The rest of the request runs as the
+//! sender's `Actor`, so its writes are on the contacts' history as theirs.
 
 use std::future::Future;
 

@@ -2,9 +2,10 @@
 //! an inbox link, an assignment or a stage goes through these `Roster` methods: the input
 //! is already parsed into core types (dialects only translate), the store applies it in one
 //! transaction and answers what it changed, and [`Roster::committed`] is the one place
-//! that hears of every committed change (today it wakes the search index; change events,
-//! history and idempotency hang off it next). Keys, users, groups, levels and inboxes have
-//! their own service methods in `service.rs`.
+//! that hears of every committed change (it wakes the search index and the event feed).
+//! Inside the store's transaction every write records its events, and with them the
+//! contacts' history as the running task's `actor`'s. Keys, users, groups, levels and
+//! inboxes have their own service methods in `service.rs`.
 
 use crate::coalesce::Coalesced;
 use crate::domain::{ContactId, KeyId, OrganizationId, WorkspaceId};

@@ -1,6 +1,7 @@
 // Change events (the outbox): every write appends its events in its own transaction,
-// with one delivery row for each enabled webhook of the workspace subscribed to the type.
-// Included by `sqlite.rs` and `postgres.rs` beside `shared.rs`, whose names it uses.
+// with one delivery row for each enabled webhook of the workspace subscribed to the type,
+// and the contacts' history rows they make (`NewEvent::history`). Included by `sqlite.rs`
+// and `postgres.rs` beside `shared.rs`, whose names it uses.
 
 use roster_core::events::{Event, EventType, HistoryChange, HistoryEntry, NewEvent};
 use roster_core::service::ContactRecord;
