@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::first_hour::{call, JSON};
-use super::{cli, cli_tenant, Server};
+use super::{cli, cli_key, cli_tenant, Server};
 
 async fn create(base: &str, workspace: &str, key: &str, body: Value) -> String {
     let (status, created) = call(
@@ -31,38 +31,22 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
     );
     let dir = tempfile::tempdir().unwrap();
     let (workspace, key) = cli_tenant(dir.path(), None, "Console");
-    let read_only = cli(
+    let read_only = cli_key(
         dir.path(),
         None,
-        &[
-            "key",
-            "create",
-            "--workspace",
-            &workspace,
-            "--name",
-            "reader",
-            "--permission",
-            "chatbots.contacts.list",
-            "--permission",
-            "chatbots.contacts.get",
-        ],
+        &workspace,
+        "reader",
+        &["chatbots.contacts.list", "chatbots.contacts.get"],
+        &[],
     );
     // Three requests an hour: the console says how long to wait.
-    let limited = cli(
+    let limited = cli_key(
         dir.path(),
         None,
-        &[
-            "key",
-            "create",
-            "--workspace",
-            &workspace,
-            "--name",
-            "limited",
-            "--permission",
-            "*",
-            "--rate-limit",
-            "3/h",
-        ],
+        &workspace,
+        "limited",
+        &["*"],
+        &["--rate-limit", "3/h"],
     );
     let (other_ws, other_key) = cli_tenant(dir.path(), None, "Elsewhere");
     // The browser test's webhook receiver listens on 127.0.0.1.

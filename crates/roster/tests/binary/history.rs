@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::first_hour::{call, call_json, JSON};
-use super::{cli, cli_tenant, roster, Server, ADMIN_TOKEN};
+use super::{cli, cli_key, cli_tenant, roster, Server, ADMIN_TOKEN};
 
 #[tokio::test]
 async fn every_change_is_on_record_with_who_and_through_which_api() {
@@ -77,19 +77,13 @@ fn strings(names: &[&str]) -> Vec<String> {
 async fn every_change_is_on_record(database_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let (workspace, key) = cli_tenant(dir.path(), database_url, "History");
-    let second = cli(
+    let second = cli_key(
         dir.path(),
         database_url,
-        &[
-            "key",
-            "create",
-            "--workspace",
-            &workspace,
-            "--name",
-            "second desk",
-            "--permission",
-            "*",
-        ],
+        &workspace,
+        "second desk",
+        &["*"],
+        &[],
     );
     let second_key = second["key"].as_str().unwrap().to_owned();
     let keys = cli(

@@ -56,6 +56,24 @@ fn cli(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> Value {
 }
 
 /// A workspace and a key with every permission, made through the CLI: (id, secret).
+/// A key made by the CLI (`key create`) for `workspace`, with `permissions` and any `more`
+/// arguments; its JSON (`"key"` is the secret).
+fn cli_key(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    workspace: &str,
+    name: &str,
+    permissions: &[&str],
+    more: &[&str],
+) -> Value {
+    let mut args = vec!["key", "create", "--workspace", workspace, "--name", name];
+    for permission in permissions {
+        args.extend(["--permission", permission]);
+    }
+    args.extend(more);
+    cli(data_dir, database_url, &args)
+}
+
 fn cli_tenant(data_dir: &Path, database_url: Option<&str>, name: &str) -> (String, String) {
     let workspace = cli(
         data_dir,
