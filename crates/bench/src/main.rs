@@ -37,9 +37,13 @@ struct Args {
     /// one is answered). They share the machine's cores with the server.
     #[arg(long, default_value_t = 4)]
     clients: usize,
-    /// Searches to run against Roster (after 500 warm-up searches).
+    /// Searches to run against Roster in each round (after 500 warm-up searches).
     #[arg(long, default_value_t = 20_000)]
     queries: usize,
+    /// Rounds of `--queries` searches: each is reported, and their spread (min, median,
+    /// max), so one run shows how much the figures move.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Searches to run against each PostgreSQL variant.
     #[arg(long, default_value_t = 2_000)]
     postgres_queries: usize,
@@ -121,7 +125,7 @@ struct Tenant {
     size: u64,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Outcome {
     latencies: Vec<Duration>,
     /// `GET /healthz` answered while the searches ran (one probe every 5 ms on a
@@ -180,15 +184,23 @@ async fn main() {
     println!("index built in {:.1} s", index_time.as_secs_f64());
 
     let probes = probes(&tenants, args.queries + 500, args.seed);
+    println!("machine before the searches: {}", machine::state());
     let mut server = Server::start(&data_dir, None);
-    let (roster, written) = run_roster(
+    let (rounds, written) = run_roster(
         &server.base,
         &tenants,
         &probes,
         args.clients,
         args.write_clients,
+        args.rounds.max(1),
     )
     .await;
+    let mut roster = Outcome::default();
+    for round in &rounds {
+        merge(&mut roster, round.outcome.clone());
+        roster.wall += round.outcome.wall;
+        roster.health.extend(round.outcome.health.iter().copied());
+    }
     let (rss, peak) = server.memory_kib();
     server.stop();
     let disk = dir_size(&data_dir);
@@ -206,6 +218,34 @@ async fn main() {
         }
     }
 
+    println!();
+    println!(
+        "Roster, {} rounds of {} searches after 500 warm-up searches (not counted):",
+        rounds.len(),
+        args.queries
+    );
+    println!();
+    println!("| round | p50 ms | p99 ms | searches/s | cores busy |");
+    println!("|---|---|---|---|---|");
+    let mut spread = [Vec::new(), Vec::new(), Vec::new()];
+    for (n, round) in rounds.iter().enumerate() {
+        let (p50, p99) = percentiles(&round.outcome.latencies);
+        let throughput = round.outcome.latencies.len() as f64 / round.outcome.wall.as_secs_f64();
+        println!(
+            "| {} | {p50:.2} | {p99:.2} | {throughput:.0} | {:.0}% |",
+            n + 1,
+            round.busy * 100.0
+        );
+        for (figures, value) in spread.iter_mut().zip([p50, p99, throughput]) {
+            figures.push(value);
+        }
+    }
+    let [p50s, p99s, rates] = spread.map(min_median_max);
+    println!();
+    println!(
+        "spread (min / median / max): p50 {:.2} / {:.2} / {:.2} ms, p99 {:.2} / {:.2} / {:.2} ms, {:.0} / {:.0} / {:.0} searches/s",
+        p50s.0, p50s.1, p50s.2, p99s.0, p99s.1, p99s.2, rates.0, rates.1, rates.2
+    );
     println!();
     println!("| engine | p50 ms | p99 ms | searches/s | 1-typo found | 2-typo found |");
     println!("|---|---|---|---|---|---|");
@@ -500,13 +540,22 @@ fn probes(tenants: &[Tenant], count: usize, seed: u64) -> Vec<Probe> {
 /// Runs the probes over HTTP with `clients` concurrent clients; the first 500 warm up.
 /// The searches against the running server, with `writers` clients creating contacts in
 /// the largest workspace meanwhile (their outcome is the second value).
+/// One measured round: what the searches did, and how busy the machine's cores were.
+struct Round {
+    outcome: Outcome,
+    busy: f64,
+}
+
+/// The warm-up, then `rounds` measured rounds over the same searches; the writes of the
+/// last round, with `writers`.
 async fn run_roster(
     base: &str,
     tenants: &[Tenant],
     probes: &[Probe],
     clients: usize,
     writers: usize,
-) -> (Outcome, Option<writes::WriteOutcome>) {
+    rounds: usize,
+) -> (Vec<Round>, Option<writes::WriteOutcome>) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()
@@ -605,7 +654,84 @@ async fn run_roster(
         }
     };
     run(0..warmup).await;
-    run(warmup..probes.len()).await
+    let mut measured = Vec::new();
+    let mut written = None;
+    for _ in 0..rounds {
+        let before = machine::cpu_times();
+        let (outcome, writes) = run(warmup..probes.len()).await;
+        let busy = machine::busy_since(before);
+        measured.push(Round { outcome, busy });
+        written = writes.or(written);
+    }
+    (measured, written)
+}
+
+/// The smallest, the median and the largest of `figures`.
+fn min_median_max(mut figures: Vec<f64>) -> (f64, f64, f64) {
+    figures.sort_by(f64::total_cmp);
+    let at = |i: usize| figures.get(i).copied().unwrap_or(0.0);
+    (
+        at(0),
+        at(figures.len() / 2),
+        at(figures.len().saturating_sub(1)),
+    )
+}
+
+/// What the machine was doing: a benchmark's figures mean little without it.
+mod machine {
+    /// Total and idle CPU time so far, from `/proc/stat` (zeros where there is none).
+    pub fn cpu_times() -> (u64, u64) {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|field| field.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal: idle and iowait are idle.
+        let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+        (fields.iter().take(8).sum(), idle)
+    }
+
+    /// The share of the cores' time that was busy since `before`.
+    pub fn busy_since(before: (u64, u64)) -> f64 {
+        let after = cpu_times();
+        let total = after.0.saturating_sub(before.0);
+        let idle = after.1.saturating_sub(before.1);
+        match total {
+            0 => 0.0,
+            _ => 1.0 - idle as f64 / total as f64,
+        }
+    }
+
+    fn meminfo_gib(meminfo: &str, field: &str) -> f64 {
+        meminfo
+            .lines()
+            .find(|line| line.starts_with(field))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kib| kib.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / (1024.0 * 1024.0))
+    }
+
+    /// Cores, load, how busy the cores were over the last second, and the page cache.
+    pub fn state() -> String {
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        let before = cpu_times();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let busy = busy_since(before);
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        format!(
+            "{cores} cores, load {}, {:.0}% busy over the last second, {:.1} GiB in the page cache, {:.1} GiB available",
+            load.join(" "),
+            busy * 100.0,
+            meminfo_gib(&meminfo, "Cached:"),
+            meminfo_gib(&meminfo, "MemAvailable:"),
+        )
+    }
 }
 
 /// `--writes`: creates through the API against fresh workspaces on one or more nodes.
