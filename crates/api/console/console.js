@@ -171,9 +171,10 @@ function updateNav() {
     : `${session.workspace.name} · ${session.key.name}`;
   if (!session) return;
   for (const link of nav.querySelectorAll("[data-for]")) {
+    // The admin sees a workspace's links before choosing one: they ask which first.
     link.hidden = link.dataset.for === "admin"
       ? !session.admin
-      : !session.workspace || Boolean(link.dataset.permission && !may(link.dataset.permission));
+      : (!session.workspace && !session.admin) || Boolean(link.dataset.permission && !may(link.dataset.permission));
   }
 }
 
@@ -818,7 +819,9 @@ function admin(method, path, body) {
   return call(method, `/admin/v1${path}`, body, bearer());
 }
 
-async function workspacesPage() {
+/** Every workspace, and a new one. `wanted` is the page the admin asked for before
+ * choosing a workspace: opening one goes there. */
+async function workspacesPage(wanted = null) {
   const table = el("table", { class: "keys" });
   async function refresh() {
     let workspaces;
@@ -828,7 +831,7 @@ async function workspacesPage() {
       el("thead", {}, el("tr", {}, ["Id", "Name", "Created"].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, workspaces.map((w) => el("tr", {},
         el("td", {}, String(w.id)),
-        el("td", {}, el("a", { href: `#/workspaces/${w.id}` }, w.name)),
+        el("td", {}, el("a", { href: `#/workspaces/${w.id}${wanted ? `?then=${encodeURIComponent(wanted)}` : ""}` }, w.name)),
         el("td", {}, new Date(w.created).toLocaleString()),
       ))),
     );
@@ -858,13 +861,16 @@ async function workspacesPage() {
   );
   show(
     el("h1", {}, "Workspaces"),
-    el("p", { class: "muted" }, "Open a workspace to work in it: its contacts, organizations, import, keys and webhooks."),
+    wanted
+      ? el("p", { role: "status" }, "Choose the workspace to work in.")
+      : el("p", { class: "muted" }, "Open a workspace to work in it: its contacts, organizations, import, keys and webhooks."),
     form, table,
   );
   refresh();
 }
 
-/** `#/workspaces/{id}`: the admin works in this workspace from now on (in this tab). */
+/** `#/workspaces/{id}`: the admin works in this workspace from now on (in this tab), on
+ * the page its `?then=` names (its contacts unless another was asked for). */
 async function openWorkspace(id) {
   let workspace;
   try { workspace = await admin("GET", `/workspaces/${id}`); } catch (err) {
@@ -874,7 +880,8 @@ async function openWorkspace(id) {
   session.workspace = { id: workspace.id, name: workspace.name };
   sessionStorage.setItem(WORKSPACE, JSON.stringify(session.workspace));
   updateNav();
-  location.replace("#/contacts");
+  const page = new URLSearchParams(location.hash.split("?")[1] ?? "").get("then");
+  location.replace(`#${/^\/(contacts|organizations|import|keys|webhooks)$/.test(page ?? "") ? page : "/contacts"}`);
 }
 
 
@@ -1025,7 +1032,8 @@ async function route() {
   if (session.admin) {
     const workspace = path.match(/^\/workspaces\/([^/]+)$/);
     if (workspace) return openWorkspace(encodeURIComponent(decodeURIComponent(workspace[1])));
-    if (path === "/workspaces" || !session.workspace) return workspacesPage();
+    if (path === "/workspaces") return workspacesPage();
+    if (!session.workspace) return workspacesPage(path);
   }
   if (path === "/keys") return keysPage();
   if (path === "/webhooks") return webhooksPage();
