@@ -23,6 +23,7 @@ use roster_core::service::Caller;
 use roster_core::Error;
 use serde_json::{json, Value};
 
+use crate::admin::merges::MergeRequest;
 use crate::params::PathParams;
 use crate::AppState;
 
@@ -388,13 +389,6 @@ async fn export(
     Ok(crate::transfer::export_csv(&state, caller.workspace(), organizations).await?)
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MergeRequest {
-    base_contact_id: i64,
-    mergee_contact_id: i64,
-}
-
 /// The caller, base and mergee of a merge request by a key that may merge.
 async fn merging(
     state: &AppState,
@@ -403,11 +397,7 @@ async fn merging(
 ) -> Result<(Caller, ContactId, ContactId), ConsoleError> {
     let caller = caller(state, headers).await?;
     holding(&caller, &[Permission::ContactsMerge])?;
-    let id = |raw: i64| match raw > 0 {
-        true => Ok(ContactId::from_stored(raw)),
-        false => Err(ConsoleError(Error::NotFound(Resource::Contact))),
-    };
-    let (base, mergee) = (id(body.base_contact_id)?, id(body.mergee_contact_id)?);
+    let (base, mergee) = body.ids()?;
     Ok((caller, base, mergee))
 }
 
@@ -419,11 +409,6 @@ async fn merge_preview(
     crate::body::JsonBody(body, _): crate::body::JsonBody<MergeRequest, ConsoleError>,
 ) -> Result<Json<Value>, ConsoleError> {
     let (caller, base, mergee) = merging(&state, &headers, &body).await?;
-    if base == mergee {
-        return Err(
-            Error::invalid("mergee_contact_id", "must be another contact than the base").into(),
-        );
-    }
     let (contact, moves, conflicts) =
         crate::admin::merges::outcome(&state, caller.workspace(), base, mergee).await?;
     Ok(Json(json!({
@@ -443,11 +428,6 @@ async fn merge(
 ) -> Result<Json<Value>, ConsoleError> {
     let (caller, base, mergee) = merging(&state, &headers, &body).await?;
     let workspace = caller.workspace();
-    if base == mergee {
-        return Err(
-            Error::invalid("mergee_contact_id", "must be another contact than the base").into(),
-        );
-    }
     let merge = state.roster.merge_contacts(
         workspace,
         base,

@@ -82,6 +82,21 @@ pub fn deep_merge(base: &Attributes, mergee: &Attributes) -> Attributes {
     merged
 }
 
+/// A merge needs two contacts: merging one into itself is refused (the store would make
+/// it a no-op).
+pub fn distinct(
+    base: crate::domain::ContactId,
+    mergee: crate::domain::ContactId,
+) -> crate::Result<()> {
+    match base == mergee {
+        true => Err(crate::Error::invalid(
+            "mergee_contact_id",
+            "must be another contact than the base",
+        )),
+        false => Ok(()),
+    }
+}
+
 /// What merging `mergee` into `base` would make of the base, changing nothing: its data
 /// as `merge_contact_data` makes it, the organizations of both, their labels and inbox
 /// links together. The merge itself may still refuse (a unique value taken meanwhile).
@@ -92,12 +107,7 @@ impl crate::service::Roster {
         base: crate::domain::ContactId,
         mergee: crate::domain::ContactId,
     ) -> crate::Result<crate::service::ContactRecord> {
-        if base == mergee {
-            return Err(crate::Error::invalid(
-                "mergee_contact_id",
-                "must be another contact than the base",
-            ));
-        }
+        distinct(base, mergee)?;
         let base = self.contact_record(workspace, base).await?;
         let mergee = self.contact_record(workspace, mergee).await?;
         let mut contact = base.contact.clone();

@@ -385,6 +385,12 @@ pub trait ChatwootStore: Send + Sync {
     ) -> Result<Contact>;
     /// Oldest first.
     async fn merges(&self, workspace: WorkspaceId) -> Result<Vec<MergeRecord>>;
+    /// The merges `contact` took part in, as base or as mergee, oldest first.
+    async fn merges_of(
+        &self,
+        workspace: WorkspaceId,
+        contact: ContactId,
+    ) -> Result<Vec<MergeRecord>>;
 }
 
 /// Many records at once: bulk creates, imports, and scans for rebuilding indexes.

@@ -1382,6 +1382,15 @@ async fn merge_moves_links_labels_and_memberships_and_is_recorded(store: &dyn St
         (merges[0].base_contact_id, merges[0].mergee_contact_id),
         (base.id, mergee.id)
     );
+    // Both contacts of a merge find it; another workspace's same ids do not.
+    assert_eq!(store.merges_of(ws, base.id).await.unwrap(), merges);
+    assert_eq!(store.merges_of(ws, mergee.id).await.unwrap(), merges);
+    let elsewhere = workspace(store).await;
+    assert!(store
+        .merges_of(elsewhere, base.id)
+        .await
+        .unwrap()
+        .is_empty());
 
     // Into itself: nothing changes and nothing is recorded.
     assert_eq!(

@@ -20,23 +20,19 @@ use crate::AppState;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct MergeRequest {
+pub(crate) struct MergeRequest {
     base_contact_id: i64,
     mergee_contact_id: i64,
 }
 
 impl MergeRequest {
-    fn ids(&self) -> AdminResult<(ContactId, ContactId)> {
+    /// The base and the mergee: two contacts (an id that is not a positive integer is
+    /// no contact).
+    pub(crate) fn ids(&self) -> AdminResult<(ContactId, ContactId)> {
         let id =
             |raw: i64| ContactId::new(raw).ok_or(AdminError(Error::NotFound(Resource::Contact)));
         let (base, mergee) = (id(self.base_contact_id)?, id(self.mergee_contact_id)?);
-        if base == mergee {
-            return Err(Error::invalid(
-                "mergee_contact_id",
-                "must be another contact than the base",
-            )
-            .into());
-        }
+        roster_core::merge::distinct(base, mergee)?;
         Ok((base, mergee))
     }
 }
@@ -94,7 +90,7 @@ pub(super) async fn merge(
     let record = state
         .roster
         .store()
-        .merges(workspace.id)
+        .merges_of(workspace.id, mergee)
         .await?
         .into_iter()
         .rev()
@@ -114,7 +110,7 @@ pub(super) async fn merged_into(
     workspace: roster_core::domain::WorkspaceId,
     contact: ContactId,
 ) -> AdminResult<Option<ContactId>> {
-    let merges = state.roster.store().merges(workspace).await?;
+    let merges = state.roster.store().merges_of(workspace, contact).await?;
     Ok(merges
         .iter()
         .rev()

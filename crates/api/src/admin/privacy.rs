@@ -43,10 +43,9 @@ pub async fn contact_export(
         Err(err) => return Err(err),
     };
     let merges: Vec<Value> = store
-        .merges(workspace)
+        .merges_of(workspace, contact)
         .await?
         .iter()
-        .filter(|merge| merge.base_contact_id == contact || merge.mergee_contact_id == contact)
         .map(render_merge)
         .collect();
     let events: Vec<Value> = store

@@ -376,6 +376,15 @@ async fn the_console_finds_fixes_and_deletes_contacts() {
     )
     .await;
     assert_eq!(status, reqwest::StatusCode::CREATED, "{theirs}");
+    let (status, answer) = call(
+        Method::POST,
+        &webhooks,
+        &[("authorization", &full), ("content-type", JSON)],
+        Some(b"{\"url\": ".to_vec()),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["error"].is_string(), "{answer}");
     for (body, field) in [
         (json!({"url": 7}), "url"),
         (

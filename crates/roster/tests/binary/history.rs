@@ -434,6 +434,17 @@ async fn every_change_is_on_record(database_url: Option<&str>) {
         ),
         (format!("{admin_api}/999999/history"), 404, None),
         (format!("{admin_api}/abc/history"), 404, None),
+        (format!("{admin_api}/abc/export"), 404, None),
+        (
+            format!("{base}/admin/v1/workspaces/{other_ws}/contacts/{mergee}/export"),
+            404,
+            None,
+        ),
+        (
+            format!("{base}/admin/v1/workspaces/999999/contacts/{id}/export"),
+            404,
+            None,
+        ),
     ] {
         let (status, answer) = call(Method::GET, &url, &[("authorization", &admin)], None).await;
         assert_eq!(status.as_u16(), wanted, "{url}: {answer}");

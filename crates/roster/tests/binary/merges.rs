@@ -154,6 +154,21 @@ async fn previewed_merge(database_url: Option<&str>) {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A body that is no JSON at all is refused too.
+    for url in [format!("{merges}/preview"), merges.clone()] {
+        let (status, answer) = super::first_hour::call(
+            Method::POST,
+            &url,
+            &[
+                ("authorization", admin.as_str()),
+                ("content-type", "application/json"),
+            ],
+            Some(b"{\"base_contact_id\": ".to_vec()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
     let (_, listed) = send(Method::GET, &merges, &admin_auth, None).await;
     assert_eq!(listed, json!([]), "a refused merge left a record");
 

@@ -379,14 +379,33 @@ impl ChatwootStore for StoreImpl {
         .fetch_all(self.reader())
         .await
         .map_err(db_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, base, mergee, at)| MergeRecord {
-                id,
-                base_contact_id: ContactId::from_stored(base),
-                mergee_contact_id: ContactId::from_stored(mergee),
-                merged: Timestamp::from_micros(at),
-            })
-            .collect())
+        Ok(rows.into_iter().map(merge_record).collect())
+    }
+
+    async fn merges_of(
+        &self,
+        workspace: WorkspaceId,
+        contact: ContactId,
+    ) -> Result<Vec<MergeRecord>> {
+        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, base_contact_id, mergee_contact_id, merged_us FROM contact_merges \
+             WHERE workspace_id = $1 AND (base_contact_id = $2 OR mergee_contact_id = $2) ORDER BY id",
+        )
+        .bind(workspace.get())
+        .bind(contact.get())
+        .fetch_all(self.reader())
+        .await
+        .map_err(db_error)?;
+        Ok(rows.into_iter().map(merge_record).collect())
+    }
+}
+
+/// A `contact_merges` row: id, base, mergee, when.
+fn merge_record((id, base, mergee, at): (i64, i64, i64, i64)) -> MergeRecord {
+    MergeRecord {
+        id,
+        base_contact_id: ContactId::from_stored(base),
+        mergee_contact_id: ContactId::from_stored(mergee),
+        merged: Timestamp::from_micros(at),
     }
 }
